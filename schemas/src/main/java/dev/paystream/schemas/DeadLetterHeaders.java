@@ -1,0 +1,19 @@
+package dev.paystream.schemas;
+
+/**
+ * Header names on {@code paystream.dead-letters.v1}. The record's key and value are the original bytes
+ * (PAN-redacted, length-preserving); these headers say why and where from. Original headers are kept.
+ */
+public final class DeadLetterHeaders {
+    /** Machine-readable reason class, e.g. {@code DESERIALIZATION_FAILED}, {@code UNKNOWN_SCHEMA}. */
+    public static final String REASON = "paystream.dlq.reason";
+    /** Human-readable explanation. */
+    public static final String DETAIL = "paystream.dlq.detail";
+    public static final String SOURCE_TOPIC = "paystream.dlq.source.topic";
+    public static final String SOURCE_PARTITION = "paystream.dlq.source.partition";
+    public static final String SOURCE_OFFSET = "paystream.dlq.source.offset";
+    /** Epoch millis when the record was dead-lettered. */
+    public static final String DEAD_LETTERED_AT = "paystream.dlq.at";
+
+    private DeadLetterHeaders() {}
+}

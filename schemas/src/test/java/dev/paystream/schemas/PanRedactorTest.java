@@ -1,0 +1,57 @@
+package dev.paystream.schemas;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+class PanRedactorTest {
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "pay with 4111111111111111 now|pay with ************1111 now",
+            "card 4111 1111 1111 1111.|card **** **** **** 1111.",
+            "card 4111-1111-1111-1111|card ****-****-****-1111",
+            "amex 378282246310005|amex ***********0005",
+            "19 digits 6011000990139420007 end|19 digits ***************0007 end",
+            "diners 30569309025904|diners **********5904",
+    })
+    void shouldMaskLuhnValidPans(String input, String expected) {
+        assertThat(PanRedactor.redact(input)).isEqualTo(expected);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "order 4111111111111113 (Luhn-invalid)",
+            "twelve digits 411111111111",
+            "amount 1999 USD, ref 2024-11-21",
+            "uuid 5e1f9a36-3c8b-4f0e-9d2a-7b61c0a4e8d5",
+    })
+    void shouldLeaveOtherNumbersAlone(String input) {
+        assertThat(PanRedactor.redact(input)).isSameAs(input);
+        assertThat(PanRedactor.containsPan(input)).isFalse();
+    }
+
+    @Test
+    void shouldCatchAPanFollowedByMoreDigits() {
+        String redacted = PanRedactor.redact("4111111111111111123");
+        assertThat(redacted).startsWith("************");
+        assertThat(PanRedactor.containsPan(redacted)).isFalse();
+    }
+
+    @Test
+    void shouldKeepTheLengthOfRawBytes() {
+        byte[] raw = ("\u0002\u0010x4111111111111111\u0000").getBytes(StandardCharsets.ISO_8859_1);
+        byte[] redacted = PanRedactor.redactBytes(raw);
+        assertThat(redacted).hasSameSizeAs(raw);
+        assertThat(new String(redacted, StandardCharsets.ISO_8859_1)).contains("************1111");
+    }
+
+    @Test
+    void shouldPassNullThrough() {
+        assertThat(PanRedactor.redact(null)).isNull();
+        assertThat(PanRedactor.redactBytes(null)).isNull();
+    }
+}
