@@ -31,6 +31,7 @@ public final class PlainAvroSerdes implements SerdeFactory {
 
     /** A registry-free serde for {@code type}. */
     public static <T extends SpecificRecord> Serde<T> serde(Class<T> type) {
+        AvroTrust.ensure();
         Schema schema = SpecificData.get().getSchema(type);
         SpecificDatumWriter<T> writer = new SpecificDatumWriter<>(schema);
         SpecificDatumReader<T> reader = new SpecificDatumReader<>(schema);

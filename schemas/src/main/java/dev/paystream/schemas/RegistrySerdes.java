@@ -28,6 +28,7 @@ public final class RegistrySerdes implements SerdeFactory {
      */
     public RegistrySerdes(String registryUrl, boolean autoRegister) {
         Objects.requireNonNull(registryUrl, "registryUrl");
+        AvroTrust.ensure();
         Map<String, Object> c = new HashMap<>();
         c.put(SchemaResolverConfig.REGISTRY_URL, registryUrl);
         c.put(SchemaResolverConfig.AUTO_REGISTER_ARTIFACT, autoRegister);

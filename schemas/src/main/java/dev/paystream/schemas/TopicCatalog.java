@@ -57,7 +57,17 @@ public final class TopicCatalog {
     }
 
     private String name(String base) {
-        return prefix + "paystream." + base;
+        return topicName(prefix, base);
+    }
+
+    /** The full name of topic {@code base} (e.g. {@code dead-letters.v1}) under {@code prefix}. */
+    public static String topicName(String prefix, String base) {
+        return (prefix == null ? "" : prefix) + "paystream." + base;
+    }
+
+    /** The dead-letter topic's name under {@code prefix} (needed before serdes exist). */
+    public static String deadLettersName(String prefix) {
+        return topicName(prefix, "dead-letters.v1");
     }
 
     public String prefix() { return prefix; }

@@ -1,0 +1,141 @@
+package dev.paystream.processor;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * Every setting of the payments processor, with its default and meaning. Values come from (later wins)
+ * the defaults, a properties file ({@code --config FILE}), environment variables ({@code PAYSTREAM_} +
+ * the name upper-cased with dots as underscores, e.g. {@code PAYSTREAM_KAFKA_BOOTSTRAP_SERVERS}) and
+ * system properties ({@code -Dpaystream.kafka.bootstrap.servers=…}). Anything under
+ * {@code paystream.streams.*} passes straight to Kafka Streams.
+ */
+public record ProcessorConfig(
+        String bootstrapServers,
+        String registryUrl,
+        String applicationId,
+        String topicPrefix,
+        Path stateDir,
+        int streamThreads,
+        int standbyReplicas,
+        int statefulPartitions,
+        int requestPartitions,
+        short replicationFactor,
+        Duration commitInterval,
+        Duration dedupRetention,
+        Duration dedupPurgeInterval,
+        String applicationServer,
+        int metricsPort,
+        Map<String, String> streamsOverrides) {
+
+    /** One documented setting. */
+    public enum Setting {
+        BOOTSTRAP("paystream.kafka.bootstrap.servers", "127.0.0.1:9092", "Kafka bootstrap servers."),
+        REGISTRY("paystream.registry.url", "http://127.0.0.1:8080/apis/registry/v3", "Apicurio Registry v3 API URL."),
+        APPLICATION_ID("paystream.application.id", "paystream-payments", "Kafka Streams application id (consumer group, internal topic prefix)."),
+        TOPIC_PREFIX("paystream.topic.prefix", "", "Prefix of every Paystream topic (multi-tenant clusters)."),
+        STATE_DIR("paystream.state.dir", System.getProperty("java.io.tmpdir") + "/paystream-state", "RocksDB state directory; keep it on a persistent volume."),
+        THREADS("paystream.stream.threads", "2", "Stream threads per instance."),
+        STANDBYS("paystream.standby.replicas", "1", "Warm standby copies of each store on other instances, for fast fail-over."),
+        STATEFUL_PARTITIONS("paystream.stateful.partitions", "12", "Partitions of the internal payment-keyed topics: the ceiling of useful instances x threads. Changing it is a planned migration."),
+        REQUEST_PARTITIONS("paystream.request.partitions", "6", "Partitions of the external topics when the processor creates them; the request topic may be grown later."),
+        REPLICATION("paystream.replication.factor", "1", "Replication factor of topics Paystream creates (3 in production)."),
+        COMMIT_INTERVAL("paystream.commit.interval", "PT0.1S", "Transaction commit interval (ISO-8601 duration): latency versus throughput."),
+        DEDUP_RETENTION("paystream.dedup.retention", "PT24H", "How long an idempotency key is remembered."),
+        DEDUP_PURGE_INTERVAL("paystream.dedup.purge.interval", "PT1M", "How often expired idempotency keys are purged (wall clock)."),
+        APPLICATION_SERVER("paystream.application.server", "", "host:port this instance answers interactive queries on (for routing by key)."),
+        METRICS_PORT("paystream.metrics.port", "0", "Port of the Prometheus /metrics and /health endpoint on 127.0.0.1 (0: any free port, -1: off).");
+
+        public final String key;
+        public final String defaultValue;
+        public final String description;
+
+        Setting(String key, String defaultValue, String description) {
+            this.key = key;
+            this.defaultValue = defaultValue;
+            this.description = description;
+        }
+
+        String envName() {
+            return key.toUpperCase(Locale.ROOT).replace('.', '_');
+        }
+    }
+
+    /** Resolves the configuration from defaults, an optional file, the environment and system properties. */
+    public static ProcessorConfig load(Path file, Map<String, String> env, Properties system) {
+        Map<String, String> values = new LinkedHashMap<>();
+        for (Setting s : Setting.values()) {
+            values.put(s.key, s.defaultValue);
+        }
+        if (file != null) {
+            Properties p = new Properties();
+            try (InputStream in = Files.newInputStream(file)) {
+                p.load(in);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read config " + file, e);
+            }
+            p.stringPropertyNames().forEach(k -> values.put(k, p.getProperty(k)));
+        }
+        for (Setting s : Setting.values()) {
+            if (env.containsKey(s.envName())) {
+                values.put(s.key, env.get(s.envName()));
+            }
+        }
+        env.forEach((k, v) -> {
+            if (k.startsWith("PAYSTREAM_STREAMS_")) {
+                values.put("paystream.streams." + k.substring(18).toLowerCase(Locale.ROOT).replace('_', '.'), v);
+            }
+        });
+        system.stringPropertyNames().stream().filter(k -> k.startsWith("paystream."))
+                .forEach(k -> values.put(k, system.getProperty(k)));
+        return fromMap(values);
+    }
+
+    /** Builds the configuration from explicit values; missing settings take their defaults. */
+    public static ProcessorConfig fromMap(Map<String, String> given) {
+        Map<String, String> v = new LinkedHashMap<>();
+        for (Setting s : Setting.values()) {
+            v.put(s.key, s.defaultValue);
+        }
+        v.putAll(given);
+        Map<String, String> overrides = new LinkedHashMap<>();
+        v.forEach((k, val) -> {
+            if (k.startsWith("paystream.streams.")) {
+                overrides.put(k.substring("paystream.streams.".length()), val);
+            }
+        });
+        return new ProcessorConfig(
+                v.get(Setting.BOOTSTRAP.key),
+                v.get(Setting.REGISTRY.key),
+                v.get(Setting.APPLICATION_ID.key),
+                v.get(Setting.TOPIC_PREFIX.key),
+                Path.of(v.get(Setting.STATE_DIR.key)),
+                positive(v, Setting.THREADS),
+                Integer.parseInt(v.get(Setting.STANDBYS.key)),
+                positive(v, Setting.STATEFUL_PARTITIONS),
+                positive(v, Setting.REQUEST_PARTITIONS),
+                (short) positive(v, Setting.REPLICATION),
+                Duration.parse(v.get(Setting.COMMIT_INTERVAL.key)),
+                Duration.parse(v.get(Setting.DEDUP_RETENTION.key)),
+                Duration.parse(v.get(Setting.DEDUP_PURGE_INTERVAL.key)),
+                v.get(Setting.APPLICATION_SERVER.key),
+                Integer.parseInt(v.get(Setting.METRICS_PORT.key)),
+                Map.copyOf(overrides));
+    }
+
+    private static int positive(Map<String, String> v, Setting s) {
+        int value = Integer.parseInt(v.get(s.key));
+        if (value < 1) {
+            throw new IllegalArgumentException(s.key + " must be positive, was " + value);
+        }
+        return value;
+    }
+}

@@ -1,0 +1,125 @@
+package dev.paystream.processor;
+
+import dev.paystream.processor.ops.OpsServer;
+import dev.paystream.processor.ops.PipelineMetrics;
+import dev.paystream.processor.ops.TopicAdmin;
+import dev.paystream.schemas.RegistrySerdes;
+import dev.paystream.schemas.TopicCatalog;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the payments processor: {@code ProcessorMain [--config FILE]}. Creates missing topics, starts
+ * Kafka Streams and the ops endpoint, and stops cleanly on SIGTERM/Ctrl-C.
+ */
+public final class ProcessorMain implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ProcessorMain.class);
+    /** More thread replacements than this within {@link #CRASH_WINDOW} means a crash loop: stop instead. */
+    private static final int MAX_REPLACEMENTS = 5;
+    private static final Duration CRASH_WINDOW = Duration.ofMinutes(5);
+
+    private final KafkaStreams streams;
+    private final OpsServer ops;
+    private final Deque<Long> replacements = new ArrayDeque<>();
+
+    public ProcessorMain(ProcessorConfig config) {
+        TopicCatalog topics = new TopicCatalog(config.topicPrefix(), new RegistrySerdes(config.registryUrl(), true));
+        TopicAdmin.ensureTopics(config.bootstrapServers(), topics, config.requestPartitions(), config.replicationFactor());
+        RegistrySerdes serdes = new RegistrySerdes(config.registryUrl(), true);
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        registry.config().commonTags("service", "processor");
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry);
+        PipelineMetrics metrics = new PipelineMetrics(registry);
+        Topology topology = PaymentsTopology.build(config, topics, serdes, serdes.anyValueDeserializer(), metrics);
+        LOG.info("topology {}", topology.describe());
+        Properties props = PaymentsTopology.streamsProperties(config);
+        streams = new KafkaStreams(topology, props);
+        streams.setUncaughtExceptionHandler(this::onUncaught);
+        streams.setStateListener((now, before) -> LOG.info("streams state {} -> {}", before, now));
+        new KafkaStreamsMetrics(streams).bindTo(registry);
+        ops = config.metricsPort() >= 0 ? new OpsServer(config.metricsPort(), registry, () -> streams.state().name()) : null;
+        streams.start();
+        LOG.info("payments processor started applicationId={} opsPort={}", config.applicationId(), ops == null ? -1 : ops.port());
+    }
+
+    /**
+     * A stream thread died on an error no handler took (records themselves never get here: they are
+     * dead-lettered). Replace the thread — the transaction was aborted, nothing is half-done — unless it
+     * keeps happening, then shut the client down so that the orchestrator restarts the instance.
+     */
+    private synchronized StreamThreadExceptionResponse onUncaught(Throwable e) {
+        long now = System.currentTimeMillis();
+        replacements.addLast(now);
+        while (!replacements.isEmpty() && replacements.peekFirst() < now - CRASH_WINDOW.toMillis()) {
+            replacements.removeFirst();
+        }
+        if (replacements.size() > MAX_REPLACEMENTS) {
+            LOG.error("stream thread failed {} times within {}: shutting down", replacements.size(), CRASH_WINDOW, e);
+            return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        }
+        LOG.error("stream thread failed, replacing it", e);
+        return StreamThreadExceptionResponse.REPLACE_THREAD;
+    }
+
+    public KafkaStreams streams() {
+        return streams;
+    }
+
+    @Override
+    public void close() {
+        streams.close(Duration.ofSeconds(30));
+        if (ops != null) {
+            ops.close();
+        }
+    }
+
+    public static void main(String[] args) throws InterruptedException {
+        Path file = null;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--config" -> file = Path.of(args[++i]);
+                case "--help", "-h" -> {
+                    System.out.println("usage: processor [--config FILE]\nsettings (env PAYSTREAM_..., or -Dpaystream....):");
+                    for (ProcessorConfig.Setting s : ProcessorConfig.Setting.values()) {
+                        System.out.printf("  %-36s %-28s %s%n", s.key, s.defaultValue.isEmpty() ? "\"\"" : s.defaultValue, s.description);
+                    }
+                    return;
+                }
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+        }
+        ProcessorConfig config = ProcessorConfig.load(file, System.getenv(), System.getProperties());
+        ProcessorMain app = new ProcessorMain(config);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            app.close();
+            stopped.countDown();
+        }, "processor-stop"));
+        app.streams.setStateListener((now, before) -> {
+            LOG.info("streams state {} -> {}", before, now);
+            if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.NOT_RUNNING) {
+                stopped.countDown();
+            }
+        });
+        stopped.await();
+        if (app.streams.state() == KafkaStreams.State.ERROR) {
+            System.exit(2);
+        }
+    }
+}

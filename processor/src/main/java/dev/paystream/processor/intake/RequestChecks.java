@@ -1,0 +1,186 @@
+package dev.paystream.processor.intake;
+
+import dev.paystream.schemas.PanRedactor;
+import dev.paystream.schemas.PaymentIds;
+import dev.paystream.schemas.avro.ApprovePayment;
+import dev.paystream.schemas.avro.CancelPayment;
+import dev.paystream.schemas.avro.CapturePayment;
+import dev.paystream.schemas.avro.CreatePayment;
+import dev.paystream.schemas.avro.DecisionContext;
+import dev.paystream.schemas.avro.DenyPayment;
+import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.avro.RefundPayment;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Structural checks and redaction of a deserialized request: what must hold before a request can be
+ * keyed and processed at all. Business checks (amount, currency, policy) come later and end in REJECTED
+ * with an audit record instead.
+ */
+public final class RequestChecks {
+
+    public static final int MAX_ID = 128;
+    public static final int MAX_IDEMPOTENCY_KEY = 255;
+    public static final int MAX_TOKEN = 8192;
+    public static final int MAX_DESCRIPTION = 1000;
+    public static final int MAX_REASONING = 16_384;
+    public static final int MAX_LIST_ITEMS = 50;
+    public static final int MAX_LIST_ITEM = 1000;
+    public static final int MAX_METADATA_ENTRIES = 50;
+    public static final int MAX_METADATA_KEY = 64;
+    public static final int MAX_METADATA_VALUE = 500;
+    public static final int MAX_REASON = 1000;
+
+    /** A structural problem: where the record goes and why. */
+    public record Problem(DeadLetterReason reason, String detail) {}
+
+    private RequestChecks() {}
+
+    /** The first structural problem of {@code r}, if any. */
+    public static Optional<Problem> check(PaymentRequest r) {
+        List<Problem> problems = new ArrayList<>();
+        required(problems, "agentId", r.getAgentId(), MAX_ID);
+        required(problems, "idempotencyKey", r.getIdempotencyKey(), MAX_IDEMPOTENCY_KEY);
+        required(problems, "requestId", r.getRequestId(), MAX_ID);
+        optional(problems, "mandateToken", r.getMandateToken(), MAX_TOKEN);
+        if (!problems.isEmpty()) {
+            return Optional.of(problems.getFirst());
+        }
+        Object body = r.getBody();
+        switch (body) {
+            case CreatePayment c -> {
+                required(problems, "payeeId", c.getPayeeId(), MAX_ID);
+                optional(problems, "mandateId", c.getMandateId(), MAX_ID);
+                optional(problems, "description", c.getDescription(), MAX_DESCRIPTION);
+                if (c.getAmount() == null || c.getAmount().getCurrency() == null) {
+                    problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "amount is required"));
+                } else {
+                    optional(problems, "amount.currency", c.getAmount().getCurrency(), 3);
+                }
+                DecisionContext d = c.getDecisionContext();
+                if (d != null) {
+                    optional(problems, "decisionContext.reasoning", d.getReasoning(), MAX_REASONING);
+                    list(problems, "decisionContext.inputsConsidered", d.getInputsConsidered());
+                    list(problems, "decisionContext.alternativesConsidered", d.getAlternativesConsidered());
+                    optional(problems, "decisionContext.modelId", d.getModelId(), MAX_ID);
+                }
+                Map<String, String> metadata = c.getMetadata();
+                if (metadata != null) {
+                    if (metadata.size() > MAX_METADATA_ENTRIES) {
+                        problems.add(oversized("metadata", metadata.size(), MAX_METADATA_ENTRIES));
+                    }
+                    metadata.forEach((k, v) -> {
+                        optional(problems, "metadata key", k, MAX_METADATA_KEY);
+                        optional(problems, "metadata[" + truncate(k) + "]", v, MAX_METADATA_VALUE);
+                    });
+                }
+                String derived = PaymentIds.derive(r.getAgentId(), r.getIdempotencyKey());
+                if (r.getPaymentId() != null && !r.getPaymentId().equals(derived)) {
+                    problems.add(new Problem(DeadLetterReason.INVALID_PAYMENT_ID,
+                            "paymentId " + truncate(r.getPaymentId()) + " is not the id derived from (agentId, idempotencyKey): " + derived));
+                }
+            }
+            case CapturePayment ignored -> paymentId(problems, r);
+            case CancelPayment cancel -> {
+                paymentId(problems, r);
+                optional(problems, "reason", cancel.getReason(), MAX_REASON);
+            }
+            case RefundPayment refund -> {
+                paymentId(problems, r);
+                optional(problems, "reason", refund.getReason(), MAX_REASON);
+            }
+            case ApprovePayment approve -> {
+                paymentId(problems, r);
+                required(problems, "principalId", approve.getPrincipalId(), MAX_ID);
+                optional(problems, "note", approve.getNote(), MAX_REASON);
+            }
+            case DenyPayment deny -> {
+                paymentId(problems, r);
+                required(problems, "principalId", deny.getPrincipalId(), MAX_ID);
+                optional(problems, "reason", deny.getReason(), MAX_REASON);
+            }
+            case null, default -> problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "body is missing or of an unknown type"));
+        }
+        return problems.stream().findFirst();
+    }
+
+    /** The canonical payment id of a structurally valid request. */
+    public static String canonicalPaymentId(PaymentRequest r) {
+        return r.getBody() instanceof CreatePayment
+                ? PaymentIds.derive(r.getAgentId(), r.getIdempotencyKey())
+                : r.getPaymentId();
+    }
+
+    /** Masks PANs in every free-text field, in place. */
+    public static void redact(PaymentRequest r) {
+        switch (r.getBody()) {
+            case CreatePayment c -> {
+                c.setDescription(PanRedactor.redact(c.getDescription()));
+                c.setPayeeId(PanRedactor.redact(c.getPayeeId()));
+                DecisionContext d = c.getDecisionContext();
+                if (d != null) {
+                    d.setReasoning(PanRedactor.redact(d.getReasoning()));
+                    d.setInputsConsidered(d.getInputsConsidered().stream().map(PanRedactor::redact).toList());
+                    d.setAlternativesConsidered(d.getAlternativesConsidered().stream().map(PanRedactor::redact).toList());
+                }
+                if (c.getMetadata() != null && !c.getMetadata().isEmpty()) {
+                    Map<String, String> clean = new LinkedHashMap<>();
+                    c.getMetadata().forEach((k, v) -> clean.put(PanRedactor.redact(k), PanRedactor.redact(v)));
+                    c.setMetadata(clean);
+                }
+            }
+            case CancelPayment cancel -> cancel.setReason(PanRedactor.redact(cancel.getReason()));
+            case RefundPayment refund -> refund.setReason(PanRedactor.redact(refund.getReason()));
+            case ApprovePayment approve -> approve.setNote(PanRedactor.redact(approve.getNote()));
+            case DenyPayment deny -> deny.setReason(PanRedactor.redact(deny.getReason()));
+            default -> { }
+        }
+    }
+
+    private static void paymentId(List<Problem> problems, PaymentRequest r) {
+        if (r.getPaymentId() == null || r.getPaymentId().isBlank()) {
+            problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "paymentId is required on " + r.getBody().getClass().getSimpleName()));
+        } else if (!PaymentIds.isWellFormed(r.getPaymentId())) {
+            problems.add(new Problem(DeadLetterReason.INVALID_PAYMENT_ID, "paymentId " + truncate(r.getPaymentId()) + " is not a canonical UUID"));
+        }
+    }
+
+    private static void list(List<Problem> problems, String field, List<String> items) {
+        if (items == null) {
+            return;
+        }
+        if (items.size() > MAX_LIST_ITEMS) {
+            problems.add(oversized(field, items.size(), MAX_LIST_ITEMS));
+        }
+        for (String item : items) {
+            optional(problems, field + " item", item, MAX_LIST_ITEM);
+        }
+    }
+
+    private static void required(List<Problem> problems, String field, String value, int max) {
+        if (value == null || value.isBlank()) {
+            problems.add(new Problem(DeadLetterReason.MISSING_FIELD, field + " is required"));
+        } else {
+            optional(problems, field, value, max);
+        }
+    }
+
+    private static void optional(List<Problem> problems, String field, String value, int max) {
+        if (value != null && value.length() > max) {
+            problems.add(oversized(field, value.length(), max));
+        }
+    }
+
+    private static Problem oversized(String field, int size, int max) {
+        return new Problem(DeadLetterReason.OVERSIZED_FIELD, field + " has " + size + ", limit " + max);
+    }
+
+    private static String truncate(String s) {
+        String redacted = PanRedactor.redact(s);
+        return redacted.length() <= 40 ? redacted : redacted.substring(0, 40) + "…";
+    }
+}

@@ -1,0 +1,54 @@
+package dev.paystream.processor.ops;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.function.Supplier;
+
+/**
+ * The processor's operations endpoint on 127.0.0.1: {@code GET /metrics} (Prometheus text format),
+ * {@code GET /health} (200 while the Streams client is RUNNING or REBALANCING, else 503).
+ */
+public final class OpsServer implements AutoCloseable {
+
+    private final HttpServer server;
+
+    public OpsServer(int port, PrometheusMeterRegistry registry, Supplier<String> streamsState) {
+        try {
+            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 16);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot bind ops endpoint on 127.0.0.1:" + port, e);
+        }
+        server.createContext("/metrics", ex -> respond(ex, 200, "text/plain; version=0.0.4", registry.scrape()));
+        server.createContext("/health", ex -> {
+            String state = streamsState.get();
+            boolean up = "RUNNING".equals(state) || "REBALANCING".equals(state);
+            respond(ex, up ? 200 : 503, "application/json", "{\"status\":\"" + (up ? "UP" : "DOWN") + "\",\"streams\":\"" + state + "\"}");
+        });
+        server.start();
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    private static void respond(HttpExchange ex, int status, String type, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", type);
+        ex.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}

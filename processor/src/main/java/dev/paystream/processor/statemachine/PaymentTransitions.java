@@ -1,0 +1,119 @@
+package dev.paystream.processor.statemachine;
+
+import static dev.paystream.schemas.avro.PaymentState.*;
+import static dev.paystream.processor.statemachine.Trigger.*;
+
+import dev.paystream.schemas.avro.PaymentState;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The payment state machine: one total function (state × trigger → next state or refusal). This class
+ * alone knows the table; everything else asks it.
+ *
+ * <pre>
+ *  INITIATED ─▶ VALIDATED ─▶ AUTHORISING ─▶ AUTHORISED ─▶ CAPTURING ─▶ CAPTURED ─▶ SETTLED ─▶ RECONCILED
+ *      │            │  ▲          │  │           │  │          │  │          │          │          │
+ *      │            ▼  │          │  ▼           │  ▼          │  ▼          ▼          ▼          ▼
+ *      │     PENDING_APPROVAL     │ DECLINED     │ VOIDING ◀───┘ FAILED     REFUNDING ─▶ REFUNDED
+ *      ▼            │             ▼              │    │                       │
+ *   REJECTED ◀──────┴─▶ EXPIRED  FAILED          └────┴─▶ VOIDED              └─▶ FAILED
+ * </pre>
+ *
+ * In-flight states ({@code AUTHORISING}, {@code CAPTURING}, {@code VOIDING}, {@code REFUNDING}) wait for a
+ * PSP outcome; an unknown outcome is not a trigger at all (the gateway keeps asking), only an exhausted
+ * retry budget moves them to {@code FAILED}. Terminal states accept nothing.
+ */
+public final class PaymentTransitions {
+
+    private static final Map<PaymentState, Map<Trigger, PaymentState>> TABLE = build();
+
+    private PaymentTransitions() {}
+
+    private static Map<PaymentState, Map<Trigger, PaymentState>> build() {
+        Map<PaymentState, Map<Trigger, PaymentState>> t = new EnumMap<>(PaymentState.class);
+        for (PaymentState s : PaymentState.values()) {
+            t.put(s, new EnumMap<>(Trigger.class));
+        }
+        t.get(INITIATED).putAll(Map.of(
+                VALIDATION_PASSED, VALIDATED,
+                VALIDATION_FAILED, REJECTED,
+                CANCEL_REQUESTED, VOIDED));
+        t.get(VALIDATED).putAll(Map.of(
+                AUTHORISE_REQUESTED, AUTHORISING,
+                APPROVAL_REQUIRED, PENDING_APPROVAL,
+                POLICY_REJECTED, REJECTED,
+                CANCEL_REQUESTED, VOIDED));
+        t.get(PENDING_APPROVAL).putAll(Map.of(
+                APPROVED, AUTHORISING,
+                DENIED, REJECTED,
+                APPROVAL_EXPIRED, EXPIRED,
+                CANCEL_REQUESTED, VOIDED));
+        t.get(AUTHORISING).putAll(Map.of(
+                PSP_AUTHORISED, AUTHORISED,
+                PSP_DECLINED, DECLINED,
+                RETRY_BUDGET_EXHAUSTED, FAILED));
+        t.get(AUTHORISED).putAll(Map.of(
+                CAPTURE_REQUESTED, CAPTURING,
+                CANCEL_REQUESTED, VOIDING,
+                AUTHORISATION_EXPIRING, VOIDING));
+        t.get(CAPTURING).putAll(Map.of(
+                PSP_CAPTURED, CAPTURED,
+                PSP_CAPTURE_FAILED, VOIDING,
+                RETRY_BUDGET_EXHAUSTED, FAILED));
+        t.get(VOIDING).putAll(Map.of(
+                PSP_VOIDED, VOIDED,
+                RETRY_BUDGET_EXHAUSTED, FAILED));
+        t.get(CAPTURED).putAll(Map.of(
+                SETTLEMENT_MATCHED, SETTLED,
+                REFUND_REQUESTED, REFUNDING));
+        t.get(SETTLED).putAll(Map.of(
+                Trigger.RECONCILED, PaymentState.RECONCILED,
+                REFUND_REQUESTED, REFUNDING));
+        t.get(PaymentState.RECONCILED).putAll(Map.of(
+                REFUND_REQUESTED, REFUNDING));
+        t.get(REFUNDING).putAll(Map.of(
+                PSP_REFUNDED, REFUNDED,
+                PSP_REFUND_FAILED, FAILED,
+                RETRY_BUDGET_EXHAUSTED, FAILED));
+        // REFUNDED, REJECTED, DECLINED, VOIDED, EXPIRED, FAILED: terminal, nothing leaves them.
+        Map<PaymentState, Map<Trigger, PaymentState>> frozen = new EnumMap<>(PaymentState.class);
+        t.forEach((s, m) -> frozen.put(s, Collections.unmodifiableMap(m)));
+        return Collections.unmodifiableMap(frozen);
+    }
+
+    /** The state every accepted create starts in. */
+    public static PaymentState initial() {
+        return INITIATED;
+    }
+
+    /** The table's answer for {@code trigger} in {@code state}; never throws, never null. */
+    public static Transition next(PaymentState state, Trigger trigger) {
+        PaymentState to = TABLE.get(state).get(trigger);
+        if (to != null) {
+            return new Transition.Allowed(state, trigger, to);
+        }
+        String reason = isTerminal(state)
+                ? state + " is terminal"
+                : trigger + " is not allowed in " + state + " (allowed: " + TABLE.get(state).keySet() + ")";
+        return new Transition.Refused(state, trigger, reason);
+    }
+
+    /** True when no trigger leaves {@code state}. */
+    public static boolean isTerminal(PaymentState state) {
+        return TABLE.get(state).isEmpty();
+    }
+
+    /** True for states that wait on a PSP outcome. */
+    public static boolean isInFlight(PaymentState state) {
+        return EnumSet.of(AUTHORISING, CAPTURING, VOIDING, REFUNDING).contains(state);
+    }
+
+    /** The triggers {@code state} accepts. */
+    public static Set<Trigger> accepted(PaymentState state) {
+        return TABLE.get(state).keySet();
+    }
+}

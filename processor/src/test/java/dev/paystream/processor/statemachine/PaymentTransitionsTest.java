@@ -1,0 +1,118 @@
+package dev.paystream.processor.statemachine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.paystream.schemas.avro.PaymentState;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The whole table, pair by pair, against the specification written out here independently. */
+class PaymentTransitionsTest {
+
+    /** The specification: every allowed (state, trigger) and where it leads. Everything else is refused. */
+    private static final Map<String, String> SPEC = Map.ofEntries(
+            Map.entry("INITIATED+VALIDATION_PASSED", "VALIDATED"),
+            Map.entry("INITIATED+VALIDATION_FAILED", "REJECTED"),
+            Map.entry("INITIATED+CANCEL_REQUESTED", "VOIDED"),
+            Map.entry("VALIDATED+AUTHORISE_REQUESTED", "AUTHORISING"),
+            Map.entry("VALIDATED+APPROVAL_REQUIRED", "PENDING_APPROVAL"),
+            Map.entry("VALIDATED+POLICY_REJECTED", "REJECTED"),
+            Map.entry("VALIDATED+CANCEL_REQUESTED", "VOIDED"),
+            Map.entry("PENDING_APPROVAL+APPROVED", "AUTHORISING"),
+            Map.entry("PENDING_APPROVAL+DENIED", "REJECTED"),
+            Map.entry("PENDING_APPROVAL+APPROVAL_EXPIRED", "EXPIRED"),
+            Map.entry("PENDING_APPROVAL+CANCEL_REQUESTED", "VOIDED"),
+            Map.entry("AUTHORISING+PSP_AUTHORISED", "AUTHORISED"),
+            Map.entry("AUTHORISING+PSP_DECLINED", "DECLINED"),
+            Map.entry("AUTHORISING+RETRY_BUDGET_EXHAUSTED", "FAILED"),
+            Map.entry("AUTHORISED+CAPTURE_REQUESTED", "CAPTURING"),
+            Map.entry("AUTHORISED+CANCEL_REQUESTED", "VOIDING"),
+            Map.entry("AUTHORISED+AUTHORISATION_EXPIRING", "VOIDING"),
+            Map.entry("CAPTURING+PSP_CAPTURED", "CAPTURED"),
+            Map.entry("CAPTURING+PSP_CAPTURE_FAILED", "VOIDING"),
+            Map.entry("CAPTURING+RETRY_BUDGET_EXHAUSTED", "FAILED"),
+            Map.entry("VOIDING+PSP_VOIDED", "VOIDED"),
+            Map.entry("VOIDING+RETRY_BUDGET_EXHAUSTED", "FAILED"),
+            Map.entry("CAPTURED+SETTLEMENT_MATCHED", "SETTLED"),
+            Map.entry("CAPTURED+REFUND_REQUESTED", "REFUNDING"),
+            Map.entry("SETTLED+RECONCILED", "RECONCILED"),
+            Map.entry("SETTLED+REFUND_REQUESTED", "REFUNDING"),
+            Map.entry("RECONCILED+REFUND_REQUESTED", "REFUNDING"),
+            Map.entry("REFUNDING+PSP_REFUNDED", "REFUNDED"),
+            Map.entry("REFUNDING+PSP_REFUND_FAILED", "FAILED"),
+            Map.entry("REFUNDING+RETRY_BUDGET_EXHAUSTED", "FAILED"));
+
+    static Stream<Arguments> everyPair() {
+        List<Arguments> pairs = new ArrayList<>();
+        for (PaymentState s : PaymentState.values()) {
+            for (Trigger t : Trigger.values()) {
+                pairs.add(Arguments.of(s, t));
+            }
+        }
+        return pairs.stream();
+    }
+
+    @ParameterizedTest(name = "{0} × {1}")
+    @MethodSource("everyPair")
+    void shouldAnswerEveryPairAsSpecified(PaymentState state, Trigger trigger) {
+        Transition t = PaymentTransitions.next(state, trigger);
+
+        String expected = SPEC.get(state + "+" + trigger);
+        assertThat(t.from()).isEqualTo(state);
+        assertThat(t.trigger()).isEqualTo(trigger);
+        if (expected == null) {
+            assertThat(t).isInstanceOf(Transition.Refused.class);
+            assertThat(((Transition.Refused) t).reason()).contains(state.name());
+        } else {
+            assertThat(t).isInstanceOf(Transition.Allowed.class);
+            assertThat(((Transition.Allowed) t).to()).isEqualTo(PaymentState.valueOf(expected));
+        }
+    }
+
+    @Test
+    void shouldNeverAllowTheTransitionsTheDesignForbids() {
+        for (Trigger t : Trigger.values()) {
+            assertThat(PaymentTransitions.next(PaymentState.SETTLED, t))
+                    .isNotEqualTo(new Transition.Allowed(PaymentState.SETTLED, t, PaymentState.AUTHORISED));
+            assertThat(PaymentTransitions.next(PaymentState.RECONCILED, t))
+                    .isNotEqualTo(new Transition.Allowed(PaymentState.RECONCILED, t, PaymentState.CAPTURED));
+        }
+    }
+
+    @Test
+    void shouldTreatTheEndsAsTerminalAndInFlightStatesAsWaiting() {
+        assertThat(Stream.of(PaymentState.values()).filter(PaymentTransitions::isTerminal))
+                .containsExactlyInAnyOrder(PaymentState.REFUNDED, PaymentState.REJECTED, PaymentState.DECLINED,
+                        PaymentState.VOIDED, PaymentState.EXPIRED, PaymentState.FAILED);
+        assertThat(Stream.of(PaymentState.values()).filter(PaymentTransitions::isInFlight))
+                .containsExactlyInAnyOrder(PaymentState.AUTHORISING, PaymentState.CAPTURING, PaymentState.VOIDING,
+                        PaymentState.REFUNDING);
+        for (PaymentState s : PaymentState.values()) {
+            if (PaymentTransitions.isInFlight(s)) {
+                assertThat(PaymentTransitions.accepted(s)).as("%s can always give up into FAILED", s)
+                        .contains(Trigger.RETRY_BUDGET_EXHAUSTED);
+            }
+        }
+    }
+
+    @Test
+    void shouldReachEveryStateFromInitiated() {
+        java.util.Set<PaymentState> reached = java.util.EnumSet.of(PaymentTransitions.initial());
+        java.util.Deque<PaymentState> todo = new java.util.ArrayDeque<>(reached);
+        while (!todo.isEmpty()) {
+            PaymentState s = todo.pop();
+            for (Trigger t : Trigger.values()) {
+                if (PaymentTransitions.next(s, t) instanceof Transition.Allowed a && reached.add(a.to())) {
+                    todo.push(a.to());
+                }
+            }
+        }
+        assertThat(reached).containsExactlyInAnyOrder(PaymentState.values());
+    }
+}
