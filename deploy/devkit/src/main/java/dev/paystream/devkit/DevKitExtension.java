@@ -25,7 +25,7 @@ public final class DevKitExtension implements ParameterResolver {
                 .getOrComputeIfAbsent("devkit", k -> new Shared(DevKit.start(null)), Shared.class).devKit;
     }
 
-    private record Shared(DevKit devKit) implements ExtensionContext.Store.CloseableResource {
+    private record Shared(DevKit devKit) implements ExtensionContext.Store.CloseableResource, AutoCloseable {
         @Override
         public void close() {
             devKit.close();

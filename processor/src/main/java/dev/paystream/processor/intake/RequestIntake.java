@@ -32,11 +32,14 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
     private static final Logger LOG = LoggerFactory.getLogger(RequestIntake.class);
 
     private final Deserializer<?> deserializer;
+    /** Whether values carry the registry's framing (magic byte 0 + schema id), i.e. come through the registry serde. */
+    private final boolean registryFramed;
     private final PipelineMetrics metrics;
     private ProcessorContext<String, IntakeResult> context;
 
     public RequestIntake(Deserializer<?> deserializer, PipelineMetrics metrics) {
         this.deserializer = deserializer;
+        this.registryFramed = deserializer.getClass().getName().startsWith("io.apicurio.");
         this.metrics = metrics;
     }
 
@@ -65,8 +68,13 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
             if (isTransient(e)) {
                 throw e;
             }
-            DeadLetterReason reason = isUnknownSchema(e) ? DeadLetterReason.UNKNOWN_SCHEMA : DeadLetterReason.DESERIALIZATION_FAILED;
-            deadLetter(record, reason, describe(e));
+            if (registryFramed && value[0] != 0) {
+                deadLetter(record, DeadLetterReason.DESERIALIZATION_FAILED, String.format(
+                        "not registry-framed Avro: first byte 0x%02x, expected the magic byte 0x00", value[0]));
+            } else {
+                DeadLetterReason reason = isUnknownSchema(e) ? DeadLetterReason.UNKNOWN_SCHEMA : DeadLetterReason.DESERIALIZATION_FAILED;
+                deadLetter(record, reason, describe(e));
+            }
             return;
         }
         if (!(decoded instanceof PaymentRequest request)) {
@@ -132,7 +140,7 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
             String name = t.getClass().getSimpleName();
             String msg = String.valueOf(t.getMessage()).toLowerCase();
             if (name.contains("NotFound") || msg.contains("not found") || msg.contains("no content with id")
-                    || msg.contains("404")) {
+                    || msg.contains("404") || httpStatus(t) == 404) {
                 return true;
             }
         }
@@ -149,10 +157,25 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
                 return true;
             }
             String msg = String.valueOf(t.getMessage());
-            if (msg.contains(" 503") || msg.contains(" 502") || msg.contains(" 504")) {
+            if (msg.contains(" 503") || msg.contains(" 502") || msg.contains(" 504") || httpStatus(t) >= 500) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** The HTTP status of a registry client error (its ProblemDetails carries one), or -1. */
+    static int httpStatus(Throwable t) {
+        for (String getter : new String[] {"getStatus", "getResponseStatusCode"}) {
+            try {
+                Object status = t.getClass().getMethod(getter).invoke(t);
+                if (status instanceof Number n) {
+                    return n.intValue();
+                }
+            } catch (ReflectiveOperationException | RuntimeException ignored) {
+                // not a registry client error
+            }
+        }
+        return -1;
     }
 }
