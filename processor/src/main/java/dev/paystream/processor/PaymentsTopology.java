@@ -11,6 +11,8 @@ import dev.paystream.processor.payment.PaymentProcessor;
 import dev.paystream.schemas.SerdeFactory;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.avro.PspResult;
+import org.apache.avro.specific.SpecificRecord;
 import java.util.Properties;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serdes;
@@ -36,7 +38,9 @@ import org.apache.kafka.streams.state.Stores;
  *  payment-requests.v1 (bytes, any key, any partition count)
  *    └─ request-intake: deserialize, check, redact, key by payment id ──▶ dead-letters.v1
  *        └─ repartition "payment-requests-by-payment-id" (fixed: stateful.partitions)
- *            └─ payment-processor [payments-store, payments-dedup-store, payments-dedup-expiry-index]
+ *            └─ payment-processor [payments-store, payments-dedup-store, payments-dedup-expiry-index,
+ *               ▲                  payments-deadline-index]
+ *  psp-results.v1 ─▶ repartition "psp-results-by-payment-id" (fixed: stateful.partitions) ─┘
  *                ├─▶ payment-events.v1
  *                ├─▶ audit.v1
  *                └─▶ psp-commands.v1
@@ -48,6 +52,7 @@ import org.apache.kafka.streams.state.Stores;
 public final class PaymentsTopology {
 
     public static final String REPARTITION_NAME = "payment-requests-by-payment-id";
+    public static final String RESULTS_REPARTITION_NAME = "psp-results-by-payment-id";
 
     private PaymentsTopology() {}
 
@@ -70,6 +75,19 @@ public final class PaymentsTopology {
                 serdes.valueSerde(DedupEntry.class)));
         builder.addStateStore(Stores.keyValueStoreBuilder(
                 Stores.persistentKeyValueStore(IdempotencyStore.EXPIRY_INDEX), Serdes.Bytes(), Serdes.ByteArray()));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(PaymentProcessor.DEADLINE_INDEX), Serdes.Bytes(), Serdes.ByteArray()));
+
+        KStream<String, SpecificRecord> results = builder
+                .stream(topics.pspResults().name(), Consumed.with(Serdes.String(), topics.pspResults().valueSerde())
+                        .withName("psp-results-source"))
+                .repartition(Repartitioned.<String, PspResult>as(RESULTS_REPARTITION_NAME)
+                        .withKeySerde(Serdes.String())
+                        .withValueSerde(topics.pspResults().valueSerde())
+                        .withNumberOfPartitions(config.statefulPartitions()))
+                .mapValues(v -> (SpecificRecord) v, Named.as("result-as-input"));
+        PaymentProcessor.SagaSettings saga = new PaymentProcessor.SagaSettings(config.inflightTimeout(), config.redriveMax(),
+                config.redriveBackoff(), config.captureWindow(), config.timerInterval());
 
         KStream<String, IntakeResult> intake = builder
                 .stream(topics.paymentRequests().name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray())
@@ -90,9 +108,12 @@ public final class PaymentsTopology {
                                 .withKeySerde(Serdes.String())
                                 .withValueSerde(topics.paymentRequests().valueSerde())
                                 .withNumberOfPartitions(config.statefulPartitions()))
-                        .process(() -> new PaymentProcessor(config.dedupRetention(), config.dedupPurgeInterval(), metrics),
+                        .mapValues(v -> (SpecificRecord) v, Named.as("request-as-input"))
+                        .merge(results, Named.as("requests-and-results"))
+                        .process(() -> new PaymentProcessor(config.dedupRetention(), config.dedupPurgeInterval(), saga, metrics),
                                 Named.as("payment-processor"),
-                                PaymentProcessor.PAYMENTS_STORE, IdempotencyStore.STORE, IdempotencyStore.EXPIRY_INDEX)
+                                PaymentProcessor.PAYMENTS_STORE, IdempotencyStore.STORE, IdempotencyStore.EXPIRY_INDEX,
+                                PaymentProcessor.DEADLINE_INDEX)
                         .split(Named.as("outbound-"))
                         .branch((k, v) -> v instanceof Outbound.Event, Branched.withConsumer(s -> s
                                 .mapValues(v -> ((Outbound.Event) v).value(), Named.as("event-unwrap"))
@@ -127,6 +148,8 @@ public final class PaymentsTopology {
         // with the exception in its headers, and processing continues.
         p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueProcessingExceptionHandler.class.getName());
         p.put(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG, TopicCatalog.deadLettersName(config.topicPrefix()));
+        // An undecodable PSP result is dead-lettered too (the request source reads bytes and classifies itself).
+        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, org.apache.kafka.streams.errors.LogAndContinueExceptionHandler.class.getName());
         p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class.getName());
         p.put(StreamsConfig.consumerPrefix("isolation.level"), "read_committed");
         p.put(StreamsConfig.consumerPrefix("session.timeout.ms"), 15_000);

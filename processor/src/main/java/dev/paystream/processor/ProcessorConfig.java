@@ -1,13 +1,8 @@
 package dev.paystream.processor;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 
@@ -34,6 +29,11 @@ public record ProcessorConfig(
         Duration dedupPurgeInterval,
         String applicationServer,
         int metricsPort,
+        Duration inflightTimeout,
+        int redriveMax,
+        Duration redriveBackoff,
+        Duration captureWindow,
+        Duration timerInterval,
         Map<String, String> streamsOverrides) {
 
     /** One documented setting. */
@@ -52,7 +52,12 @@ public record ProcessorConfig(
         DEDUP_RETENTION("paystream.dedup.retention", "PT24H", "How long an idempotency key is remembered."),
         DEDUP_PURGE_INTERVAL("paystream.dedup.purge.interval", "PT1M", "How often expired idempotency keys are purged (wall clock)."),
         APPLICATION_SERVER("paystream.application.server", "", "host:port this instance answers interactive queries on (for routing by key)."),
-        METRICS_PORT("paystream.metrics.port", "0", "Port of the Prometheus /metrics and /health endpoint on 127.0.0.1 (0: any free port, -1: off).");
+        METRICS_PORT("paystream.metrics.port", "0", "Port of the Prometheus /metrics and /health endpoint on 127.0.0.1 (0: any free port, -1: off)."),
+        INFLIGHT_TIMEOUT("paystream.payment.inflight.timeout", "PT60S", "A payment in AUTHORISING/CAPTURING/VOIDING/REFUNDING with no PSP result for this long has its command redriven (same idempotency key)."),
+        REDRIVE_MAX("paystream.payment.redrive.max", "5", "Redrives of one command (after unknown outcomes or silence) before the payment goes to FAILED with an alert."),
+        REDRIVE_BACKOFF("paystream.payment.redrive.backoff", "PT2S", "Wait before redriving after an unknown outcome; doubles per redrive, capped by the in-flight timeout."),
+        CAPTURE_WINDOW("paystream.payment.capture.window", "PT144H", "An authorisation not captured within this is voided; keep it below the PSP's authorisation validity (7 days at Stripe)."),
+        TIMER_INTERVAL("paystream.payment.timer.interval", "PT1S", "How often due payment timers are fired (wall clock).");
 
         public final String key;
         public final String defaultValue;
@@ -65,38 +70,17 @@ public record ProcessorConfig(
         }
 
         String envName() {
-            return key.toUpperCase(Locale.ROOT).replace('.', '_');
+            return ConfigValues.envName(key);
         }
     }
 
     /** Resolves the configuration from defaults, an optional file, the environment and system properties. */
     public static ProcessorConfig load(Path file, Map<String, String> env, Properties system) {
-        Map<String, String> values = new LinkedHashMap<>();
+        Map<String, String> defaults = new LinkedHashMap<>();
         for (Setting s : Setting.values()) {
-            values.put(s.key, s.defaultValue);
+            defaults.put(s.key, s.defaultValue);
         }
-        if (file != null) {
-            Properties p = new Properties();
-            try (InputStream in = Files.newInputStream(file)) {
-                p.load(in);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read config " + file, e);
-            }
-            p.stringPropertyNames().forEach(k -> values.put(k, p.getProperty(k)));
-        }
-        for (Setting s : Setting.values()) {
-            if (env.containsKey(s.envName())) {
-                values.put(s.key, env.get(s.envName()));
-            }
-        }
-        env.forEach((k, v) -> {
-            if (k.startsWith("PAYSTREAM_STREAMS_")) {
-                values.put("paystream.streams." + k.substring(18).toLowerCase(Locale.ROOT).replace('_', '.'), v);
-            }
-        });
-        system.stringPropertyNames().stream().filter(k -> k.startsWith("paystream."))
-                .forEach(k -> values.put(k, system.getProperty(k)));
-        return fromMap(values);
+        return fromMap(ConfigValues.resolve(defaults, file, env, system));
     }
 
     /** Builds the configuration from explicit values; missing settings take their defaults. */
@@ -128,6 +112,11 @@ public record ProcessorConfig(
                 Duration.parse(v.get(Setting.DEDUP_PURGE_INTERVAL.key)),
                 v.get(Setting.APPLICATION_SERVER.key),
                 Integer.parseInt(v.get(Setting.METRICS_PORT.key)),
+                Duration.parse(v.get(Setting.INFLIGHT_TIMEOUT.key)),
+                positive(v, Setting.REDRIVE_MAX),
+                Duration.parse(v.get(Setting.REDRIVE_BACKOFF.key)),
+                Duration.parse(v.get(Setting.CAPTURE_WINDOW.key)),
+                Duration.parse(v.get(Setting.TIMER_INTERVAL.key)),
                 Map.copyOf(overrides));
     }
 

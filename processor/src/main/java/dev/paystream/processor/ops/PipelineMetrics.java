@@ -14,11 +14,14 @@ public final class PipelineMetrics {
     private final MeterRegistry registry;
     private final Counter intakeAccepted;
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong timersOverdue = new java.util.concurrent.atomic.AtomicLong();
 
     public PipelineMetrics(MeterRegistry registry) {
         this.registry = registry;
         this.intakeAccepted = Counter.builder("paystream.intake.accepted")
                 .description("Request records accepted by intake and re-keyed by payment id").register(registry);
+        io.micrometer.core.instrument.Gauge.builder("paystream.payments.timers.overdue.ms", timersOverdue, java.util.concurrent.atomic.AtomicLong::get)
+                .description("How late the oldest due payment timer was when it fired (in-flight age past its deadline)").register(registry);
     }
 
     public MeterRegistry registry() {
@@ -45,6 +48,38 @@ public final class PipelineMetrics {
     public void transitionRefused(String state, String trigger) {
         counter("paystream.transitions.refused", "Triggers the transition table refused (audited, not applied)",
                 "state", state, "trigger", trigger).increment();
+    }
+
+    /** A PSP result as the topology took it: succeeded, declined, failed, unknown, dispatched, duplicate, superseded, unknown_payment. */
+    public void pspResult(String operation, String outcome) {
+        counter("paystream.psp.results", "PSP results consumed by the topology, by how they were taken", "operation", operation, "outcome", outcome)
+                .increment();
+    }
+
+    public void redrive(String operation) {
+        counter("paystream.payments.redrives", "Commands sent again (same key) after silence or an unknown outcome", "operation", operation).increment();
+    }
+
+    /** Alert: a payment went to FAILED and needs an operator. */
+    public void paymentFailed(String reason) {
+        counter("paystream.payments.failed", "Payments that went to FAILED (alert: each needs an operator)", "reason", reason).increment();
+    }
+
+    public void failover(String fromPsp) {
+        counter("paystream.psp.failovers", "New authorisations moved away from a PSP whose breaker was open", "from", fromPsp).increment();
+    }
+
+    public void strayAuthorisation(String psp) {
+        counter("paystream.psp.stray.authorisations", "Second authorisations for one payment, voided", "psp", psp).increment();
+    }
+
+    public void authorisationExpiring() {
+        counter("paystream.payments.authorisations.expiring", "Uncaptured authorisations voided before they expire").increment();
+    }
+
+    /** How late the oldest timer fired in the last sweep, in milliseconds: the in-flight age beyond its deadline. */
+    public void timersOverdue(long millis) {
+        timersOverdue.set(millis);
     }
 
     public void dedupPurged(long count) {

@@ -4,6 +4,7 @@ import dev.paystream.processor.avro.DedupEntry;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.dedup.Fingerprints;
 import dev.paystream.processor.dedup.IdempotencyStore;
+import dev.paystream.processor.gateway.PspGateway;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.processor.statemachine.PaymentTransitions;
 import dev.paystream.processor.statemachine.Transition;
@@ -22,9 +23,12 @@ import dev.paystream.schemas.avro.PaymentRequest;
 import dev.paystream.schemas.avro.PaymentState;
 import dev.paystream.schemas.avro.PspCommand;
 import dev.paystream.schemas.avro.PspOperation;
+import dev.paystream.schemas.avro.PspOutcome;
+import dev.paystream.schemas.avro.PspResult;
 import dev.paystream.schemas.avro.RefundPayment;
 import dev.paystream.schemas.avro.RuleEvaluation;
 import dev.paystream.schemas.avro.RuleResult;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -36,10 +40,13 @@ import java.util.UUID;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.utils.Bytes;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,9 +63,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every record ends in exactly one of: applied (events), or refused/rejected with an audit record.
  */
-public final class PaymentProcessor implements Processor<String, PaymentRequest, String, Outbound> {
+public final class PaymentProcessor implements Processor<String, SpecificRecord, String, Outbound> {
 
     public static final String PAYMENTS_STORE = "payments-store";
+    /** Time-ordered index of payment timers: 8-byte big-endian due time + payment id → nothing. */
+    public static final String DEADLINE_INDEX = "payments-deadline-index";
+    private static final int TIMER_BATCH = 5_000;
     /** Largest amount accepted, in minor units (10^13: 100 billion in a two-decimal currency). */
     public static final long MAX_AMOUNT_MINOR = 10_000_000_000_000L;
     private static final int PURGE_BATCH = 10_000;
@@ -66,14 +76,29 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
 
     private final Duration dedupRetention;
     private final Duration purgeInterval;
+    private final SagaSettings saga;
     private final PipelineMetrics metrics;
     private ProcessorContext<String, Outbound> context;
     private KeyValueStore<String, PaymentSnapshot> payments;
+    private KeyValueStore<Bytes, byte[]> deadlines;
     private IdempotencyStore idempotency;
 
-    public PaymentProcessor(Duration dedupRetention, Duration purgeInterval, PipelineMetrics metrics) {
+    /**
+     * The saga's timing.
+     *
+     * @param inflightTimeout how long an in-flight command may go without a result before it is redriven
+     * @param redriveMax      redrives of one command before the payment goes to FAILED
+     * @param redriveBackoff  first wait after an unknown outcome; doubles per redrive, capped by inflightTimeout
+     * @param captureWindow   an uncaptured authorisation is voided this long after it was authorised
+     * @param timerInterval   how often due timers fire
+     */
+    public record SagaSettings(Duration inflightTimeout, int redriveMax, Duration redriveBackoff, Duration captureWindow,
+                               Duration timerInterval) {}
+
+    public PaymentProcessor(Duration dedupRetention, Duration purgeInterval, SagaSettings saga, PipelineMetrics metrics) {
         this.dedupRetention = dedupRetention;
         this.purgeInterval = purgeInterval;
+        this.saga = saga;
         this.metrics = metrics;
     }
 
@@ -84,6 +109,8 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
         KeyValueStore<String, DedupEntry> entries = context.getStateStore(IdempotencyStore.STORE);
         KeyValueStore<Bytes, byte[]> index = context.getStateStore(IdempotencyStore.EXPIRY_INDEX);
         this.idempotency = new IdempotencyStore(entries, index, dedupRetention);
+        this.deadlines = context.getStateStore(DEADLINE_INDEX);
+        context.schedule(saga.timerInterval(), PunctuationType.WALL_CLOCK_TIME, this::fireTimers);
         context.schedule(purgeInterval, PunctuationType.WALL_CLOCK_TIME, now -> {
             int purged = idempotency.purgeExpired(now, PURGE_BATCH);
             if (purged > 0) {
@@ -94,10 +121,16 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
     }
 
     @Override
-    public void process(Record<String, PaymentRequest> record) {
-        PaymentRequest request = record.value();
-        String paymentId = record.key();
+    public void process(Record<String, SpecificRecord> record) {
         Step step = new Step(record);
+        switch (record.value()) {
+            case PaymentRequest request -> request(step, record.key(), request);
+            case PspResult result -> result(step, record.key(), result);
+            default -> throw new IllegalStateException("unexpected input " + record.value().getSchema().getFullName());
+        }
+    }
+
+    private void request(Step step, String paymentId, PaymentRequest request) {
         switch (request.getBody()) {
             case CreatePayment create -> create(step, paymentId, request, create);
             case CapturePayment capture -> capture(step, paymentId, request, capture);
@@ -162,7 +195,7 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
         } else {
             step.apply(p, Trigger.VALIDATION_PASSED, null, request);
             step.apply(p, Trigger.AUTHORISE_REQUESTED, null, request);
-            step.command(p, PspOperation.AUTHORISE, p.getAmountMinor());
+            issue(step, p, PspOperation.AUTHORISE, p.getAmountMinor(), null);
             metrics.request("create", "applied");
         }
         payments.put(paymentId, p);
@@ -210,7 +243,7 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
             return;
         }
         if (tryApply(step, p, request, "capture", Trigger.CAPTURE_REQUESTED, null)) {
-            step.command(p, PspOperation.CAPTURE, amount);
+            issue(step, p, PspOperation.CAPTURE, amount, p.getPsp());
             payments.put(paymentId, p);
         }
     }
@@ -223,7 +256,9 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
         PaymentState before = PaymentState.valueOf(p.getState());
         if (tryApply(step, p, request, "cancel", Trigger.CANCEL_REQUESTED, cancel.getReason())) {
             if (before == PaymentState.AUTHORISED) {
-                step.command(p, PspOperation.VOID, p.getAmountMinor());
+                issue(step, p, PspOperation.VOID, p.getAmountMinor(), p.getPsp());
+            } else {
+                setDeadline(p, 0);
             }
             payments.put(paymentId, p);
         }
@@ -242,7 +277,7 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
         }
         long amount = refund.getAmount() == null ? refundable : refund.getAmount().getAmountMinor();
         if (tryApply(step, p, request, "refund", Trigger.REFUND_REQUESTED, refund.getReason())) {
-            step.command(p, PspOperation.REFUND, amount);
+            issue(step, p, PspOperation.REFUND, amount, p.getPsp());
             payments.put(paymentId, p);
         }
     }
@@ -261,7 +296,7 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
         }
         if (tryApply(step, p, request, type, trigger, note == null ? "by " + principalId : "by " + principalId + ": " + note)) {
             if (trigger == Trigger.APPROVED) {
-                step.command(p, PspOperation.AUTHORISE, p.getAmountMinor());
+                issue(step, p, PspOperation.AUTHORISE, p.getAmountMinor(), null);
             }
             payments.put(paymentId, p);
         }
@@ -323,14 +358,330 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
         step.audit(p, request, AuditKind.TRANSITION_REFUSED, "REFUSED", trigger + " refused: " + reason, List.of());
     }
 
+    // ---- PSP results -----------------------------------------------------------------------------------
+
+    private void result(Step step, String paymentId, PspResult r) {
+        String op = r.getOperation().name();
+        PaymentSnapshot p = payments.get(paymentId);
+        if (p == null) {
+            metrics.pspResult(op, "unknown_payment");
+            step.auditOf(null, paymentId, AuditKind.UNKNOWN_PAYMENT, "REFUSED", "PSP result " + r.getCommandId() + " for a payment Paystream does not know");
+            return;
+        }
+        if (r.getDispatched()) {
+            String mark = r.getPsp() + "|" + r.getCommandId();
+            if (!p.getDispatched().contains(mark)) {
+                List<String> marks = new ArrayList<>(p.getDispatched());
+                marks.add(mark);
+                p.setDispatched(marks);
+            }
+            if (r.getCommandId().equals(p.getCurrentKey())) {
+                p.setCurrentPsp(r.getPsp());
+            }
+            payments.put(paymentId, p);
+            metrics.pspResult(op, "dispatched");
+            return;
+        }
+        if (p.getSettledCommands().contains(r.getCommandId())) {
+            metrics.pspResult(op, "duplicate");
+            step.auditOf(p, paymentId, AuditKind.DUPLICATE_REPLAYED, "IGNORED",
+                    "second copy of the " + r.getOutcome() + " result of " + r.getCommandId() + "; already applied");
+            return;
+        }
+        if (!r.getCommandId().equals(p.getCurrentKey())) {
+            superseded(step, p, r);
+            payments.put(paymentId, p);
+            return;
+        }
+        metrics.pspResult(op, r.getOutcome().name().toLowerCase());
+        if (r.getOutcome() == PspOutcome.UNKNOWN) {
+            unknownOutcome(step, p, r);
+        } else {
+            settle(p, r.getCommandId());
+            definitive(step, p, r);
+        }
+        payments.put(paymentId, p);
+    }
+
+    /** An unknown outcome is never a transition: wait, then redrive with the same key; past the budget, FAILED. */
+    private void unknownOutcome(Step step, PaymentSnapshot p, PspResult r) {
+        if (p.getRedrives() >= saga.redriveMax()) {
+            exhausted(step, p, "outcome of " + p.getCurrentOperation() + " still unknown after " + (p.getRedrives() + 1)
+                    + " rounds: " + r.getMessage());
+            return;
+        }
+        long wait = Math.min(saga.inflightTimeout().toMillis(), saga.redriveBackoff().toMillis() << Math.min(p.getRedrives(), 20));
+        setDeadline(p, step.now + wait);
+    }
+
+    private void definitive(Step step, PaymentSnapshot p, PspResult r) {
+        PspOperation op = PspOperation.valueOf(p.getCurrentOperation());
+        PspOutcome outcome = r.getOutcome();
+        long amount = p.getCurrentAmountMinor();
+        clearCommand(p);
+        switch (op) {
+            case AUTHORISE -> {
+                if (outcome == PspOutcome.SUCCEEDED) {
+                    p.setPsp(r.getPsp());
+                    p.setPspReference(r.getPspReference());
+                    p.setAuthorisedAt(step.now);
+                    step.apply(p, Trigger.PSP_AUTHORISED, "authorised by " + r.getPsp(), null);
+                    if ("AUTOMATIC".equals(p.getCaptureMethod())) {
+                        step.apply(p, Trigger.CAPTURE_REQUESTED, "automatic capture", null);
+                        issue(step, p, PspOperation.CAPTURE, p.getAmountMinor(), p.getPsp());
+                    } else {
+                        setDeadline(p, step.now + saga.captureWindow().toMillis());
+                    }
+                } else if (outcome == PspOutcome.DECLINED) {
+                    step.apply(p, Trigger.PSP_DECLINED, "declined by " + r.getPsp() + ": " + r.getDeclineCode(), null);
+                } else if (PspGateway.PSP_UNAVAILABLE.equals(r.getDeclineCode())) {
+                    failover(step, p, r, amount);
+                } else {
+                    failed(step, p, Trigger.PSP_FAILED, "authorisation failed at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage());
+                }
+            }
+            case CAPTURE -> {
+                if (outcome == PspOutcome.SUCCEEDED) {
+                    p.setCapturedMinor(amount);
+                    long released = p.getAmountMinor() - amount;
+                    step.apply(p, Trigger.PSP_CAPTURED, released > 0 ? "captured " + amount + ", released " + released : null, null);
+                } else {
+                    // Compensation: the authorisation must not be left holding funds.
+                    step.apply(p, Trigger.PSP_CAPTURE_FAILED, "capture " + outcome + " at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage(), null);
+                    issue(step, p, PspOperation.VOID, p.getAmountMinor(), p.getPsp());
+                }
+            }
+            case VOID -> {
+                if (outcome == PspOutcome.SUCCEEDED) {
+                    step.apply(p, Trigger.PSP_VOIDED, r.getMessage(), null);
+                } else {
+                    failed(step, p, Trigger.PSP_VOID_FAILED, "void " + outcome + " at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage());
+                }
+            }
+            case REFUND -> {
+                if (outcome == PspOutcome.SUCCEEDED) {
+                    p.setRefundedMinor(p.getRefundedMinor() + amount);
+                    step.apply(p, p.getRefundedMinor() >= p.getCapturedMinor() ? Trigger.PSP_REFUNDED : Trigger.PSP_PARTIALLY_REFUNDED,
+                            "refunded " + amount, null);
+                } else {
+                    failed(step, p, Trigger.PSP_REFUND_FAILED, "refund " + outcome + " at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage());
+                }
+            }
+            case RETRIEVE -> throw new IllegalStateException("RETRIEVE is never issued as a command");
+        }
+    }
+
+    /**
+     * The gateway did not send a new authorisation because its first-choice PSP's breaker is open. If that
+     * PSP was never announced as a destination of this command, the authorisation cannot exist there:
+     * exclude it and issue a new attempt group that the gateway sends elsewhere. Otherwise it may exist
+     * there: keep waiting for that PSP.
+     */
+    private void failover(Step step, PaymentSnapshot p, PspResult r, long amount) {
+        if (p.getDispatched().contains(r.getPsp() + "|" + r.getCommandId())) {
+            p.setCurrentOperation(PspOperation.AUTHORISE.name());
+            p.setCurrentKey(r.getCommandId());
+            p.setCurrentAmountMinor(amount);
+            p.setCurrentPsp(r.getPsp());
+            p.setSettledCommands(without(p.getSettledCommands(), r.getCommandId()));
+            unknownOutcome(step, p, r);
+            return;
+        }
+        List<String> excluded = new ArrayList<>(p.getExcludedPsps());
+        excluded.add(r.getPsp());
+        p.setExcludedPsps(excluded);
+        metrics.failover(r.getPsp());
+        step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "FAILOVER",
+                r.getPsp() + " unavailable (" + r.getMessage() + "); authorisation never sent there, retried on the next PSP");
+        issue(step, p, PspOperation.AUTHORISE, amount, null);
+    }
+
+    /** A result of a command that is no longer awaited: a late copy, or an authorisation that must be undone. */
+    private void superseded(Step step, PaymentSnapshot p, PspResult r) {
+        if (r.getOutcome() == PspOutcome.UNKNOWN) {
+            metrics.pspResult(r.getOperation().name(), "superseded");
+            return;
+        }
+        settle(p, r.getCommandId());
+        boolean ours = r.getPsp().equals(p.getPsp()) && java.util.Objects.equals(r.getPspReference(), p.getPspReference());
+        if (r.getOperation() == PspOperation.AUTHORISE && r.getOutcome() == PspOutcome.SUCCEEDED && !ours) {
+            // A second authorisation for one payment (a race between failover and a late delivery): void it.
+            metrics.strayAuthorisation(r.getPsp());
+            step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOIDED", "authorisation " + r.getPspReference() + " at "
+                    + r.getPsp() + " is not the payment's (" + p.getPsp() + " " + p.getPspReference() + "); voiding it");
+            String key = p.getPaymentId() + ":void-stray:" + r.getPspReference();
+            step.send(strayVoid(p, r, key));
+            return;
+        }
+        metrics.pspResult(r.getOperation().name(), "superseded");
+        step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "IGNORED",
+                r.getOutcome() + " result of " + r.getCommandId() + " arrived after it was superseded (now " + p.getState() + ")");
+    }
+
+    private PspCommand strayVoid(PaymentSnapshot p, PspResult r, String key) {
+        return PspCommand.newBuilder()
+                .setCommandId(key)
+                .setPaymentId(p.getPaymentId())
+                .setOperation(PspOperation.VOID)
+                .setPspIdempotencyKey(key)
+                .setAttemptGroup(0)
+                .setAmount(new Money(p.getAmountMinor(), p.getCurrency()))
+                .setPayeeId(p.getPayeeId())
+                .setPsp(r.getPsp())
+                .setPspReference(r.getPspReference())
+                .setIssuedAt(Instant.ofEpochMilli(context.currentSystemTimeMs()))
+                .setDeadline(null)
+                .setExcludedPsps(List.of())
+                .build();
+    }
+
+    private void failed(Step step, PaymentSnapshot p, Trigger trigger, String why) {
+        metrics.paymentFailed(trigger.name());
+        LOG.warn("payment {} FAILED ({}): {}", p.getPaymentId(), trigger, why);
+        step.apply(p, trigger, why, null);
+        setDeadline(p, 0);
+    }
+
+    private void exhausted(Step step, PaymentSnapshot p, String why) {
+        clearCommand(p);
+        failed(step, p, Trigger.RETRY_BUDGET_EXHAUSTED, why);
+    }
+
+    // ---- commands and timers ----------------------------------------------------------------------------
+
+    /**
+     * Issues a new PSP command: a new idempotency key {@code <payment>:<operation>:<n>} (n counts the
+     * payment's commands), remembered in the snapshot so that every redrive repeats it exactly.
+     */
+    private void issue(Step step, PaymentSnapshot p, PspOperation op, long amountMinor, String psp) {
+        String key = p.getPaymentId() + ":" + op.name().toLowerCase() + ":" + p.getCommandCount();
+        p.setCommandCount(p.getCommandCount() + 1);
+        p.setCurrentOperation(op.name());
+        p.setCurrentKey(key);
+        p.setCurrentAmountMinor(amountMinor);
+        p.setCurrentPsp(psp);
+        p.setRedrives(0);
+        setDeadline(p, step.now + saga.inflightTimeout().toMillis());
+        step.send(currentCommand(p, step.now));
+    }
+
+    private PspCommand currentCommand(PaymentSnapshot p, long now) {
+        return PspCommand.newBuilder()
+                .setCommandId(p.getCurrentKey())
+                .setPaymentId(p.getPaymentId())
+                .setOperation(PspOperation.valueOf(p.getCurrentOperation()))
+                .setPspIdempotencyKey(p.getCurrentKey())
+                .setAttemptGroup(p.getExcludedPsps().size())
+                .setAmount(new Money(p.getCurrentAmountMinor(), p.getCurrency()))
+                .setPayeeId(p.getPayeeId())
+                .setPsp(p.getCurrentPsp())
+                .setPspReference(p.getPspReference())
+                .setIssuedAt(Instant.ofEpochMilli(now))
+                .setDeadline(p.getDeadlineAt() > 0 ? Instant.ofEpochMilli(p.getDeadlineAt()) : null)
+                .setExcludedPsps(p.getExcludedPsps())
+                .build();
+    }
+
+    private static void clearCommand(PaymentSnapshot p) {
+        p.setCurrentOperation(null);
+        p.setCurrentKey(null);
+        p.setCurrentAmountMinor(0);
+        p.setCurrentPsp(null);
+        p.setRedrives(0);
+    }
+
+    private static void settle(PaymentSnapshot p, String commandId) {
+        List<String> settled = new ArrayList<>(p.getSettledCommands());
+        settled.add(commandId);
+        p.setSettledCommands(settled);
+    }
+
+    private static List<String> without(List<String> list, String item) {
+        List<String> out = new ArrayList<>(list);
+        out.remove(item);
+        return out;
+    }
+
+    /** Moves the payment's timer to {@code at} (0: none), keeping the index in step with the snapshot. */
+    private void setDeadline(PaymentSnapshot p, long at) {
+        if (p.getDeadlineAt() > 0) {
+            deadlines.delete(deadlineKey(p.getDeadlineAt(), p.getPaymentId()));
+        }
+        if (at > 0) {
+            deadlines.put(deadlineKey(at, p.getPaymentId()), new byte[0]);
+        }
+        p.setDeadlineAt(at);
+    }
+
+    static Bytes deadlineKey(long at, String paymentId) {
+        byte[] id = paymentId.getBytes(StandardCharsets.UTF_8);
+        return Bytes.wrap(ByteBuffer.allocate(8 + id.length).putLong(at).put(id).array());
+    }
+
+    /** Fires every timer due by {@code now}: redrive silent commands, void authorisations before they expire. */
+    private void fireTimers(long now) {
+        List<KeyValue<Bytes, String>> due = new ArrayList<>();
+        try (KeyValueIterator<Bytes, byte[]> it = deadlines.range(deadlineKey(0, ""), deadlineKey(now + 1, ""))) {
+            while (it.hasNext() && due.size() < TIMER_BATCH) {
+                Bytes k = it.next().key;
+                ByteBuffer b = ByteBuffer.wrap(k.get());
+                long at = b.getLong();
+                due.add(KeyValue.pair(k, new String(k.get(), 8, k.get().length - 8, StandardCharsets.UTF_8)));
+                if (at > now) {
+                    break;
+                }
+            }
+        }
+        long oldest = -1;
+        for (KeyValue<Bytes, String> d : due) {
+            long at = ByteBuffer.wrap(d.key.get()).getLong();
+            if (at > now) {
+                continue;
+            }
+            oldest = oldest < 0 ? at : oldest;
+            PaymentSnapshot p = payments.get(d.value);
+            if (p == null || p.getDeadlineAt() != at) {
+                deadlines.delete(d.key);
+                continue;
+            }
+            Step step = new Step(null);
+            timerFired(step, p);
+            payments.put(p.getPaymentId(), p);
+        }
+        metrics.timersOverdue(oldest < 0 ? 0 : now - oldest);
+    }
+
+    private void timerFired(Step step, PaymentSnapshot p) {
+        PaymentState state = PaymentState.valueOf(p.getState());
+        if (p.getCurrentKey() != null && PaymentTransitions.isInFlight(state)) {
+            if (p.getRedrives() >= saga.redriveMax()) {
+                exhausted(step, p, "no outcome for " + p.getCurrentOperation() + " " + p.getCurrentKey() + " after "
+                        + (p.getRedrives() + 1) + " rounds");
+                return;
+            }
+            p.setRedrives(p.getRedrives() + 1);
+            metrics.redrive(p.getCurrentOperation());
+            setDeadline(p, step.now + saga.inflightTimeout().toMillis());
+            step.send(currentCommand(p, step.now));
+            return;
+        }
+        if (state == PaymentState.AUTHORISED) {
+            metrics.authorisationExpiring();
+            step.apply(p, Trigger.AUTHORISATION_EXPIRING, "not captured within " + saga.captureWindow() + "; voiding before the authorisation expires", null);
+            issue(step, p, PspOperation.VOID, p.getAmountMinor(), p.getPsp());
+            return;
+        }
+        setDeadline(p, 0);
+    }
+
     // ---- output -------------------------------------------------------------------------------------
 
-    /** The outputs of one input record; all of them carry the record's trace context. */
+    /** The outputs of one input record (or of one timer); all of them carry the input's trace context. */
     private final class Step {
-        private final Record<String, PaymentRequest> input;
+        private final Record<String, SpecificRecord> input;
         private final long now = context.currentSystemTimeMs();
 
-        Step(Record<String, PaymentRequest> input) {
+        Step(Record<String, SpecificRecord> input) {
             this.input = input;
         }
 
@@ -344,6 +695,9 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
 
         void applyAllowed(PaymentSnapshot p, Transition.Allowed t, String detail, PaymentRequest request) {
             event(p, t.from(), t.to(), t.trigger().name(), detail, request);
+            if (PaymentTransitions.isTerminal(t.to())) {
+                setDeadline(p, 0);
+            }
         }
 
         void event(PaymentSnapshot p, PaymentState from, PaymentState to, String cause, String detail, PaymentRequest request) {
@@ -373,24 +727,8 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
             forward(p.getPaymentId(), new Outbound.Event(e));
         }
 
-        void command(PaymentSnapshot p, PspOperation operation, long amountMinor) {
-            // One idempotency key per (payment, operation, attempt group): every retry of it is safe at the PSP.
-            int attemptGroup = 0;
-            String key = p.getPaymentId() + ":" + operation.name().toLowerCase() + ":" + attemptGroup;
-            PspCommand c = PspCommand.newBuilder()
-                    .setCommandId(UUID.nameUUIDFromBytes((key + ":" + p.getSequence()).getBytes(StandardCharsets.UTF_8)).toString())
-                    .setPaymentId(p.getPaymentId())
-                    .setOperation(operation)
-                    .setPspIdempotencyKey(key)
-                    .setAttemptGroup(attemptGroup)
-                    .setAmount(new Money(amountMinor, p.getCurrency()))
-                    .setPayeeId(p.getPayeeId())
-                    .setPsp(p.getPsp())
-                    .setPspReference(p.getPspReference())
-                    .setIssuedAt(Instant.ofEpochMilli(now))
-                    .setDeadline(null)
-                    .build();
-            forward(p.getPaymentId(), new Outbound.Command(c));
+        void send(PspCommand c) {
+            forward(c.getPaymentId(), new Outbound.Command(c));
         }
 
         void audit(PaymentSnapshot p, PaymentRequest request, AuditKind kind, String outcome, String detail, List<RuleEvaluation> rules) {
@@ -412,17 +750,33 @@ public final class PaymentProcessor implements Processor<String, PaymentRequest,
             forward(input.key(), new Outbound.Audit(a));
         }
 
+        /** An audit record about a payment that no request caused (PSP results, timers). */
+        void auditOf(PaymentSnapshot p, String paymentId, AuditKind kind, String outcome, String detail) {
+            AuditRecord a = AuditRecord.newBuilder()
+                    .setAuditId(UUID.randomUUID().toString())
+                    .setPaymentId(paymentId)
+                    .setKind(kind)
+                    .setOutcome(outcome)
+                    .setAgentId(p == null ? "unknown" : p.getAgentId())
+                    .setMandateId(p == null ? null : p.getMandateId())
+                    .setStateAtDecision(p == null ? null : PaymentState.valueOf(p.getState()))
+                    .setDetail(detail)
+                    .setRecordedAt(Instant.ofEpochMilli(now))
+                    .build();
+            forward(paymentId, new Outbound.Audit(a));
+        }
+
         void auditUnknown(String paymentId, PaymentRequest request, String type) {
             audit(null, request, AuditKind.UNKNOWN_PAYMENT, "REFUSED", type + " for a payment Paystream does not know", List.of());
         }
 
         private void forward(String key, Outbound value) {
-            Headers headers = new RecordHeaders(input.headers().toArray());
-            var parent = input.headers().lastHeader(TraceHeaders.TRACEPARENT);
+            Headers headers = input == null ? new RecordHeaders() : new RecordHeaders(input.headers().toArray());
+            var parent = input == null ? null : input.headers().lastHeader(TraceHeaders.TRACEPARENT);
             headers.remove(TraceHeaders.TRACEPARENT);
             headers.add(TraceHeaders.TRACEPARENT, TraceHeaders.child(parent == null ? null
                     : new String(parent.value(), StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8));
-            context.forward(new Record<>(key, value, input.timestamp(), headers));
+            context.forward(new Record<>(key, value, input == null ? now : input.timestamp(), headers));
         }
     }
 }

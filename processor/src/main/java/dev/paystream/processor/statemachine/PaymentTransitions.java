@@ -55,6 +55,7 @@ public final class PaymentTransitions {
         t.get(AUTHORISING).putAll(Map.of(
                 PSP_AUTHORISED, AUTHORISED,
                 PSP_DECLINED, DECLINED,
+                PSP_FAILED, FAILED,
                 RETRY_BUDGET_EXHAUSTED, FAILED));
         t.get(AUTHORISED).putAll(Map.of(
                 CAPTURE_REQUESTED, CAPTURING,
@@ -66,6 +67,7 @@ public final class PaymentTransitions {
                 RETRY_BUDGET_EXHAUSTED, FAILED));
         t.get(VOIDING).putAll(Map.of(
                 PSP_VOIDED, VOIDED,
+                PSP_VOID_FAILED, FAILED,
                 RETRY_BUDGET_EXHAUSTED, FAILED));
         t.get(CAPTURED).putAll(Map.of(
                 SETTLEMENT_MATCHED, SETTLED,
@@ -77,6 +79,7 @@ public final class PaymentTransitions {
                 REFUND_REQUESTED, REFUNDING));
         t.get(REFUNDING).putAll(Map.of(
                 PSP_REFUNDED, REFUNDED,
+                PSP_PARTIALLY_REFUNDED, CAPTURED,
                 PSP_REFUND_FAILED, FAILED,
                 RETRY_BUDGET_EXHAUSTED, FAILED));
         // REFUNDED, REJECTED, DECLINED, VOIDED, EXPIRED, FAILED: terminal, nothing leaves them.

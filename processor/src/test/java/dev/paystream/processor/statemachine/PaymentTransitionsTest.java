@@ -31,6 +31,7 @@ class PaymentTransitionsTest {
             Map.entry("AUTHORISING+PSP_AUTHORISED", "AUTHORISED"),
             Map.entry("AUTHORISING+PSP_DECLINED", "DECLINED"),
             Map.entry("AUTHORISING+RETRY_BUDGET_EXHAUSTED", "FAILED"),
+            Map.entry("AUTHORISING+PSP_FAILED", "FAILED"),
             Map.entry("AUTHORISED+CAPTURE_REQUESTED", "CAPTURING"),
             Map.entry("AUTHORISED+CANCEL_REQUESTED", "VOIDING"),
             Map.entry("AUTHORISED+AUTHORISATION_EXPIRING", "VOIDING"),
@@ -39,12 +40,14 @@ class PaymentTransitionsTest {
             Map.entry("CAPTURING+RETRY_BUDGET_EXHAUSTED", "FAILED"),
             Map.entry("VOIDING+PSP_VOIDED", "VOIDED"),
             Map.entry("VOIDING+RETRY_BUDGET_EXHAUSTED", "FAILED"),
+            Map.entry("VOIDING+PSP_VOID_FAILED", "FAILED"),
             Map.entry("CAPTURED+SETTLEMENT_MATCHED", "SETTLED"),
             Map.entry("CAPTURED+REFUND_REQUESTED", "REFUNDING"),
             Map.entry("SETTLED+RECONCILED", "RECONCILED"),
             Map.entry("SETTLED+REFUND_REQUESTED", "REFUNDING"),
             Map.entry("RECONCILED+REFUND_REQUESTED", "REFUNDING"),
             Map.entry("REFUNDING+PSP_REFUNDED", "REFUNDED"),
+            Map.entry("REFUNDING+PSP_PARTIALLY_REFUNDED", "CAPTURED"),
             Map.entry("REFUNDING+PSP_REFUND_FAILED", "FAILED"),
             Map.entry("REFUNDING+RETRY_BUDGET_EXHAUSTED", "FAILED"));
 

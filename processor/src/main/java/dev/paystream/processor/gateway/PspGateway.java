@@ -1,0 +1,401 @@
+package dev.paystream.processor.gateway;
+
+import dev.paystream.processor.gateway.OutcomeConverter.Classified;
+import dev.paystream.processor.gateway.PspAdapter.PspCall;
+import dev.paystream.processor.gateway.PspAdapter.PspReply;
+import dev.paystream.schemas.DeadLetterHeaders;
+import dev.paystream.schemas.TopicCatalog;
+import dev.paystream.schemas.TraceHeaders;
+import dev.paystream.schemas.avro.Money;
+import dev.paystream.schemas.avro.PspCommand;
+import dev.paystream.schemas.avro.PspOperation;
+import dev.paystream.schemas.avro.PspOutcome;
+import dev.paystream.schemas.avro.PspResult;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RecordDeserializationException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The only code that calls a PSP. Consumes {@code paystream.psp-commands.v1} (read_committed), executes
+ * each command on a virtual thread (at most {@code concurrency} at once), and writes exactly one outcome per
+ * execution to {@code paystream.psp-results.v1}.
+ *
+ * <p>Delivery is at-least-once: a command's offset is committed only after its result is acknowledged
+ * (idempotent producer, acks=all), in order per partition. After a crash a command may run again — with
+ * the same idempotency key, so the PSP replays its saved answer and nothing is charged twice — and its
+ * result may be written twice; the payments topology drops the copy.
+ *
+ * <p>Per call: timeout; unknown outcomes (no answer, 5xx, 429, key in use) are retried with the same key,
+ * exponential backoff with full jitter; after the budget the object is read back; what is still unknown
+ * is reported UNKNOWN, never guessed. Per PSP: a {@link CircuitBreaker}. A new authorisation (no PSP
+ * pinned) whose first-choice PSP has an open breaker is answered FAILED/{@code psp_unavailable} without any
+ * call, so that the topology can fail it over; before a new authorisation is sent anywhere, a write-ahead
+ * {@code dispatched} result pins it to that PSP, so it is never failed over once it may have arrived.
+ */
+public final class PspGateway implements AutoCloseable {
+
+    public static final String PSP_UNAVAILABLE = "psp_unavailable";
+    private static final Logger LOG = LoggerFactory.getLogger(PspGateway.class);
+
+    private final GatewayConfig config;
+    private final TopicCatalog topics;
+    private final List<PspAdapter> adapters;
+    private final Map<String, CircuitBreaker> breakers = new LinkedHashMap<>();
+    private final GatewayMetrics metrics;
+    private final KafkaConsumer<String, PspCommand> consumer;
+    private final KafkaProducer<String, PspResult> producer;
+    private final KafkaProducer<byte[], byte[]> deadLetters;
+    private final Semaphore permits;
+    private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
+    private final OffsetTracker offsets = new OffsetTracker();
+    private final Map<String, Long> running = new ConcurrentHashMap<>();
+    private final Thread loop;
+    private volatile boolean stopping;
+    private volatile Throwable fatal;
+
+    public PspGateway(GatewayConfig config, TopicCatalog topics, List<PspAdapter> adapters, GatewayMetrics metrics) {
+        this.config = config;
+        this.topics = topics;
+        this.adapters = List.copyOf(adapters);
+        this.metrics = metrics;
+        this.permits = new Semaphore(config.concurrency());
+        for (PspAdapter a : adapters) {
+            CircuitBreaker b = new CircuitBreaker(config.breakerWindow(), config.breakerMinCalls(), config.breakerFailureRate(),
+                    config.breakerOpen(), System::currentTimeMillis, (from, to) -> {
+                        LOG.warn("psp {} breaker {} -> {}", a.name(), from, to);
+                        metrics.breakerChanged(a.name(), to);
+                    });
+            breakers.put(a.name(), b);
+            metrics.breaker(a.name(), b::state);
+        }
+        metrics.inFlight(running::size, () -> running.values().stream().mapToLong(Long::longValue).min()
+                .stream().mapToDouble(start -> (System.currentTimeMillis() - start) / 1000.0).findFirst().orElse(0));
+
+        Serde<PspCommand> commandSerde = topics.pspCommands().valueSerde();
+        Properties c = new Properties();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, Math.min(500, config.concurrency())));
+        c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 15_000);
+        c.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
+        this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), commandSerde.deserializer());
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 2);
+        this.producer = new KafkaProducer<>(p, new StringSerializer(), topics.pspResults().valueSerde().serializer());
+        this.deadLetters = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+        this.loop = new Thread(this::run, "psp-gateway-poll");
+    }
+
+    public void start() {
+        loop.start();
+        LOG.info("psp gateway started psps={} concurrency={}", breakers.keySet(), config.concurrency());
+    }
+
+    public CircuitBreaker breaker(String psp) {
+        return breakers.get(psp);
+    }
+
+    /** True while the poll loop runs without a fatal error. */
+    public boolean healthy() {
+        return loop.isAlive() && fatal == null;
+    }
+
+    /** Blocks until the gateway stops; returns the fatal error, if that is why. */
+    public Throwable await() throws InterruptedException {
+        loop.join();
+        return fatal;
+    }
+
+    private void run() {
+        try {
+            consumer.subscribe(List.of(topics.pspCommands().name()), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                    commit();
+                    partitions.forEach(offsets::forget);
+                }
+
+                @Override
+                public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+                    LOG.info("psp gateway assigned {}", partitions);
+                }
+            });
+            while (!stopping && fatal == null) {
+                try {
+                    for (ConsumerRecord<String, PspCommand> r : consumer.poll(Duration.ofMillis(100))) {
+                        dispatch(r);
+                    }
+                } catch (RecordDeserializationException e) {
+                    deadLetter(e);
+                }
+                commit();
+            }
+        } catch (WakeupException e) {
+            if (!stopping) {
+                fatal = e;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.error("psp gateway poll loop failed", e);
+            fatal = e;
+        } finally {
+            workers.shutdown();
+            try {
+                workers.awaitTermination(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            commit();
+            consumer.close();
+            producer.close(Duration.ofSeconds(10));
+            deadLetters.close(Duration.ofSeconds(10));
+        }
+    }
+
+    private void dispatch(ConsumerRecord<String, PspCommand> r) throws InterruptedException {
+        TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+        permits.acquire();
+        offsets.started(tp, r.offset());
+        PspCommand cmd = r.value();
+        if (running.putIfAbsent(cmd.getCommandId(), System.currentTimeMillis()) != null) {
+            // A redrive of a command still being executed here: that execution will report.
+            offsets.finished(tp, r.offset());
+            permits.release();
+            return;
+        }
+        workers.submit(() -> {
+            PspResult result;
+            try {
+                result = execute(cmd);
+            } catch (RuntimeException e) {
+                LOG.error("command {} failed unexpectedly", cmd.getCommandId(), e);
+                result = result(cmd, cmd.getPsp() == null ? "none" : cmd.getPsp(), PspOutcome.UNKNOWN, null, null,
+                        "gateway error: " + e.getClass().getSimpleName(), 0, null);
+            }
+            publish(r, result);
+        });
+    }
+
+    private void publish(ConsumerRecord<String, PspCommand> r, PspResult result) {
+        TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+        producer.send(new ProducerRecord<>(topics.pspResults().name(), null, r.key(), result, childTrace(r.headers())), (md, e) -> {
+            running.remove(result.getCommandId());
+            permits.release();
+            if (e != null) {
+                LOG.error("result of {} not written; stopping so that the command is executed again", result.getCommandId(), e);
+                fatal = e;
+                consumer.wakeup();
+                return;
+            }
+            metrics.result(result.getPsp(), result.getOperation().name(), result.getOutcome().name());
+            offsets.finished(tp, r.offset());
+        });
+    }
+
+    private void commit() {
+        Map<TopicPartition, org.apache.kafka.clients.consumer.OffsetAndMetadata> done = offsets.committable();
+        if (!done.isEmpty()) {
+            consumer.commitSync(done);
+        }
+    }
+
+    /** Executes one command to a definitive outcome, or to UNKNOWN after the retry budget. */
+    PspResult execute(PspCommand cmd) {
+        PspAdapter target;
+        if (cmd.getPsp() != null) {
+            target = adapters.stream().filter(a -> a.name().equals(cmd.getPsp())).findFirst().orElse(null);
+            if (target == null) {
+                return result(cmd, cmd.getPsp(), PspOutcome.FAILED, null, "unknown_psp", "no PSP named " + cmd.getPsp() + " is configured", 0, null);
+            }
+        } else {
+            List<PspAdapter> candidates = adapters.stream().filter(a -> !cmd.getExcludedPsps().contains(a.name())).toList();
+            if (candidates.isEmpty()) {
+                return result(cmd, "none", PspOutcome.FAILED, null, "no_psp_left", "every configured PSP is excluded", 0, null);
+            }
+            target = candidates.getFirst();
+            if (candidates.size() > 1 && !breakers.get(target.name()).isCallPermitted()) {
+                metrics.rerouted(target.name());
+                return result(cmd, target.name(), PspOutcome.FAILED, null, PSP_UNAVAILABLE,
+                        target.name() + " breaker is open; not sent", 0, null);
+            }
+            if (adapters.size() > 1 && cmd.getOperation() == PspOperation.AUTHORISE) {
+                announce(cmd, target.name());
+            }
+        }
+        CircuitBreaker breaker = breakers.get(target.name());
+        String op = cmd.getOperation().name();
+        PspCall call = new PspCall(cmd.getOperation(), cmd.getPspIdempotencyKey(), cmd.getPaymentId(), cmd.getPspReference(),
+                cmd.getAmount().getAmountMinor(), cmd.getAmount().getCurrency(), cmd.getPayeeId(), config.callTimeout());
+        String last = "not attempted";
+        int attempts = 0;
+        for (int attempt = 1; attempt <= config.maxAttempts(); attempt++) {
+            if (attempt > 1) {
+                metrics.retry(target.name(), op);
+                pause(attempt - 1);
+            }
+            if (!breaker.tryAcquire()) {
+                last = target.name() + " breaker open";
+                continue;
+            }
+            attempts++;
+            long t0 = System.nanoTime();
+            PspReply reply = target.execute(call);
+            Classified c = OutcomeConverter.convert(cmd.getOperation(), reply);
+            breaker.record(c.pspFault());
+            metrics.call(target.name(), op, c.outcome().name(), Duration.ofNanos(System.nanoTime() - t0));
+            if (c.outcome() != PspOutcome.UNKNOWN) {
+                return result(cmd, target.name(), c.outcome(), reply, c.declineCode(), c.message(), attempts, reply.amountMinor());
+            }
+            last = c.message();
+        }
+        if (breaker.tryAcquire()) {
+            long t0 = System.nanoTime();
+            PspReply reply = target.retrieve(call);
+            Classified c = OutcomeConverter.convertRetrieve(cmd.getOperation(), reply);
+            breaker.record(c.pspFault());
+            metrics.call(target.name(), "RETRIEVE", c.outcome().name(), Duration.ofNanos(System.nanoTime() - t0));
+            if (c.outcome() == PspOutcome.SUCCEEDED) {
+                return result(cmd, target.name(), c.outcome(), reply, null, c.message(), attempts, reply.amountMinor());
+            }
+            last = last + "; " + c.message();
+        }
+        return result(cmd, target.name(), PspOutcome.UNKNOWN, null, null, "after " + attempts + " calls: " + last, attempts, null);
+    }
+
+    /** Write-ahead: before a new authorisation goes to {@code psp}, the topology learns that it may arrive there. */
+    private void announce(PspCommand cmd, String psp) {
+        PspResult notice = PspResult.newBuilder(result(cmd, psp, PspOutcome.UNKNOWN, null, null, "dispatching to " + psp, 0, null))
+                .setDispatched(true).build();
+        try {
+            producer.send(new ProducerRecord<>(topics.pspResults().name(), cmd.getPaymentId(), notice)).get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while announcing " + cmd.getCommandId(), e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot announce " + cmd.getCommandId() + "; not sending it", e);
+        }
+    }
+
+    private void pause(int retry) {
+        long cap = Math.min(config.backoffMax().toMillis(), config.backoffInitial().toMillis() << Math.min(retry - 1, 20));
+        long wait = ThreadLocalRandom.current().nextLong(cap + 1);
+        try {
+            Thread.sleep(wait);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static PspResult result(PspCommand cmd, String psp, PspOutcome outcome, PspReply reply, String declineCode, String message,
+                                    int attempts, Long amountMinor) {
+        String reference = reply != null && reply.reference() != null ? reply.reference() : cmd.getPspReference();
+        Money amount = outcome == PspOutcome.SUCCEEDED
+                ? new Money(amountMinor != null && amountMinor >= 0 ? amountMinor : cmd.getAmount().getAmountMinor(), cmd.getAmount().getCurrency())
+                : null;
+        return PspResult.newBuilder()
+                .setCommandId(cmd.getCommandId())
+                .setPaymentId(cmd.getPaymentId())
+                .setOperation(cmd.getOperation())
+                .setOutcome(outcome)
+                .setPsp(psp)
+                .setPspReference(reference)
+                .setAmount(amount)
+                .setDeclineCode(declineCode)
+                .setMessage(message)
+                .setAttempts(attempts)
+                .setCompletedAt(Instant.now())
+                .setDispatched(false)
+                .build();
+    }
+
+    private static Headers childTrace(Headers in) {
+        Headers out = new RecordHeaders();
+        var parent = in.lastHeader(TraceHeaders.TRACEPARENT);
+        out.add(TraceHeaders.TRACEPARENT, TraceHeaders.child(parent == null ? null : new String(parent.value(), StandardCharsets.UTF_8))
+                .getBytes(StandardCharsets.UTF_8));
+        return out;
+    }
+
+    private void deadLetter(RecordDeserializationException e) {
+        TopicPartition tp = e.topicPartition();
+        Headers h = new RecordHeaders();
+        h.add(DeadLetterHeaders.REASON, "DESERIALIZATION_FAILED".getBytes(StandardCharsets.UTF_8));
+        h.add(DeadLetterHeaders.DETAIL, String.valueOf(e.getCause() == null ? e.getMessage() : e.getCause().getMessage()).getBytes(StandardCharsets.UTF_8));
+        h.add(DeadLetterHeaders.SOURCE_TOPIC, tp.topic().getBytes(StandardCharsets.UTF_8));
+        h.add(DeadLetterHeaders.SOURCE_PARTITION, Integer.toString(tp.partition()).getBytes(StandardCharsets.UTF_8));
+        h.add(DeadLetterHeaders.SOURCE_OFFSET, Long.toString(e.offset()).getBytes(StandardCharsets.UTF_8));
+        h.add(DeadLetterHeaders.DEAD_LETTERED_AT, Instant.now().toString().getBytes(StandardCharsets.UTF_8));
+        byte[] key = bytes(e.keyBuffer());
+        byte[] value = bytes(e.valueBuffer());
+        try {
+            deadLetters.send(new ProducerRecord<>(topics.deadLetters().name(), null, key, value, h)).get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(ie);
+        } catch (ExecutionException | TimeoutException fail) {
+            throw new IllegalStateException("cannot dead-letter " + tp + "@" + e.offset(), fail);
+        }
+        LOG.warn("dead-lettered undecodable command {}@{}", tp, e.offset());
+        offsets.started(tp, e.offset());
+        offsets.finished(tp, e.offset());
+        consumer.seek(tp, e.offset() + 1);
+    }
+
+    private static byte[] bytes(java.nio.ByteBuffer b) {
+        if (b == null) {
+            return null;
+        }
+        byte[] out = new byte[b.remaining()];
+        b.duplicate().get(out);
+        return out;
+    }
+
+    @Override
+    public void close() {
+        stopping = true;
+        consumer.wakeup();
+        try {
+            loop.join(Duration.ofSeconds(45));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
