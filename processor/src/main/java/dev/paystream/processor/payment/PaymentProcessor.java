@@ -419,6 +419,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         PspOutcome outcome = r.getOutcome();
         long amount = p.getCurrentAmountMinor();
         clearCommand(p);
+        setDeadline(p, 0);
         switch (op) {
             case AUTHORISE -> {
                 if (outcome == PspOutcome.SUCCEEDED) {
@@ -478,12 +479,13 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
      * there: keep waiting for that PSP.
      */
     private void failover(Step step, PaymentSnapshot p, PspResult r, long amount) {
+        // "Not sent" is not the command's outcome: another gateway instance may still report a real one.
+        p.setSettledCommands(without(p.getSettledCommands(), r.getCommandId()));
         if (p.getDispatched().contains(r.getPsp() + "|" + r.getCommandId())) {
             p.setCurrentOperation(PspOperation.AUTHORISE.name());
             p.setCurrentKey(r.getCommandId());
             p.setCurrentAmountMinor(amount);
             p.setCurrentPsp(r.getPsp());
-            p.setSettledCommands(without(p.getSettledCommands(), r.getCommandId()));
             unknownOutcome(step, p, r);
             return;
         }

@@ -1,0 +1,427 @@
+package dev.paystream.processor.payment;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.paystream.processor.PaymentsTopology;
+import dev.paystream.processor.ProcessorConfig;
+import dev.paystream.processor.avro.PaymentSnapshot;
+import dev.paystream.processor.ops.PipelineMetrics;
+import dev.paystream.schemas.PaymentIds;
+import dev.paystream.schemas.PlainAvroSerdes;
+import dev.paystream.schemas.TopicCatalog;
+import dev.paystream.schemas.avro.AuditKind;
+import dev.paystream.schemas.avro.AuditRecord;
+import dev.paystream.schemas.avro.CancelPayment;
+import dev.paystream.schemas.avro.CaptureMethod;
+import dev.paystream.schemas.avro.CapturePayment;
+import dev.paystream.schemas.avro.CreatePayment;
+import dev.paystream.schemas.avro.Money;
+import dev.paystream.schemas.avro.PaymentEvent;
+import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.avro.PaymentState;
+import dev.paystream.schemas.avro.PspCommand;
+import dev.paystream.schemas.avro.PspOperation;
+import dev.paystream.schemas.avro.PspOutcome;
+import dev.paystream.schemas.avro.PspResult;
+import dev.paystream.schemas.avro.RefundPayment;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every saga path through the production topology: PSP results in, events and commands out. */
+class PaymentSagaTest {
+
+    private static final String AGENT = "agent-9";
+    private static final Duration INFLIGHT = Duration.ofSeconds(30);
+    private static final Duration CAPTURE_WINDOW = Duration.ofHours(1);
+
+    @TempDir
+    Path stateDir;
+
+    private final PlainAvroSerdes serdes = new PlainAvroSerdes();
+    private final TopicCatalog topics = new TopicCatalog("", serdes);
+    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    private TopologyTestDriver driver;
+    private TestInputTopic<byte[], byte[]> requests;
+    private TestInputTopic<String, PspResult> results;
+    private TestOutputTopic<String, PaymentEvent> events;
+    private TestOutputTopic<String, AuditRecord> audit;
+    private TestOutputTopic<String, PspCommand> commands;
+    private final Set<String> sequences = new HashSet<>();
+
+    @BeforeEach
+    void setUp() {
+        ProcessorConfig config = ProcessorConfig.fromMap(Map.of(
+                ProcessorConfig.Setting.STATE_DIR.key, stateDir.toString(),
+                ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, INFLIGHT.toString(),
+                ProcessorConfig.Setting.REDRIVE_MAX.key, "2",
+                ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT2S",
+                ProcessorConfig.Setting.CAPTURE_WINDOW.key, CAPTURE_WINDOW.toString(),
+                ProcessorConfig.Setting.TIMER_INTERVAL.key, "PT1S"));
+        var topology = PaymentsTopology.build(config, topics, serdes,
+                PlainAvroSerdes.serde(PaymentRequest.class).deserializer(), new PipelineMetrics(meters));
+        driver = new TopologyTestDriver(topology, PaymentsTopology.streamsProperties(config), Instant.parse("2026-11-21T10:00:00Z"));
+        requests = driver.createInputTopic(topics.paymentRequests().name(), Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
+        results = driver.createInputTopic(topics.pspResults().name(), Serdes.String().serializer(), topics.pspResults().valueSerde().serializer());
+        events = driver.createOutputTopic(topics.paymentEvents().name(), Serdes.String().deserializer(), topics.paymentEvents().valueSerde().deserializer());
+        audit = driver.createOutputTopic(topics.audit().name(), Serdes.String().deserializer(), topics.audit().valueSerde().deserializer());
+        commands = driver.createOutputTopic(topics.pspCommands().name(), Serdes.String().deserializer(), topics.pspCommands().valueSerde().deserializer());
+    }
+
+    @AfterEach
+    void tearDown() {
+        driver.close();
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------
+
+    private String create(String key, long amount, CaptureMethod method) {
+        PaymentRequest r = PaymentRequest.newBuilder()
+                .setRequestId(UUID.randomUUID().toString()).setAgentId(AGENT).setIdempotencyKey(key)
+                .setSubmittedAt(Instant.parse("2026-11-21T10:00:00Z"))
+                .setBody(CreatePayment.newBuilder().setAmount(new Money(amount, "USD")).setPayeeId("merchant-1").setCaptureMethod(method).build())
+                .build();
+        send(r);
+        return PaymentIds.derive(AGENT, key);
+    }
+
+    private void follow(String key, Object body) {
+        send(PaymentRequest.newBuilder()
+                .setRequestId(UUID.randomUUID().toString()).setAgentId(AGENT).setIdempotencyKey(key + ":" + UUID.randomUUID())
+                .setSubmittedAt(Instant.parse("2026-11-21T10:00:00Z"))
+                .setPaymentId(PaymentIds.derive(AGENT, key))
+                .setBody(body)
+                .build());
+    }
+
+    private void send(PaymentRequest r) {
+        String id = r.getPaymentId() != null ? r.getPaymentId() : PaymentIds.derive(r.getAgentId(), r.getIdempotencyKey());
+        requests.pipeInput(id.getBytes(StandardCharsets.UTF_8), PlainAvroSerdes.serde(PaymentRequest.class).serializer().serialize("t", r));
+    }
+
+    private static PspResult result(PspCommand c, PspOutcome outcome, String psp, String reference, String declineCode) {
+        return PspResult.newBuilder()
+                .setCommandId(c.getCommandId()).setPaymentId(c.getPaymentId()).setOperation(c.getOperation()).setOutcome(outcome)
+                .setPsp(psp).setPspReference(reference)
+                .setAmount(outcome == PspOutcome.SUCCEEDED ? c.getAmount() : null)
+                .setDeclineCode(declineCode).setMessage(null).setAttempts(1).setCompletedAt(Instant.parse("2026-11-21T10:00:01Z"))
+                .setDispatched(false)
+                .build();
+    }
+
+    private void answer(PspCommand c, PspOutcome outcome) {
+        results.pipeInput(c.getPaymentId(), result(c, outcome, c.getPsp() == null ? "primary" : c.getPsp(), "pi_1", null));
+    }
+
+    private PspCommand command(PspOperation expected) {
+        PspCommand c = commands.readValue();
+        assertThat(c.getOperation()).isEqualTo(expected);
+        return c;
+    }
+
+    /** Events since the last call; checks that no (payment, sequence) is ever repeated. */
+    private List<PaymentState> states() {
+        List<PaymentEvent> out = events.readValuesToList();
+        for (PaymentEvent e : out) {
+            assertThat(sequences.add(e.getPaymentId() + "#" + e.getSequence())).as("repeated sequence " + e.getSequence()).isTrue();
+        }
+        return out.stream().map(PaymentEvent::getToState).toList();
+    }
+
+    private PaymentSnapshot snapshot(String id) {
+        KeyValueStore<String, PaymentSnapshot> store = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
+        return store.get(id);
+    }
+
+    private double counter(String name, String... tags) {
+        var search = meters.find(name).tags(tags);
+        return search.counter() == null ? 0 : search.counter().count();
+    }
+
+    // ---- authorise, capture --------------------------------------------------------------------------
+
+    @Test
+    void shouldAuthoriseThenCaptureAutomatically() {
+        String id = create("o-1", 1000, CaptureMethod.AUTOMATIC);
+        assertThat(states()).containsExactly(PaymentState.INITIATED, PaymentState.VALIDATED, PaymentState.AUTHORISING);
+        PspCommand authorise = command(PspOperation.AUTHORISE);
+        assertThat(authorise.getPsp()).isNull();
+
+        answer(authorise, PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.AUTHORISED, PaymentState.CAPTURING);
+        PspCommand capture = command(PspOperation.CAPTURE);
+        assertThat(capture.getPspIdempotencyKey()).isEqualTo(id + ":capture:1");
+        assertThat(capture.getPsp()).isEqualTo("primary");
+        assertThat(capture.getPspReference()).isEqualTo("pi_1");
+
+        answer(capture, PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.CAPTURED);
+        assertThat(snapshot(id).getCapturedMinor()).isEqualTo(1000L);
+        assertThat(snapshot(id).getDeadlineAt()).as("no timer left").isZero();
+        assertThat(commands.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldWaitForAManualCaptureAndReleaseTheRemainderOfAPartialOne() {
+        String id = create("o-2", 1000, CaptureMethod.MANUAL);
+        states();
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.AUTHORISED);
+        assertThat(commands.isEmpty()).isTrue();
+
+        follow("o-2", new CapturePayment(new Money(700L, "USD")));
+        assertThat(states()).containsExactly(PaymentState.CAPTURING);
+        PspCommand capture = command(PspOperation.CAPTURE);
+        assertThat(capture.getAmount().getAmountMinor()).isEqualTo(700L);
+        answer(capture, PspOutcome.SUCCEEDED);
+
+        List<PaymentEvent> captured = events.readValuesToList();
+        assertThat(captured).singleElement().satisfies(e -> {
+            assertThat(e.getToState()).isEqualTo(PaymentState.CAPTURED);
+            assertThat(e.getCapturedMinor()).isEqualTo(700L);
+            assertThat(e.getCauseDetail()).contains("released 300");
+        });
+        assertThat(snapshot(id).getCapturedMinor()).isEqualTo(700L);
+    }
+
+    @Test
+    void shouldEndDeclinedWhenThePspDeclines() {
+        create("o-3", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        PspCommand authorise = command(PspOperation.AUTHORISE);
+        results.pipeInput(authorise.getPaymentId(), result(authorise, PspOutcome.DECLINED, "primary", null, "insufficient_funds"));
+
+        List<PaymentEvent> out = events.readValuesToList();
+        assertThat(out).singleElement().satisfies(e -> {
+            assertThat(e.getToState()).isEqualTo(PaymentState.DECLINED);
+            assertThat(e.getCauseDetail()).contains("insufficient_funds");
+        });
+        assertThat(commands.isEmpty()).isTrue();
+    }
+
+    // ---- compensation and expiry ------------------------------------------------------------------
+
+    @Test
+    void shouldVoidTheAuthorisationWhenTheCaptureFails() {
+        create("o-4", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        states();
+        answer(command(PspOperation.CAPTURE), PspOutcome.FAILED);
+
+        assertThat(states()).containsExactly(PaymentState.VOIDING);
+        PspCommand voidIt = command(PspOperation.VOID);
+        assertThat(voidIt.getPspReference()).isEqualTo("pi_1");
+        assertThat(voidIt.getPsp()).isEqualTo("primary");
+        answer(voidIt, PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.VOIDED);
+    }
+
+    @Test
+    void shouldVoidAnUncapturedAuthorisationBeforeItExpires() {
+        create("o-5", 1000, CaptureMethod.MANUAL);
+        states();
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        states();
+
+        driver.advanceWallClockTime(CAPTURE_WINDOW.minusMinutes(1));
+        assertThat(events.isEmpty()).as("not yet").isTrue();
+        driver.advanceWallClockTime(Duration.ofMinutes(2));
+
+        List<PaymentEvent> out = events.readValuesToList();
+        assertThat(out).extracting(PaymentEvent::getToState).containsExactly(PaymentState.VOIDING);
+        assertThat(out.getFirst().getCause()).isEqualTo("AUTHORISATION_EXPIRING");
+        answer(command(PspOperation.VOID), PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.VOIDED);
+        assertThat(counter("paystream.payments.authorisations.expiring")).isEqualTo(1.0);
+    }
+
+    @Test
+    void shouldVoidWhenTheAgentCancelsAnAuthorisedPayment() {
+        create("o-6", 1000, CaptureMethod.MANUAL);
+        states();
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        states();
+        follow("o-6", new CancelPayment("changed my mind"));
+        assertThat(states()).containsExactly(PaymentState.VOIDING);
+        answer(command(PspOperation.VOID), PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.VOIDED);
+        driver.advanceWallClockTime(CAPTURE_WINDOW.plusHours(1));
+        assertThat(commands.isEmpty()).as("the expiry timer was cancelled").isTrue();
+    }
+
+    // ---- refunds ------------------------------------------------------------------------------------
+
+    @Test
+    void shouldRefundPartlyThenFully() {
+        String id = create("o-7", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        states();
+
+        follow("o-7", new RefundPayment(new Money(300L, "USD"), "damaged"));
+        assertThat(states()).containsExactly(PaymentState.REFUNDING);
+        PspCommand first = command(PspOperation.REFUND);
+        answer(first, PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.CAPTURED);
+        assertThat(snapshot(id).getRefundedMinor()).isEqualTo(300L);
+
+        follow("o-7", new RefundPayment(null, "rest"));
+        states();
+        PspCommand second = command(PspOperation.REFUND);
+        assertThat(second.getAmount().getAmountMinor()).isEqualTo(700L);
+        assertThat(second.getPspIdempotencyKey()).as("a new refund has its own key").isNotEqualTo(first.getPspIdempotencyKey());
+        answer(second, PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.REFUNDED);
+    }
+
+    @Test
+    void shouldFailARefundThePspRefuses() {
+        create("o-8", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        follow("o-8", new RefundPayment(null, "r"));
+        states();
+        answer(command(PspOperation.REFUND), PspOutcome.FAILED);
+        assertThat(states()).containsExactly(PaymentState.FAILED);
+        assertThat(counter("paystream.payments.failed", "reason", "PSP_REFUND_FAILED")).isEqualTo(1.0);
+    }
+
+    // ---- unknown outcomes, silence, duplicates --------------------------------------------------------
+
+    @Test
+    void shouldRedriveAnUnknownOutcomeWithTheSameKeyAndFailAfterTheBudget() {
+        create("o-9", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        PspCommand authorise = command(PspOperation.AUTHORISE);
+        answer(authorise, PspOutcome.UNKNOWN);
+        assertThat(states()).as("unknown is never a transition").isEmpty();
+        assertThat(commands.isEmpty()).isTrue();
+
+        driver.advanceWallClockTime(Duration.ofSeconds(3));
+        PspCommand again = command(PspOperation.AUTHORISE);
+        assertThat(again.getPspIdempotencyKey()).isEqualTo(authorise.getPspIdempotencyKey());
+        assertThat(again.getCommandId()).isEqualTo(authorise.getCommandId());
+
+        answer(again, PspOutcome.UNKNOWN);
+        driver.advanceWallClockTime(Duration.ofSeconds(5));
+        answer(command(PspOperation.AUTHORISE), PspOutcome.UNKNOWN);
+
+        List<PaymentEvent> out = events.readValuesToList();
+        assertThat(out).extracting(PaymentEvent::getToState).containsExactly(PaymentState.FAILED);
+        assertThat(out.getFirst().getCause()).isEqualTo("RETRY_BUDGET_EXHAUSTED");
+        assertThat(counter("paystream.payments.failed", "reason", "RETRY_BUDGET_EXHAUSTED")).isEqualTo(1.0);
+    }
+
+    @Test
+    void shouldRedriveACommandThatGetsNoResultInTime() {
+        create("o-10", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        PspCommand authorise = command(PspOperation.AUTHORISE);
+        driver.advanceWallClockTime(INFLIGHT.plusSeconds(1));
+        PspCommand redriven = command(PspOperation.AUTHORISE);
+        assertThat(redriven.getPspIdempotencyKey()).isEqualTo(authorise.getPspIdempotencyKey());
+        assertThat(counter("paystream.payments.redrives", "operation", "AUTHORISE")).isEqualTo(1.0);
+
+        answer(redriven, PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.AUTHORISED, PaymentState.CAPTURING);
+        String captureKey = command(PspOperation.CAPTURE).getPspIdempotencyKey();
+        List<PaymentState> after = List.of();
+        for (int i = 0; i < 6 && after.isEmpty(); i++) {
+            driver.advanceWallClockTime(INFLIGHT.plusSeconds(1));
+            after = states();
+        }
+        List<PspCommand> redrives = commands.readValuesToList();
+        assertThat(redrives).hasSize(2).extracting(PspCommand::getPspIdempotencyKey).containsOnly(captureKey);
+        assertThat(after).containsExactly(PaymentState.FAILED);
+    }
+
+    @Test
+    void shouldApplyADuplicatedResultOnce() {
+        String id = create("o-11", 1000, CaptureMethod.MANUAL);
+        states();
+        PspCommand authorise = command(PspOperation.AUTHORISE);
+        answer(authorise, PspOutcome.SUCCEEDED);
+        answer(authorise, PspOutcome.SUCCEEDED);
+
+        assertThat(states()).containsExactly(PaymentState.AUTHORISED);
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind).containsExactly(AuditKind.DUPLICATE_REPLAYED);
+        assertThat(snapshot(id).getSequence()).isEqualTo(4L);
+    }
+
+    @Test
+    void shouldAuditAResultForAnUnknownPayment() {
+        PspCommand ghost = PspCommand.newBuilder().setCommandId("x:authorise:0").setPaymentId("x").setOperation(PspOperation.AUTHORISE)
+                .setPspIdempotencyKey("x:authorise:0").setAmount(new Money(1L, "USD")).setPayeeId("p")
+                .setIssuedAt(Instant.parse("2026-11-21T10:00:00Z")).build();
+        answer(ghost, PspOutcome.SUCCEEDED);
+        assertThat(audit.readValue().getKind()).isEqualTo(AuditKind.UNKNOWN_PAYMENT);
+        assertThat(events.isEmpty()).isTrue();
+    }
+
+    // ---- failover -------------------------------------------------------------------------------------
+
+    @Test
+    void shouldFailANewAuthorisationOverWhenThePrimaryNeverReceivedIt() {
+        String id = create("o-12", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        PspCommand first = command(PspOperation.AUTHORISE);
+        results.pipeInput(id, result(first, PspOutcome.FAILED, "primary", null, "psp_unavailable"));
+
+        PspCommand second = command(PspOperation.AUTHORISE);
+        assertThat(second.getExcludedPsps()).containsExactly("primary");
+        assertThat(second.getPspIdempotencyKey()).isEqualTo(id + ":authorise:1");
+        assertThat(states()).as("still AUTHORISING").isEmpty();
+        assertThat(audit.readValue().getOutcome()).isEqualTo("FAILOVER");
+
+        results.pipeInput(id, result(second, PspOutcome.SUCCEEDED, "secondary", "pi_s", null));
+        assertThat(states()).containsExactly(PaymentState.AUTHORISED, PaymentState.CAPTURING);
+        PspCommand capture = command(PspOperation.CAPTURE);
+        assertThat(capture.getPsp()).as("operations stay with the PSP holding the authorisation").isEqualTo("secondary");
+        assertThat(capture.getPspReference()).isEqualTo("pi_s");
+
+        // The first attempt group turns out to have authorised at the primary after all: void that one.
+        results.pipeInput(id, result(first, PspOutcome.SUCCEEDED, "primary", "pi_p", null));
+        PspCommand stray = command(PspOperation.VOID);
+        assertThat(stray.getPsp()).isEqualTo("primary");
+        assertThat(stray.getPspReference()).isEqualTo("pi_p");
+        assertThat(states()).isEmpty();
+        assertThat(snapshot(id).getState()).isEqualTo("CAPTURING");
+        assertThat(counter("paystream.psp.failovers", "from", "primary")).isEqualTo(1.0);
+    }
+
+    @Test
+    void shouldNotFailOverAnAuthorisationThatMayHaveReachedThePrimary() {
+        String id = create("o-13", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        PspCommand first = command(PspOperation.AUTHORISE);
+        PspResult notice = PspResult.newBuilder(result(first, PspOutcome.UNKNOWN, "primary", null, null)).setDispatched(true).build();
+        results.pipeInput(id, notice);
+        results.pipeInput(id, result(first, PspOutcome.FAILED, "primary", null, "psp_unavailable"));
+
+        assertThat(commands.isEmpty()).as("no new attempt group").isTrue();
+        driver.advanceWallClockTime(Duration.ofSeconds(3));
+        PspCommand again = command(PspOperation.AUTHORISE);
+        assertThat(again.getPspIdempotencyKey()).isEqualTo(first.getPspIdempotencyKey());
+        assertThat(again.getPsp()).as("pinned to the PSP it may have reached").isEqualTo("primary");
+        assertThat(again.getExcludedPsps()).isEmpty();
+    }
+}
