@@ -38,9 +38,9 @@ public final class ProcessorMain implements AutoCloseable {
     private final Deque<Long> replacements = new ArrayDeque<>();
 
     public ProcessorMain(ProcessorConfig config) {
-        TopicCatalog topics = new TopicCatalog(config.topicPrefix(), new RegistrySerdes(config.registryUrl(), true));
-        TopicAdmin.ensureTopics(config.bootstrapServers(), topics, config.requestPartitions(), config.replicationFactor());
         RegistrySerdes serdes = new RegistrySerdes(config.registryUrl(), true);
+        TopicCatalog topics = new TopicCatalog(config.topicPrefix(), serdes);
+        TopicAdmin.ensureTopics(config.bootstrapServers(), topics, config.requestPartitions(), config.replicationFactor());
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("service", "processor");
         new JvmMemoryMetrics().bindTo(registry);
@@ -75,6 +75,11 @@ public final class ProcessorMain implements AutoCloseable {
         }
         LOG.error("stream thread failed, replacing it", e);
         return StreamThreadExceptionResponse.REPLACE_THREAD;
+    }
+
+    /** Port of the /metrics and /health endpoint, -1 when off. */
+    public int opsPort() {
+        return ops == null ? -1 : ops.port();
     }
 
     public KafkaStreams streams() {

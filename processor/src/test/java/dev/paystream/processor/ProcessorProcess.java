@@ -9,22 +9,26 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** A payments processor instance as its own OS process (same classpath as the test), killable with SIGKILL. */
-final class ProcessorProcess implements AutoCloseable {
+/** A Paystream process (processor or PSP gateway) of its own, on the test's classpath, killable with SIGKILL. */
+public final class ProcessorProcess implements AutoCloseable {
 
     private final List<String> command;
     private final Path log;
     private Process process;
 
     ProcessorProcess(Map<String, String> settings, Path log) {
+        this(ProcessorMain.class, settings, log);
+    }
+
+    public ProcessorProcess(Class<?> main, Map<String, String> settings, Path log) {
         this.log = log;
         command = new ArrayList<>(List.of(JavaRuntime.javaExecutable(), "-Xmx384m", "-XX:+UseSerialGC",
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path")));
         settings.forEach((k, v) -> command.add("-D" + k + "=" + v));
-        command.add(ProcessorMain.class.getName());
+        command.add(main.getName());
     }
 
-    ProcessorProcess start() {
+    public ProcessorProcess start() {
         try {
             process = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
@@ -35,12 +39,12 @@ final class ProcessorProcess implements AutoCloseable {
     }
 
     /** kill -9: no shutdown hook, no clean close, an open transaction left behind. */
-    void killHard() throws InterruptedException {
+    public void killHard() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor(30, TimeUnit.SECONDS);
     }
 
-    boolean isAlive() {
+    public boolean isAlive() {
         return process != null && process.isAlive();
     }
 

@@ -4,9 +4,13 @@ import java.time.Duration;
 import java.util.function.LongSupplier;
 
 /**
- * A circuit breaker for one PSP: the share of PSP faults among the last {@code window} calls opens it
- * (after at least {@code minCalls}); while open no call is made; after {@code openFor} one probe is let
- * through (half-open): its success closes the breaker, its failure opens it again.
+ * A circuit breaker for one PSP over a sliding time window: when at least {@code minCalls} calls were made
+ * in the last {@code window} and the share of PSP faults among them reaches {@code failureRate}, it opens;
+ * while open no call is made; after {@code openFor} one probe is let through (half-open): its success
+ * closes the breaker, its failure opens it again.
+ *
+ * <p>The window is measured in time, not in calls: with hundreds of concurrent calls, timeouts are
+ * recorded together, all at the timeout, and a window of the last N calls would see only them.
  */
 public final class CircuitBreaker {
 
@@ -17,29 +21,32 @@ public final class CircuitBreaker {
         void changed(State from, State to);
     }
 
-    private final boolean[] outcomes;
+    private static final int BUCKETS = 10;
+
+    private final long bucketMillis;
+    private final long[] bucketStart = new long[BUCKETS];
+    private final int[] calls = new int[BUCKETS];
+    private final int[] faults = new int[BUCKETS];
     private final int minCalls;
     private final double failureRate;
     private final long openForMillis;
     private final LongSupplier clock;
     private final Listener listener;
     private State state = State.CLOSED;
-    private int next;
-    private int recorded;
-    private int failures;
     private long openedAt;
     private boolean probing;
 
-    public CircuitBreaker(int window, int minCalls, double failureRate, Duration openFor, LongSupplier clock, Listener listener) {
-        if (window < 1 || minCalls < 1 || minCalls > window || failureRate <= 0 || failureRate > 1) {
-            throw new IllegalArgumentException("breaker needs 1 <= minCalls <= window and 0 < failureRate <= 1");
+    public CircuitBreaker(Duration window, int minCalls, double failureRate, Duration openFor, LongSupplier clock, Listener listener) {
+        if (window.toMillis() < BUCKETS || minCalls < 1 || failureRate <= 0 || failureRate > 1) {
+            throw new IllegalArgumentException("breaker needs a window of at least 10 ms, minCalls >= 1 and 0 < failureRate <= 1");
         }
-        this.outcomes = new boolean[window];
+        this.bucketMillis = window.toMillis() / BUCKETS;
         this.minCalls = minCalls;
         this.failureRate = failureRate;
         this.openForMillis = openFor.toMillis();
         this.clock = clock;
         this.listener = listener;
+        java.util.Arrays.fill(bucketStart, Long.MIN_VALUE);
     }
 
     /** True if a call may be made now; in half-open state only one probe at a time is allowed. */
@@ -85,15 +92,25 @@ public final class CircuitBreaker {
         if (state == State.OPEN) {
             return;
         }
-        if (recorded == outcomes.length) {
-            failures -= outcomes[next] ? 1 : 0;
-        } else {
-            recorded++;
+        long now = clock.getAsLong();
+        long start = now - Math.floorMod(now, bucketMillis);
+        int i = (int) Math.floorMod(start / bucketMillis, (long) BUCKETS);
+        if (bucketStart[i] != start) {
+            bucketStart[i] = start;
+            calls[i] = 0;
+            faults[i] = 0;
         }
-        outcomes[next] = fault;
-        failures += fault ? 1 : 0;
-        next = (next + 1) % outcomes.length;
-        if (recorded >= minCalls && (double) failures / recorded >= failureRate) {
+        calls[i]++;
+        faults[i] += fault ? 1 : 0;
+        int total = 0;
+        int failed = 0;
+        for (int b = 0; b < BUCKETS; b++) {
+            if (bucketStart[b] > start - BUCKETS * bucketMillis) {
+                total += calls[b];
+                failed += faults[b];
+            }
+        }
+        if (total >= minCalls && (double) failed / total >= failureRate) {
             open();
         }
     }
@@ -109,9 +126,9 @@ public final class CircuitBreaker {
     }
 
     private void reset() {
-        next = 0;
-        recorded = 0;
-        failures = 0;
+        java.util.Arrays.fill(bucketStart, Long.MIN_VALUE);
+        java.util.Arrays.fill(calls, 0);
+        java.util.Arrays.fill(faults, 0);
     }
 
     private void move(State to) {

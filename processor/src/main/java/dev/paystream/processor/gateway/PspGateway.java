@@ -266,14 +266,17 @@ public final class PspGateway implements AutoCloseable {
                 cmd.getAmount().getAmountMinor(), cmd.getAmount().getCurrency(), cmd.getPayeeId(), config.callTimeout());
         String last = "not attempted";
         int attempts = 0;
-        for (int attempt = 1; attempt <= config.maxAttempts(); attempt++) {
-            if (attempt > 1) {
-                metrics.retry(target.name(), op);
-                pause(attempt - 1);
-            }
+        // Waiting for an open breaker is not an attempt; the whole command still has a time budget.
+        long budgetEnd = System.nanoTime() + config.maxAttempts() * (config.callTimeout().toNanos() + config.backoffMax().toNanos())
+                + config.breakerOpen().toNanos();
+        while (attempts < config.maxAttempts() && System.nanoTime() < budgetEnd) {
             if (!breaker.tryAcquire()) {
                 last = target.name() + " breaker open";
+                sleep(50 + ThreadLocalRandom.current().nextLong(100));
                 continue;
+            }
+            if (attempts > 0) {
+                metrics.retry(target.name(), op);
             }
             attempts++;
             long t0 = System.nanoTime();
@@ -285,6 +288,7 @@ public final class PspGateway implements AutoCloseable {
                 return result(cmd, target.name(), c.outcome(), reply, c.declineCode(), c.message(), attempts, reply.amountMinor());
             }
             last = c.message();
+            pause(attempts);
         }
         if (breaker.tryAcquire()) {
             long t0 = System.nanoTime();
@@ -314,11 +318,15 @@ public final class PspGateway implements AutoCloseable {
         }
     }
 
+    /** Exponential backoff with full jitter before retry number {@code retry}. */
     private void pause(int retry) {
         long cap = Math.min(config.backoffMax().toMillis(), config.backoffInitial().toMillis() << Math.min(retry - 1, 20));
-        long wait = ThreadLocalRandom.current().nextLong(cap + 1);
+        sleep(ThreadLocalRandom.current().nextLong(cap + 1));
+    }
+
+    private static void sleep(long millis) {
         try {
-            Thread.sleep(wait);
+            Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

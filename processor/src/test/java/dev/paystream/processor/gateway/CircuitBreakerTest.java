@@ -12,7 +12,7 @@ class CircuitBreakerTest {
 
     private final AtomicLong now = new AtomicLong(1_000);
     private final List<String> changes = new ArrayList<>();
-    private final CircuitBreaker breaker = new CircuitBreaker(10, 4, 0.5, Duration.ofSeconds(5), now::get,
+    private final CircuitBreaker breaker = new CircuitBreaker(Duration.ofSeconds(10), 4, 0.5, Duration.ofSeconds(5), now::get,
             (from, to) -> changes.add(from + "->" + to));
 
     private void calls(boolean... faults) {
@@ -60,11 +60,20 @@ class CircuitBreakerTest {
     }
 
     @Test
-    void shouldForgetCallsThatLeftTheWindow() {
-        calls(false, false, false, false, false, false, true, true, true, true);
-        assertThat(breaker.state()).as("4 of 10").isEqualTo(CircuitBreaker.State.CLOSED);
+    void shouldForgetCallsThatLeftTheTimeWindow() {
+        calls(false, false, false, false, false, false, false, false, false, false);
+        now.addAndGet(11_000);
+        calls(true, true, true);
+        assertThat(breaker.state()).as("3 calls in the window: below minCalls, old successes forgotten").isEqualTo(CircuitBreaker.State.CLOSED);
         calls(true);
-        assertThat(breaker.state()).as("the oldest success left the window: 5 of the last 10 (not 5 of 11)")
-                .isEqualTo(CircuitBreaker.State.OPEN);
+        assertThat(breaker.state()).as("4 of the last 4 (not 4 of 14)").isEqualTo(CircuitBreaker.State.OPEN);
+    }
+
+    @Test
+    void shouldJudgeConcurrentTimeoutsAgainstEverythingElseInTheWindow() {
+        calls(false, false, false, false, false, false, false, false, false, false, false, false);
+        now.addAndGet(500);
+        calls(true, true, true, true, true, true, true, true, true, true, true);
+        assertThat(breaker.state()).as("11 timeouts recorded together, 11 of 23").isEqualTo(CircuitBreaker.State.CLOSED);
     }
 }

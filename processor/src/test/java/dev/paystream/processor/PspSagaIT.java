@@ -1,0 +1,393 @@
+package dev.paystream.processor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.paystream.devkit.DevKit;
+import dev.paystream.devkit.DevKitExtension;
+import dev.paystream.devkit.psp.PspFaults;
+import dev.paystream.devkit.psp.PspLedger;
+import dev.paystream.devkit.psp.PspSimulator;
+import dev.paystream.processor.gateway.GatewayConfig;
+import dev.paystream.processor.gateway.GatewayMain;
+import dev.paystream.processor.ops.TopicAdmin;
+import dev.paystream.schemas.PaymentIds;
+import dev.paystream.schemas.RegistrySerdes;
+import dev.paystream.schemas.TopicCatalog;
+import dev.paystream.schemas.avro.CaptureMethod;
+import dev.paystream.schemas.avro.CreatePayment;
+import dev.paystream.schemas.avro.Money;
+import dev.paystream.schemas.avro.PaymentEvent;
+import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.avro.PaymentState;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The payment saga end to end: real broker and registry, the processor, the PSP gateway and PSP
+ * simulators over HTTP with faults. The simulators' ledgers are the judges of double charges.
+ */
+@ExtendWith(DevKitExtension.class)
+class PspSagaIT {
+
+    private static final Set<PaymentState> SETTLED_HERE = EnumSet.of(PaymentState.CAPTURED, PaymentState.DECLINED,
+            PaymentState.FAILED, PaymentState.VOIDED, PaymentState.REJECTED);
+    private static final long DECLINE_ABOVE = 90_000;
+
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+    Path work;
+
+    /** One test's isolated world on the shared broker. */
+    private final class World implements AutoCloseable {
+        final String prefix = "saga" + UUID.randomUUID().toString().substring(0, 8) + ".";
+        final DevKit kit;
+        final TopicCatalog topics;
+        final List<AutoCloseable> closers = new ArrayList<>();
+
+        World(DevKit kit) {
+            this.kit = kit;
+            this.topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
+            TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 6, (short) 1);
+        }
+
+        ProcessorMain processor() {
+            Map<String, String> s = new HashMap<>();
+            s.put(ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
+            s.put(ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl());
+            s.put(ProcessorConfig.Setting.APPLICATION_ID.key, prefix + "payments");
+            s.put(ProcessorConfig.Setting.TOPIC_PREFIX.key, prefix);
+            s.put(ProcessorConfig.Setting.STATE_DIR.key, work.resolve("state").toString());
+            s.put(ProcessorConfig.Setting.STANDBYS.key, "0");
+            s.put(ProcessorConfig.Setting.STATEFUL_PARTITIONS.key, "6");
+            s.put(ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, "PT20S");
+            s.put(ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT1S");
+            s.put(ProcessorConfig.Setting.REDRIVE_MAX.key, "8");
+            ProcessorMain p = new ProcessorMain(ProcessorConfig.fromMap(s));
+            closers.add(p);
+            return p;
+        }
+
+        Map<String, String> gatewaySettings(PspSimulator... psps) {
+            Map<String, String> s = new HashMap<>();
+            s.put(GatewayConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
+            s.put(GatewayConfig.Setting.REGISTRY.key, kit.registryUrl());
+            s.put(GatewayConfig.Setting.TOPIC_PREFIX.key, prefix);
+            s.put(GatewayConfig.Setting.GROUP_ID.key, prefix + "gateway");
+            List<String> spec = new ArrayList<>();
+            for (PspSimulator p : psps) {
+                spec.add(p.name() + "=" + p.baseUri());
+            }
+            s.put(GatewayConfig.Setting.PSPS.key, String.join(",", spec));
+            s.put(GatewayConfig.Setting.CALL_TIMEOUT.key, "PT0.5S");
+            s.put(GatewayConfig.Setting.BACKOFF_INITIAL.key, "PT0.05S");
+            s.put(GatewayConfig.Setting.BACKOFF_MAX.key, "PT0.5S");
+            return s;
+        }
+
+        GatewayMain gateway(Map<String, String> settings) {
+            GatewayMain g = new GatewayMain(GatewayConfig.fromMap(settings, Map.of()));
+            closers.add(g);
+            return g;
+        }
+
+        ProcessorProcess gatewayProcess(Map<String, String> settings, String name) {
+            ProcessorProcess p = new ProcessorProcess(GatewayMain.class, settings, work.resolve(name + ".log"));
+            closers.add(p);
+            return p.start();
+        }
+
+        PspSimulator psp(String name, PspFaults faults) {
+            PspSimulator sim = PspSimulator.start(name, faults);
+            closers.add(sim);
+            return sim;
+        }
+
+        /** Sends {@code n} create requests; returns their payment ids. About 5% are above the decline rule. */
+        List<String> send(int n, long seed) {
+            Random random = new Random(seed);
+            List<String> ids = new ArrayList<>();
+            Properties p = new Properties();
+            p.put("bootstrap.servers", kit.bootstrapServers());
+            p.put("enable.idempotence", "true");
+            p.put("acks", "all");
+            p.put("linger.ms", "5");
+            try (var producer = new KafkaProducer<>(p, new StringSerializer(), topics.paymentRequests().valueSerde().serializer())) {
+                for (int i = 0; i < n; i++) {
+                    String agent = "agent-" + (i % 20);
+                    String key = "order-" + seed + "-" + i;
+                    long amount = random.nextInt(100) < 5 ? DECLINE_ABOVE + 1 + random.nextInt(1000) : 100 + random.nextInt(50_000);
+                    PaymentRequest r = PaymentRequest.newBuilder()
+                            .setRequestId(UUID.randomUUID().toString()).setAgentId(agent).setIdempotencyKey(key)
+                            .setSubmittedAt(Instant.now())
+                            .setBody(CreatePayment.newBuilder().setAmount(new Money(amount, "EUR")).setPayeeId("merchant-" + (i % 7))
+                                    .setCaptureMethod(CaptureMethod.AUTOMATIC).build())
+                            .build();
+                    String id = PaymentIds.derive(agent, key);
+                    ids.add(id);
+                    producer.send(new ProducerRecord<>(topics.paymentRequests().name(), id, r));
+                }
+                producer.flush();
+            }
+            return ids;
+        }
+
+        @Override
+        public void close() throws Exception {
+            for (AutoCloseable c : closers.reversed()) {
+                c.close();
+            }
+        }
+    }
+
+    /** Reads payment-events as a ledger does (read_committed), in the background. */
+    private static final class Ledger implements AutoCloseable {
+        final List<PaymentEvent> events = new CopyOnWriteArrayList<>();
+        final Map<String, PaymentEvent> latest = new ConcurrentHashMap<>();
+        private final Thread thread;
+        private volatile boolean stop;
+
+        Ledger(World w) {
+            Properties p = new Properties();
+            p.put("bootstrap.servers", w.kit.bootstrapServers());
+            p.put("group.id", w.prefix + "ledger-" + UUID.randomUUID());
+            p.put("auto.offset.reset", "earliest");
+            p.put("isolation.level", "read_committed");
+            thread = Thread.ofPlatform().daemon().start(() -> {
+                try (var consumer = new KafkaConsumer<>(p, new StringDeserializer(), w.topics.paymentEvents().valueSerde().deserializer())) {
+                    consumer.subscribe(List.of(w.topics.paymentEvents().name()));
+                    while (!stop) {
+                        for (ConsumerRecord<String, PaymentEvent> r : consumer.poll(Duration.ofMillis(200))) {
+                            events.add(r.value());
+                            latest.merge(r.key(), r.value(), (a, b) -> b.getSequence() > a.getSequence() ? b : a);
+                        }
+                    }
+                }
+            });
+        }
+
+        long settled(List<String> ids) {
+            return ids.stream().filter(id -> latest.containsKey(id) && SETTLED_HERE.contains(latest.get(id).getToState())).count();
+        }
+
+        void awaitSettled(List<String> ids, Duration timeout) {
+            await().atMost(timeout).pollInterval(Duration.ofMillis(500)).untilAsserted(() ->
+                    assertThat(settled(ids)).as("payments in a final state for this test").isEqualTo(ids.size()));
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop = true;
+            thread.join(5_000);
+        }
+    }
+
+    private static PspFaults faulty(long seed) {
+        return PspFaults.none().withSeed(seed)
+                .withLatency(Duration.ofMillis(2), Duration.ofMillis(600))
+                .withServerErrors(0.05)
+                .withLostResponses(0.10, Duration.ofMillis(1200))
+                .withDeclines(DECLINE_ABOVE, Set.of());
+    }
+
+    /** The saga's invariants, judged from the ledger topic and the simulators' books. */
+    private static Map<PaymentState, Integer> assertInvariants(List<PaymentEvent> events, List<String> ids, PspSimulator... psps) {
+        Map<String, List<Long>> sequences = new HashMap<>();
+        Set<String> seen = new HashSet<>();
+        List<String> repeated = new ArrayList<>();
+        Map<String, PaymentEvent> last = new HashMap<>();
+        for (PaymentEvent e : events) {
+            if (!seen.add(e.getPaymentId() + "#" + e.getSequence())) {
+                repeated.add(e.getPaymentId() + "#" + e.getSequence());
+            }
+            sequences.computeIfAbsent(e.getPaymentId(), k -> new ArrayList<>()).add(e.getSequence());
+            last.merge(e.getPaymentId(), e, (a, b) -> b.getSequence() > a.getSequence() ? b : a);
+        }
+        assertThat(repeated).as("repeated (payment, sequence)").isEmpty();
+        sequences.forEach((id, s) -> {
+            for (int i = 0; i < s.size(); i++) {
+                assertThat(s.get(i)).as("sequence of %s", id).isEqualTo(i + 1L);
+            }
+        });
+        for (PspSimulator psp : psps) {
+            assertThat(psp.ledger().doubleCharged()).as("double charges at " + psp.name()).isEmpty();
+        }
+        Map<PaymentState, Integer> finals = new EnumMap<>(PaymentState.class);
+        for (String id : ids) {
+            PaymentEvent e = last.get(id);
+            assertThat(e).as("events of " + id).isNotNull();
+            finals.merge(e.getToState(), 1, Integer::sum);
+            int charges = 0;
+            for (PspSimulator psp : psps) {
+                charges += psp.ledger().charges(id);
+            }
+            switch (e.getToState()) {
+                case CAPTURED -> {
+                    assertThat(charges).as("charges of captured " + id).isEqualTo(1);
+                    PspSimulator holder = java.util.Arrays.stream(psps).filter(p -> p.name().equals(e.getPsp())).findFirst().orElseThrow();
+                    List<PspLedger.Intent> intents = holder.ledger().intentsOf(id);
+                    assertThat(intents).filteredOn(i -> i.captures() == 1).singleElement()
+                            .satisfies(i -> assertThat(i.receivedMinor()).isEqualTo(e.getCapturedMinor()));
+                }
+                case DECLINED -> assertThat(charges).as("charges of declined " + id).isZero();
+                case FAILED -> assertThat(e.getCauseDetail()).as("FAILED is explained").isNotBlank();
+                default -> throw new AssertionError(id + " ended in " + e.getToState() + ": not a final state of this saga");
+            }
+        }
+        return finals;
+    }
+
+    private static double scrape(int port, String metric, String... labels) throws Exception {
+        String body = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        double total = 0;
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(metric) + "\\{([^}]*)\\} (\\S+)$").matcher(body);
+        while (m.find()) {
+            boolean all = true;
+            for (String l : labels) {
+                all &= m.group(1).contains(l);
+            }
+            if (all) {
+                total += Double.parseDouble(m.group(2));
+            }
+        }
+        return total;
+    }
+
+    @Test
+    void shouldNeverChargeTwiceUnderLostResponsesServerErrorsAndTimeouts(DevKit kit) throws Exception {
+        try (World w = new World(kit); Ledger ledger = new Ledger(w)) {
+            PspSimulator primary = w.psp("primary", faulty(11));
+            w.processor();
+            w.gateway(w.gatewaySettings(primary));
+            long t0 = System.nanoTime();
+            List<String> ids = w.send(10_000, 1);
+            ledger.awaitSettled(ids, Duration.ofMinutes(5));
+            long took = Duration.ofNanos(System.nanoTime() - t0).toMillis();
+
+            Map<PaymentState, Integer> finals = assertInvariants(ledger.events, ids, primary);
+            System.out.printf("saga: %d payments in %d ms, finals %s; PSP requests %d, lost responses %d, 5xx %d%n",
+                    ids.size(), took, finals, primary.requests(), primary.lostResponses(), primary.serverErrors());
+            assertThat(primary.lostResponses()).as("faults really happened").isGreaterThan(500);
+            assertThat(primary.serverErrors()).isGreaterThan(200);
+            assertThat(finals.getOrDefault(PaymentState.CAPTURED, 0) + finals.getOrDefault(PaymentState.DECLINED, 0))
+                    .as("almost everything resolves without an operator").isGreaterThan(9_900);
+        }
+    }
+
+    @Test
+    void shouldNeverChargeTwiceWhenTheGatewayIsKilledTwice(DevKit kit) throws Exception {
+        try (World w = new World(kit); Ledger ledger = new Ledger(w)) {
+            PspSimulator primary = w.psp("primary", faulty(12));
+            w.processor();
+            Map<String, String> settings = w.gatewaySettings(primary);
+            ProcessorProcess gateway = w.gatewayProcess(settings, "gateway-1");
+            List<String> ids = w.send(10_000, 2);
+            int kills = 0;
+            for (int threshold : new int[] {2_500, 6_000}) {
+                await().atMost(Duration.ofMinutes(3)).until(() -> ledger.settled(ids) >= threshold);
+                gateway.killHard();
+                kills++;
+                gateway = w.gatewayProcess(settings, "gateway-" + (kills + 1));
+            }
+            ledger.awaitSettled(ids, Duration.ofMinutes(5));
+
+            Map<PaymentState, Integer> finals = assertInvariants(ledger.events, ids, primary);
+            System.out.printf("saga with %d gateway kills: finals %s; PSP requests %d, lost responses %d, 5xx %d, captures %d%n",
+                    kills, finals, primary.requests(), primary.lostResponses(), primary.serverErrors(), primary.ledger().captureCount());
+            assertThat(primary.ledger().captureCount()).as("one capture per captured payment")
+                    .isEqualTo(finals.getOrDefault(PaymentState.CAPTURED, 0).longValue());
+        }
+    }
+
+    @Test
+    void shouldFailNewAuthorisationsOverDuringAPrimaryOutageAndCloseTheBreakerAfter(DevKit kit) throws Exception {
+        try (World w = new World(kit); Ledger ledger = new Ledger(w)) {
+            PspSimulator primary = w.psp("primary", PspFaults.none().withLatency(Duration.ofMillis(2), Duration.ofMillis(20)));
+            PspSimulator secondary = w.psp("secondary", PspFaults.none().withLatency(Duration.ofMillis(2), Duration.ofMillis(20)));
+            ProcessorMain processor = w.processor();
+            Map<String, String> settings = w.gatewaySettings(primary, secondary);
+            settings.put(GatewayConfig.Setting.BREAKER_WINDOW.key, "PT2S");
+            settings.put(GatewayConfig.Setting.BREAKER_MIN_CALLS.key, "5");
+            settings.put(GatewayConfig.Setting.BREAKER_OPEN.key, "PT1S");
+            settings.put(GatewayConfig.Setting.MAX_ATTEMPTS.key, "3");
+            GatewayMain gateway = w.gateway(settings);
+            int gw = gateway.opsPort();
+
+            List<String> before = w.send(100, 3);
+            ledger.awaitSettled(before, Duration.ofMinutes(2));
+            assertThat(before).allSatisfy(id -> assertThat(ledger.latest.get(id).getPsp()).isIn("primary", null));
+
+            primary.outage(true);
+            // Commands already on their way when the outage starts are pinned to the primary (they may have
+            // reached it); they open the breaker. What comes after that must fail over.
+            List<String> pinned = w.send(20, 4);
+            await().atMost(Duration.ofMinutes(1)).untilAsserted(() ->
+                    assertThat(scrape(gw, "paystream_psp_breaker_state", "psp=\"primary\"")).as("open").isEqualTo(2.0));
+            List<String> during = w.send(200, 5);
+            await().atMost(Duration.ofMinutes(2)).until(() -> during.stream()
+                    .filter(id -> ledger.latest.containsKey(id) && "secondary".equals(ledger.latest.get(id).getPsp())).count() >= 150);
+            assertThat(scrape(gw, "paystream_psp_breaker_transitions_total", "psp=\"primary\"", "to=\"OPEN\"")).isGreaterThanOrEqualTo(1);
+            assertThat(scrape(processor.opsPort(), "paystream_psp_failovers_total", "from=\"primary\"")).isGreaterThanOrEqualTo(150);
+            assertThat(pinned).as("nothing pinned to the primary is authorised anywhere during the outage")
+                    .noneMatch(id -> ledger.latest.containsKey(id) && ledger.latest.get(id).getPsp() != null);
+            primary.outage(false);
+
+            ledger.awaitSettled(pinned, Duration.ofMinutes(3));
+            ledger.awaitSettled(during, Duration.ofMinutes(3));
+            List<String> after = w.send(100, 6);
+            ledger.awaitSettled(after, Duration.ofMinutes(2));
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(scrape(gw, "paystream_psp_breaker_state", "psp=\"primary\"")).as("closed again").isZero());
+            assertThat(scrape(gw, "paystream_psp_breaker_transitions_total", "psp=\"primary\"", "to=\"CLOSED\"")).isGreaterThanOrEqualTo(1);
+            assertThat(after.stream().filter(id -> "primary".equals(ledger.latest.get(id).getPsp())).count())
+                    .as("new authorisations go to the primary again").isGreaterThan(50);
+
+            List<String> all = new ArrayList<>(before);
+            all.addAll(pinned);
+            all.addAll(during);
+            all.addAll(after);
+            Map<PaymentState, Integer> finals = assertInvariants(ledger.events, all, primary, secondary);
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                for (String id : all) {
+                    long holding = primary.ledger().intentsOf(id).stream().filter(i -> !"canceled".equals(i.status())).count()
+                            + secondary.ledger().intentsOf(id).stream().filter(i -> !"canceled".equals(i.status())).count();
+                    assertThat(holding).as("authorisations still holding funds for " + id).isLessThanOrEqualTo(1);
+                }
+            });
+            System.out.printf("outage: finals %s; at primary %d, at secondary %d, failovers %.0f%n", finals,
+                    all.stream().filter(id -> "primary".equals(ledger.latest.get(id).getPsp())).count(),
+                    all.stream().filter(id -> "secondary".equals(ledger.latest.get(id).getPsp())).count(),
+                    scrape(processor.opsPort(), "paystream_psp_failovers_total", "from=\"primary\""));
+        }
+    }
+}
