@@ -44,8 +44,4 @@ final class OffsetTracker {
     synchronized void forget(TopicPartition tp) {
         pending.remove(tp);
     }
-
-    synchronized int size() {
-        return pending.values().stream().mapToInt(Map::size).sum();
-    }
 }

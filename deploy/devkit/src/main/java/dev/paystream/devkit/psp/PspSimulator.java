@@ -1,6 +1,5 @@
 package dev.paystream.devkit.psp;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -279,7 +278,8 @@ public final class PspSimulator implements AutoCloseable {
         return new Answer(200, intentJson(i));
     }
 
-    private Answer capture(String id, Map<String, String> p) {
+    /** Runs {@code action} on intent {@code id} under its lock, after applying a due expiry; 404 if unknown. */
+    private Answer withIntent(String id, java.util.function.Function<PspLedger.Intent, Answer> action) {
         Optional<PspLedger.Intent> found = ledger.intent(id);
         if (found.isEmpty()) {
             return missing(id);
@@ -287,6 +287,12 @@ public final class PspSimulator implements AutoCloseable {
         PspLedger.Intent i = found.get();
         synchronized (i) {
             expireIfDue(i, Instant.now());
+            return action.apply(i);
+        }
+    }
+
+    private Answer capture(String id, Map<String, String> p) {
+        return withIntent(id, i -> {
             if (!"requires_capture".equals(i.status)) {
                 return unexpectedState(i, "capture", "canceled".equals(i.status) && "automatic".equals(i.cancellationReason)
                         ? "charge_expired_for_capture" : "payment_intent_unexpected_state");
@@ -301,17 +307,11 @@ public final class PspSimulator implements AutoCloseable {
             i.capturedAt = Instant.now();
             i.status = "succeeded";
             return new Answer(200, intentJson(i));
-        }
+        });
     }
 
     private Answer cancel(String id) {
-        Optional<PspLedger.Intent> found = ledger.intent(id);
-        if (found.isEmpty()) {
-            return missing(id);
-        }
-        PspLedger.Intent i = found.get();
-        synchronized (i) {
-            expireIfDue(i, Instant.now());
+        return withIntent(id, i -> {
             if (!"requires_capture".equals(i.status)) {
                 return unexpectedState(i, "cancel", "payment_intent_unexpected_state");
             }
@@ -319,17 +319,11 @@ public final class PspSimulator implements AutoCloseable {
             i.cancellationReason = "requested_by_customer";
             i.canceledAt = Instant.now();
             return new Answer(200, intentJson(i));
-        }
+        });
     }
 
     private Answer refund(Map<String, String> p) {
-        String id = p.getOrDefault("payment_intent", "");
-        Optional<PspLedger.Intent> found = ledger.intent(id);
-        if (found.isEmpty()) {
-            return missing(id);
-        }
-        PspLedger.Intent i = found.get();
-        synchronized (i) {
+        return withIntent(p.getOrDefault("payment_intent", ""), i -> {
             if (!"succeeded".equals(i.status)) {
                 return unexpectedState(i, "refund", "payment_intent_unexpected_state");
             }
@@ -344,7 +338,7 @@ public final class PspSimulator implements AutoCloseable {
             }
             PspLedger.Refund r = ledger.refund(i, amount, Instant.now());
             return new Answer(200, refundJson(r));
-        }
+        });
     }
 
     private Answer search(String query) {
@@ -516,11 +510,4 @@ public final class PspSimulator implements AutoCloseable {
         }
     }
 
-    static String toJson(Object o) {
-        try {
-            return JSON.writeValueAsString(o);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }
