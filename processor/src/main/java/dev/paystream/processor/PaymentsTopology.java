@@ -1,7 +1,13 @@
 package dev.paystream.processor;
 
 import dev.paystream.processor.avro.DedupEntry;
+import dev.paystream.processor.avro.MandateBook;
+import dev.paystream.processor.avro.MandateWork;
 import dev.paystream.processor.avro.PaymentSnapshot;
+import dev.paystream.processor.avro.PolicyDecision;
+import dev.paystream.processor.avro.Reservation;
+import dev.paystream.processor.mandate.MandateGuard;
+import dev.paystream.processor.mandate.MandateProcessor;
 import dev.paystream.processor.dedup.IdempotencyStore;
 import dev.paystream.processor.intake.IntakeResult;
 import dev.paystream.processor.intake.RequestIntake;
@@ -10,7 +16,9 @@ import dev.paystream.processor.payment.Outbound;
 import dev.paystream.processor.payment.PaymentProcessor;
 import dev.paystream.schemas.SerdeFactory;
 import dev.paystream.schemas.TopicCatalog;
+import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.mandate.MandateTokens;
 import dev.paystream.schemas.avro.PspResult;
 import org.apache.avro.specific.SpecificRecord;
 import java.util.Properties;
@@ -25,6 +33,9 @@ import org.apache.kafka.streams.errors.LogAndContinueProcessingExceptionHandler;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
@@ -40,19 +51,34 @@ import org.apache.kafka.streams.state.Stores;
  *        └─ repartition "payment-requests-by-payment-id" (fixed: stateful.partitions)
  *            └─ payment-processor [payments-store, payments-dedup-store, payments-dedup-expiry-index,
  *               ▲                  payments-deadline-index]
- *  psp-results.v1 ─▶ repartition "psp-results-by-payment-id" (fixed: stateful.partitions) ─┘
+ *  psp-results.v1 ─▶ repartition "psp-results-by-payment-id" (fixed: stateful.partitions) ─┤
+ *  &lt;app&gt;-policy-decisions (fixed: stateful.partitions) ──────────────────────────────────┘
  *                ├─▶ payment-events.v1
  *                ├─▶ audit.v1
- *                └─▶ psp-commands.v1
+ *                ├─▶ psp-commands.v1
+ *                └─▶ repartition "mandate-work-by-mandate-id" (fixed: stateful.partitions)
+ *                     └─ mandate-processor [mandate-books, mandate-reservations; reads mandates-global]
+ *                          ├─▶ audit.v1 (POLICY_DECISION)
+ *                          └─▶ &lt;app&gt;-policy-decisions ─▶ back to payment-processor
+ *  mandates.v1 (compacted) ─▶ global table "mandates-global" (every instance holds every mandate)
  * </pre>
  *
  * Growing the request topic re-routes only new records of the stateless intake; every payment's state
- * stays in the partition of the fixed-count repartition topic its id hashes to.
+ * stays in the partition of the fixed-count repartition topic its id hashes to, every mandate's budget
+ * in the partition its mandate id hashes to. The policy-decisions topic closes a loop the DSL cannot
+ * express with a repartition, so it is an ordinary topic that the processor creates with the stateful
+ * partition count (and refuses to start if it differs).
  */
 public final class PaymentsTopology {
 
     public static final String REPARTITION_NAME = "payment-requests-by-payment-id";
     public static final String RESULTS_REPARTITION_NAME = "psp-results-by-payment-id";
+    public static final String MANDATE_REPARTITION_NAME = "mandate-work-by-mandate-id";
+
+    /** The topic that carries policy decisions back to the payments processor: {@code <application id>-policy-decisions}. */
+    public static String decisionsTopic(ProcessorConfig config) {
+        return config.applicationId() + "-policy-decisions";
+    }
 
     private PaymentsTopology() {}
 
@@ -78,6 +104,21 @@ public final class PaymentsTopology {
         builder.addStateStore(Stores.keyValueStoreBuilder(
                 Stores.persistentKeyValueStore(PaymentProcessor.DEADLINE_INDEX), Serdes.Bytes(), Serdes.ByteArray()));
 
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(MandateProcessor.BOOKS), Serdes.String(), serdes.valueSerde(MandateBook.class)));
+        builder.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(MandateProcessor.RESERVATIONS), Serdes.String(), serdes.valueSerde(Reservation.class)));
+        builder.globalTable(topics.mandates().name(),
+                Consumed.with(Serdes.String(), topics.mandates().valueSerde()).withName("mandates-source"),
+                Materialized.<String, Mandate, KeyValueStore<Bytes, byte[]>>as(MandateProcessor.MANDATES)
+                        .withKeySerde(Serdes.String()).withValueSerde(topics.mandates().valueSerde()));
+        MandateGuard guard = new MandateGuard(new MandateTokens.Verifier(MandateTokens.parseKeys(config.mandateKeys()),
+                config.tokenLeeway().toSeconds()));
+        String decisionsTopic = decisionsTopic(config);
+        KStream<String, SpecificRecord> decisions = builder
+                .stream(decisionsTopic, Consumed.with(Serdes.String(), serdes.valueSerde(PolicyDecision.class)).withName("policy-decisions-source"))
+                .mapValues(v -> (SpecificRecord) v, Named.as("decision-as-input"));
+
         KStream<String, SpecificRecord> results = builder
                 .stream(topics.pspResults().name(), Consumed.with(Serdes.String(), topics.pspResults().valueSerde())
                         .withName("psp-results-source"))
@@ -87,7 +128,7 @@ public final class PaymentsTopology {
                         .withNumberOfPartitions(config.statefulPartitions()))
                 .mapValues(v -> (SpecificRecord) v, Named.as("result-as-input"));
         PaymentProcessor.SagaSettings saga = new PaymentProcessor.SagaSettings(config.inflightTimeout(), config.redriveMax(),
-                config.redriveBackoff(), config.captureWindow(), config.timerInterval());
+                config.redriveBackoff(), config.captureWindow(), config.timerInterval(), config.approvalTimeout());
 
         KStream<String, IntakeResult> intake = builder
                 .stream(topics.paymentRequests().name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray())
@@ -110,7 +151,8 @@ public final class PaymentsTopology {
                                 .withNumberOfPartitions(config.statefulPartitions()))
                         .mapValues(v -> (SpecificRecord) v, Named.as("request-as-input"))
                         .merge(results, Named.as("requests-and-results"))
-                        .process(() -> new PaymentProcessor(config.dedupRetention(), config.dedupPurgeInterval(), saga, metrics),
+                        .merge(decisions, Named.as("requests-results-and-decisions"))
+                        .process(() -> new PaymentProcessor(config.dedupRetention(), config.dedupPurgeInterval(), saga, guard, metrics),
                                 Named.as("payment-processor"),
                                 PaymentProcessor.PAYMENTS_STORE, IdempotencyStore.STORE, IdempotencyStore.EXPIRY_INDEX,
                                 PaymentProcessor.DEADLINE_INDEX)
@@ -127,6 +169,24 @@ public final class PaymentsTopology {
                                 .mapValues(v -> ((Outbound.Command) v).value(), Named.as("command-unwrap"))
                                 .to(topics.pspCommands().name(), Produced.with(Serdes.String(), topics.pspCommands().valueSerde())
                                         .withName("psp-commands-sink")), "command"))
+                        .branch((k, v) -> v instanceof Outbound.ToMandate, Branched.withConsumer(s -> s
+                                .mapValues(v -> ((Outbound.ToMandate) v).value(), Named.as("mandate-work-unwrap"))
+                                .repartition(Repartitioned.<String, MandateWork>as(MANDATE_REPARTITION_NAME)
+                                        .withKeySerde(Serdes.String())
+                                        .withValueSerde(serdes.valueSerde(MandateWork.class))
+                                        .withNumberOfPartitions(config.statefulPartitions()))
+                                .process(() -> new MandateProcessor(config.risk(), metrics), Named.as("mandate-processor"),
+                                        MandateProcessor.BOOKS, MandateProcessor.RESERVATIONS)
+                                .split(Named.as("mandate-outbound-"))
+                                .branch((k, v) -> v instanceof Outbound.Decision, Branched.withConsumer(d -> d
+                                        .mapValues(v -> ((Outbound.Decision) v).value(), Named.as("decision-unwrap"))
+                                        .to(decisionsTopic, Produced.with(Serdes.String(), serdes.valueSerde(PolicyDecision.class))
+                                                .withName("policy-decisions-sink")), "decision"))
+                                .branch((k, v) -> v instanceof Outbound.Audit, Branched.withConsumer(a -> a
+                                        .mapValues(v -> ((Outbound.Audit) v).value(), Named.as("policy-audit-unwrap"))
+                                        .to(topics.audit().name(), Produced.with(Serdes.String(), topics.audit().valueSerde())
+                                                .withName("policy-audit-sink")), "audit"))
+                                .noDefaultBranch(), "mandate"))
                         .noDefaultBranch(), "accepted"));
 
         return builder.build();

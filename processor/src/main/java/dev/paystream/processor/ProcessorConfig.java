@@ -5,6 +5,8 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
+import java.util.regex.Pattern;
+import dev.paystream.processor.mandate.RiskSettings;
 
 /**
  * Every setting of the payments processor, with its default and meaning. Values come from (later wins)
@@ -34,6 +36,10 @@ public record ProcessorConfig(
         Duration redriveBackoff,
         Duration captureWindow,
         Duration timerInterval,
+        Duration approvalTimeout,
+        String mandateKeys,
+        Duration tokenLeeway,
+        RiskSettings risk,
         Map<String, String> streamsOverrides) {
 
     /** One documented setting. */
@@ -57,7 +63,23 @@ public record ProcessorConfig(
         REDRIVE_MAX("paystream.payment.redrive.max", "5", "Redrives of one command (after unknown outcomes or silence) before the payment goes to FAILED with an alert."),
         REDRIVE_BACKOFF("paystream.payment.redrive.backoff", "PT2S", "Wait before redriving after an unknown outcome; doubles per redrive, capped by the in-flight timeout."),
         CAPTURE_WINDOW("paystream.payment.capture.window", "PT144H", "An authorisation not captured within this is voided; keep it below the PSP's authorisation validity (7 days at Stripe)."),
-        TIMER_INTERVAL("paystream.payment.timer.interval", "PT1S", "How often due payment timers are fired (wall clock).");
+        TIMER_INTERVAL("paystream.payment.timer.interval", "PT1S", "How often due payment timers are fired (wall clock)."),
+        APPROVAL_TIMEOUT("paystream.approval.timeout", "PT1H", "A payment in PENDING_APPROVAL with no approve or deny for this long goes to EXPIRED; its reservation is released."),
+        MANDATE_KEYS("paystream.mandate.keys", "", "Public keys that mandate tokens may be signed with: kid=key,kid=key (Ed25519, URL-safe base64 X.509). Keep an old key id listed until its last token expired."),
+        TOKEN_LEEWAY("paystream.mandate.token.leeway", "PT30S", "Clock skew tolerated on a token's iat/exp."),
+        RISK_APPROVAL_SCORE("paystream.risk.approval.score", "50", "Risk score from which a payment needs the principal's approval."),
+        RISK_REJECT_SCORE("paystream.risk.reject.score", "100", "Risk score from which a payment is rejected."),
+        RISK_BURST_COUNT("paystream.risk.burst.count", "20", "More payments than this within the burst window is a velocity burst."),
+        RISK_BURST_WINDOW("paystream.risk.burst.window", "PT1M", "Window of the velocity-burst rule."),
+        RISK_BURST_SCORE("paystream.risk.burst.score", "50", "Score of a velocity burst."),
+        RISK_OUTLIER_FACTOR("paystream.risk.outlier.factor", "10", "An amount above this multiple of the agent's median (last 50 payments) is an outlier."),
+        RISK_OUTLIER_MIN_HISTORY("paystream.risk.outlier.min.history", "5", "Payments of history before the outlier rule judges."),
+        RISK_OUTLIER_SCORE("paystream.risk.outlier.score", "50", "Score of an amount outlier."),
+        RISK_NEW_PAYEE_SCORE("paystream.risk.new.payee.score", "10", "Score of a first payment to a payee."),
+        RISK_CONTEXT_MISSING_SCORE("paystream.risk.context.missing.score", "30", "Score of a payment without a decision context."),
+        RISK_CONTEXT_INCONSISTENT_SCORE("paystream.risk.context.inconsistent.score", "40", "Score of a decision context that does not fit the payment (payee not mentioned, confidence outside 0..1)."),
+        RISK_INSTRUCTIONS_SCORE("paystream.risk.instructions.score", "100", "Score of instructions aimed at the payment system in the decision context."),
+        RISK_INSTRUCTIONS_PATTERN("paystream.risk.instructions.pattern", RiskSettings.DEFAULT_INSTRUCTIONS, "Regular expression for such instructions.");
 
         public final String key;
         public final String defaultValue;
@@ -117,6 +139,23 @@ public record ProcessorConfig(
                 Duration.parse(v.get(Setting.REDRIVE_BACKOFF.key)),
                 Duration.parse(v.get(Setting.CAPTURE_WINDOW.key)),
                 Duration.parse(v.get(Setting.TIMER_INTERVAL.key)),
+                Duration.parse(v.get(Setting.APPROVAL_TIMEOUT.key)),
+                v.get(Setting.MANDATE_KEYS.key),
+                Duration.parse(v.get(Setting.TOKEN_LEEWAY.key)),
+                new RiskSettings(
+                        Integer.parseInt(v.get(Setting.RISK_APPROVAL_SCORE.key)),
+                        Integer.parseInt(v.get(Setting.RISK_REJECT_SCORE.key)),
+                        positive(v, Setting.RISK_BURST_COUNT),
+                        Duration.parse(v.get(Setting.RISK_BURST_WINDOW.key)),
+                        Integer.parseInt(v.get(Setting.RISK_BURST_SCORE.key)),
+                        Double.parseDouble(v.get(Setting.RISK_OUTLIER_FACTOR.key)),
+                        positive(v, Setting.RISK_OUTLIER_MIN_HISTORY),
+                        Integer.parseInt(v.get(Setting.RISK_OUTLIER_SCORE.key)),
+                        Integer.parseInt(v.get(Setting.RISK_NEW_PAYEE_SCORE.key)),
+                        Integer.parseInt(v.get(Setting.RISK_CONTEXT_MISSING_SCORE.key)),
+                        Integer.parseInt(v.get(Setting.RISK_CONTEXT_INCONSISTENT_SCORE.key)),
+                        Integer.parseInt(v.get(Setting.RISK_INSTRUCTIONS_SCORE.key)),
+                        Pattern.compile(v.get(Setting.RISK_INSTRUCTIONS_PATTERN.key))),
                 Map.copyOf(overrides));
     }
 

@@ -41,6 +41,8 @@ public final class ProcessorMain implements AutoCloseable {
         RegistrySerdes serdes = new RegistrySerdes(config.registryUrl(), true);
         TopicCatalog topics = new TopicCatalog(config.topicPrefix(), serdes);
         TopicAdmin.ensureTopics(config.bootstrapServers(), topics, config.requestPartitions(), config.replicationFactor());
+        TopicAdmin.ensureCoPartitioned(config.bootstrapServers(), PaymentsTopology.decisionsTopic(config), config.statefulPartitions(),
+                config.replicationFactor());
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("service", "processor");
         new JvmMemoryMetrics().bindTo(registry);

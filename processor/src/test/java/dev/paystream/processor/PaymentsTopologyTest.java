@@ -17,6 +17,7 @@ import dev.paystream.schemas.avro.CapturePayment;
 import dev.paystream.schemas.avro.CaptureMethod;
 import dev.paystream.schemas.avro.CreatePayment;
 import dev.paystream.schemas.avro.DecisionContext;
+import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PaymentEvent;
 import dev.paystream.schemas.avro.PaymentRequest;
@@ -68,7 +69,8 @@ class PaymentsTopologyTest {
         ProcessorConfig config = ProcessorConfig.fromMap(Map.of(
                 ProcessorConfig.Setting.STATE_DIR.key, stateDir.toString(),
                 ProcessorConfig.Setting.DEDUP_RETENTION.key, RETENTION.toString(),
-                ProcessorConfig.Setting.DEDUP_PURGE_INTERVAL.key, "PT1M"));
+                ProcessorConfig.Setting.DEDUP_PURGE_INTERVAL.key, "PT1M",
+                ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec()));
         var topology = PaymentsTopology.build(config, topics, serdes,
                 PlainAvroSerdes.serde(PaymentRequest.class).deserializer(), new PipelineMetrics(meters));
         driver = new TopologyTestDriver(topology, PaymentsTopology.streamsProperties(config), Instant.parse("2026-11-21T10:00:00Z"));
@@ -77,6 +79,21 @@ class PaymentsTopologyTest {
         audit = driver.createOutputTopic(topics.audit().name(), Serdes.String().deserializer(), topics.audit().valueSerde().deserializer());
         commands = driver.createOutputTopic(topics.pspCommands().name(), Serdes.String().deserializer(), topics.pspCommands().valueSerde().deserializer());
         deadLetters = driver.createOutputTopic(topics.deadLetters().name(), Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer());
+        TestInputTopic<String, Mandate> mandates = driver.createInputTopic(topics.mandates().name(), Serdes.String().serializer(),
+                topics.mandates().valueSerde().serializer());
+        for (String agent : List.of(AGENT, "agent-other")) {
+            for (String currency : List.of("USD", "EUR", "GBP")) {
+                Mandate m = TestMandates.open(agent, currency);
+                mandates.pipeInput(m.getMandateId(), m);
+            }
+        }
+    }
+
+    /** Reads and drops what a create wrote, including its POLICY_DECISION audit record. */
+    private void drain() {
+        events.readValuesToList();
+        commands.readValuesToList();
+        audit.readValuesToList();
     }
 
     @AfterEach
@@ -91,6 +108,7 @@ class PaymentsTopologyTest {
                 .setRequestId(UUID.randomUUID().toString())
                 .setAgentId(agent)
                 .setIdempotencyKey(key)
+                .setMandateToken(TestMandates.tokenFor(agent, currency))
                 .setSubmittedAt(Instant.parse("2026-11-21T10:00:00Z"))
                 .setBody(CreatePayment.newBuilder()
                         .setAmount(new Money(amount, currency))
@@ -130,6 +148,12 @@ class PaymentsTopologyTest {
         assertThat(command.getOperation()).isEqualTo(PspOperation.AUTHORISE);
         assertThat(command.getAmount()).isEqualTo(new Money(1999L, "USD"));
         assertThat(command.getPspIdempotencyKey()).isEqualTo(id + ":authorise:0");
+        AuditRecord decision = audit.readValue();
+        assertThat(decision.getKind()).isEqualTo(AuditKind.POLICY_DECISION);
+        assertThat(decision.getOutcome()).isEqualTo("ALLOWED");
+        assertThat(decision.getMandateId()).isEqualTo(TestMandates.mandateIdFor(AGENT, "USD"));
+        assertThat(decision.getMandateVersion()).isEqualTo(1L);
+        assertThat(decision.getPrincipalId()).isEqualTo("principal-of-" + AGENT);
         assertThat(audit.isEmpty()).isTrue();
         assertThat(commands.isEmpty()).isTrue();
         assertThat(deadLetters.isEmpty()).isTrue();
@@ -139,8 +163,7 @@ class PaymentsTopologyTest {
     void shouldReplayADuplicateWithoutCreatingAnything() {
         PaymentRequest first = create(AGENT, "order-2", 500, "EUR");
         send(first);
-        events.readValuesToList();
-        commands.readValuesToList();
+        drain();
 
         PaymentRequest retry = create(AGENT, "order-2", 500, "EUR"); // new request id, same substance
         send(retry);
@@ -157,8 +180,7 @@ class PaymentsTopologyTest {
     @Test
     void shouldTreatTheSameKeyWithADifferentRequestAsAConflictAndChangeNothing() {
         send(create(AGENT, "order-3", 500, "EUR"));
-        events.readValuesToList();
-        commands.readValuesToList();
+        drain();
 
         send(create(AGENT, "order-3", 900, "EUR"));
 
@@ -173,8 +195,7 @@ class PaymentsTopologyTest {
     void shouldForgetIdempotencyKeysAfterTheirRetention() {
         String id = PaymentIds.derive(AGENT, "order-4");
         send(create(AGENT, "order-4", 700, "GBP"));
-        events.readValuesToList();
-        commands.readValuesToList();
+        drain();
         KeyValueStore<String, DedupEntry> dedup = driver.getKeyValueStore(IdempotencyStore.STORE);
         KeyValueStore<?, ?> index = driver.getKeyValueStore(IdempotencyStore.EXPIRY_INDEX);
         assertThat(dedup.get(id)).isNotNull();
@@ -204,7 +225,8 @@ class PaymentsTopologyTest {
         List<TestRecord<String, PaymentEvent>> out = events.readRecordsToList();
         assertThat(out).hasSize(3);
         assertThat(out).extracting(TestRecord::key).containsOnly(id);
-        assertThat(audit.readValue().getKind()).isEqualTo(AuditKind.DUPLICATE_REPLAYED);
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind)
+                .containsExactly(AuditKind.POLICY_DECISION, AuditKind.DUPLICATE_REPLAYED);
         assertThat(deadLetters.isEmpty()).isTrue();
     }
 
@@ -283,8 +305,10 @@ class PaymentsTopologyTest {
         send(conflicting);
         requests.pipeInput(null, "garbage 4111111111111111 garbage".getBytes(StandardCharsets.ISO_8859_1));
 
-        AuditRecord a = audit.readValue();
-        assertThat(a.getDecisionContext().getReasoning()).isEqualTo("card ************1111");
+        List<AuditRecord> audits = audit.readValuesToList();
+        assertThat(audits).extracting(AuditRecord::getKind).containsExactly(AuditKind.POLICY_DECISION, AuditKind.IDEMPOTENCY_CONFLICT);
+        assertThat(audits.get(0).getDecisionContext().getReasoning()).isEqualTo("user said pay with **** **** **** 1111");
+        assertThat(audits.get(1).getDecisionContext().getReasoning()).isEqualTo("card ************1111");
         String dead = new String(deadLetters.readValue(), StandardCharsets.ISO_8859_1);
         assertThat(dead).isEqualTo("garbage ************1111 garbage");
     }
@@ -295,8 +319,7 @@ class PaymentsTopologyTest {
     void shouldCaptureAnAuthorisedPaymentFromItsStoredState() {
         String id = PaymentIds.derive(AGENT, "cap");
         send(create(AGENT, "cap", 1000, "USD"));
-        events.readValuesToList();
-        commands.readValuesToList();
+        drain();
         KeyValueStore<String, PaymentSnapshot> store = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
         PaymentSnapshot p = store.get(id);
         p.setState(PaymentState.AUTHORISED.name());
@@ -320,7 +343,7 @@ class PaymentsTopologyTest {
     void shouldAuditAndCountWhatTheTableRefuses() {
         String id = PaymentIds.derive(AGENT, "refuse");
         send(create(AGENT, "refuse", 1000, "USD"));
-        events.readValuesToList();
+        drain();
 
         send(id, PaymentRequest.newBuilder(create(AGENT, "refuse-capture", 1, "USD"))
                 .setPaymentId(id).setBody(new CapturePayment(null)).build());

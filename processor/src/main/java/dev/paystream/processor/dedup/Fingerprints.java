@@ -8,7 +8,7 @@ import java.util.HexFormat;
 
 /**
  * The fingerprint of a create request: what must be equal for a retry to be "the same request". It
- * covers the financial substance (amount, currency, payee, capture method, mandate) and not what an agent
+ * covers the financial substance (amount, currency, payee, capture method, mandate, merchant category) and not what an agent
  * may legitimately vary between retries (request id, timestamps, wording of its reasoning, metadata).
  */
 public final class Fingerprints {
@@ -20,7 +20,9 @@ public final class Fingerprints {
                 c.getAmount().getCurrency(),
                 c.getPayeeId(),
                 c.getCaptureMethod().name(),
-                c.getMandateId() == null ? "" : c.getMandateId());
+                c.getMandateId() == null ? "" : c.getMandateId())
+                // Appended only when present, so fingerprints stored before the field existed stay equal.
+                + (c.getMerchantCategory() == null ? "" : "\u001f" + c.getMerchantCategory());
         try {
             byte[] digest = MessageDigest.getInstance("SHA-256").digest(canonical.getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(digest);

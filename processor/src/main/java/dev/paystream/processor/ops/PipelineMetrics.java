@@ -82,6 +82,26 @@ public final class PipelineMetrics {
         timersOverdue.set(millis);
     }
 
+    /** A mandate's policy decision: ALLOW, APPROVAL_REQUIRED, REJECT. */
+    public void policyDecision(String outcome) {
+        counter("paystream.policy.decisions", "Mandate policy decisions by outcome", "outcome", outcome).increment();
+    }
+
+    /** A policy rule that did not pass (FAIL rejects, WARN adds risk), by rule name. */
+    public void policyRule(String rule, String result) {
+        counter("paystream.policy.rules", "Policy rules that failed or warned, by rule", "rule", rule, "result", result).increment();
+    }
+
+    /** A token or mandate check refused a request before it reached the mandate's budget (rule named). */
+    public void tokenRefused(String rule) {
+        counter("paystream.mandate.tokens.refused", "Requests refused for their mandate token, by the failing check", "rule", rule).increment();
+    }
+
+    /** A reservation closed: consumed (captured), released, or none (already settled). */
+    public void reservationSettled(String kind) {
+        counter("paystream.mandate.reservations.settled", "Mandate budget reservations settled, by kind", "kind", kind).increment();
+    }
+
     public void dedupPurged(long count) {
         counter("paystream.dedup.purged", "Idempotency keys purged after their retention").increment(count);
     }

@@ -18,6 +18,35 @@ public final class TopicAdmin {
 
     private TopicAdmin() {}
 
+    /**
+     * Creates {@code name} with exactly {@code partitions} partitions if missing, and refuses to go on if it
+     * exists with another count: the topic is co-partitioned with the stateful repartition topics, and a
+     * different count would route a payment's decisions to a task that does not hold the payment.
+     */
+    public static void ensureCoPartitioned(String bootstrapServers, String name, int partitions, short replication) {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrapServers))) {
+            try {
+                admin.createTopics(List.of(new NewTopic(name, partitions, replication)
+                        .configs(Map.of("cleanup.policy", "delete", "retention.ms", "604800000")))).all().get();
+                LOG.info("created topic={} partitions={} replication={}", name, partitions, replication);
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof TopicExistsException)) {
+                    throw new IllegalStateException("cannot create topic " + name, e.getCause());
+                }
+            }
+            int actual = admin.describeTopics(List.of(name)).allTopicNames().get().get(name).partitions().size();
+            if (actual != partitions) {
+                throw new IllegalStateException("topic " + name + " has " + actual + " partitions but paystream.stateful.partitions is "
+                        + partitions + "; changing the stateful partition count is a planned migration (see the README)");
+            }
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot describe topic " + name, e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while creating topics", e);
+        }
+    }
+
     public static void ensureTopics(String bootstrapServers, TopicCatalog topics, int partitions, short replication) {
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrapServers))) {
             for (TopicSpec<?, ?> spec : topics.all()) {

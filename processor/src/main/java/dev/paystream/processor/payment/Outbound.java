@@ -9,4 +9,8 @@ public sealed interface Outbound {
     record Event(PaymentEvent value) implements Outbound {}
     record Audit(AuditRecord value) implements Outbound {}
     record Command(PspCommand value) implements Outbound {}
+    /** Work for the mandate a payment spends under (keyed by mandate id). */
+    record ToMandate(dev.paystream.processor.avro.MandateWork value) implements Outbound {}
+    /** A mandate's policy decision for one payment (keyed by payment id). */
+    record Decision(dev.paystream.processor.avro.PolicyDecision value) implements Outbound {}
 }

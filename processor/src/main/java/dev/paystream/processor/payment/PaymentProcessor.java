@@ -1,7 +1,13 @@
 package dev.paystream.processor.payment;
 
 import dev.paystream.processor.avro.DedupEntry;
+import dev.paystream.processor.avro.MandateWork;
 import dev.paystream.processor.avro.PaymentSnapshot;
+import dev.paystream.processor.avro.PolicyCheck;
+import dev.paystream.processor.avro.PolicyDecision;
+import dev.paystream.processor.avro.ReservationSettlement;
+import dev.paystream.processor.mandate.MandateGuard;
+import dev.paystream.processor.mandate.MandateProcessor;
 import dev.paystream.processor.dedup.Fingerprints;
 import dev.paystream.processor.dedup.IdempotencyStore;
 import dev.paystream.processor.gateway.PspGateway;
@@ -16,6 +22,8 @@ import dev.paystream.schemas.avro.AuditRecord;
 import dev.paystream.schemas.avro.CancelPayment;
 import dev.paystream.schemas.avro.CapturePayment;
 import dev.paystream.schemas.avro.CreatePayment;
+import dev.paystream.schemas.avro.DecisionContext;
+import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.DenyPayment;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PaymentEvent;
@@ -48,6 +56,7 @@ import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.ValueAndTimestamp;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,10 +65,13 @@ import org.slf4j.LoggerFactory;
  * topic {@code <app>-payment-requests-by-payment-id-repartition}).
  *
  * <p>Stores: {@value #PAYMENTS_STORE} (payment id → {@link PaymentSnapshot}, the current state and last
- * sequence), plus the two stores of {@link IdempotencyStore}. Outputs: {@link Outbound.Event} for
- * {@code paystream.payment-events.v1}, {@link Outbound.Audit} for {@code paystream.audit.v1},
- * {@link Outbound.Command} for {@code paystream.psp-commands.v1}. Under exactly_once_v2 the store updates,
- * the outputs and the input offset commit in one transaction.
+ * sequence), plus the two stores of {@link IdempotencyStore}; it reads the global mandates table. Outputs:
+ * {@link Outbound.Event} for {@code paystream.payment-events.v1}, {@link Outbound.Audit} for
+ * {@code paystream.audit.v1}, {@link Outbound.Command} for {@code paystream.psp-commands.v1}, and
+ * {@link Outbound.ToMandate} (policy checks, reservation settlements) for the mandate-keyed
+ * {@link MandateProcessor}, whose {@link PolicyDecision}s come back as input. Under exactly_once_v2 the
+ * store updates, the outputs and the input offset commit in one transaction: a payment's state change and
+ * the release or consumption of its reservation are one atomic step.
  *
  * <p>Every record ends in exactly one of: applied (events), or refused/rejected with an audit record.
  */
@@ -77,11 +89,13 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     private final Duration dedupRetention;
     private final Duration purgeInterval;
     private final SagaSettings saga;
+    private final MandateGuard guard;
     private final PipelineMetrics metrics;
     private ProcessorContext<String, Outbound> context;
     private KeyValueStore<String, PaymentSnapshot> payments;
     private KeyValueStore<Bytes, byte[]> deadlines;
     private IdempotencyStore idempotency;
+    private KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates;
 
     /**
      * The saga's timing.
@@ -91,14 +105,17 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
      * @param redriveBackoff  first wait after an unknown outcome; doubles per redrive, capped by inflightTimeout
      * @param captureWindow   an uncaptured authorisation is voided this long after it was authorised
      * @param timerInterval   how often due timers fire
+     * @param approvalTimeout a payment waiting in PENDING_APPROVAL this long expires (reservation released)
      */
     public record SagaSettings(Duration inflightTimeout, int redriveMax, Duration redriveBackoff, Duration captureWindow,
-                               Duration timerInterval) {}
+                               Duration timerInterval, Duration approvalTimeout) {}
 
-    public PaymentProcessor(Duration dedupRetention, Duration purgeInterval, SagaSettings saga, PipelineMetrics metrics) {
+    public PaymentProcessor(Duration dedupRetention, Duration purgeInterval, SagaSettings saga, MandateGuard guard,
+                            PipelineMetrics metrics) {
         this.dedupRetention = dedupRetention;
         this.purgeInterval = purgeInterval;
         this.saga = saga;
+        this.guard = guard;
         this.metrics = metrics;
     }
 
@@ -110,6 +127,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         KeyValueStore<Bytes, byte[]> index = context.getStateStore(IdempotencyStore.EXPIRY_INDEX);
         this.idempotency = new IdempotencyStore(entries, index, dedupRetention);
         this.deadlines = context.getStateStore(DEADLINE_INDEX);
+        this.mandates = context.getStateStore(MandateProcessor.MANDATES);
         context.schedule(saga.timerInterval(), PunctuationType.WALL_CLOCK_TIME, this::fireTimers);
         context.schedule(purgeInterval, PunctuationType.WALL_CLOCK_TIME, now -> {
             int purged = idempotency.purgeExpired(now, PURGE_BATCH);
@@ -126,6 +144,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         switch (record.value()) {
             case PaymentRequest request -> request(step, record.key(), request);
             case PspResult result -> result(step, record.key(), result);
+            case PolicyDecision decision -> decision(step, record.key(), decision);
             default -> throw new IllegalStateException("unexpected input " + record.value().getSchema().getFullName());
         }
     }
@@ -194,10 +213,73 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             metrics.request("create", "rejected");
         } else {
             step.apply(p, Trigger.VALIDATION_PASSED, null, request);
-            step.apply(p, Trigger.AUTHORISE_REQUESTED, null, request);
-            issue(step, p, PspOperation.AUTHORISE, p.getAmountMinor(), null);
-            metrics.request("create", "applied");
+            MandateGuard.Result token = guard.create(request.getMandateToken(), request.getAgentId(), create.getMandateId(), now);
+            if (!token.passed()) {
+                String why = "rejected: " + token.why();
+                step.apply(p, Trigger.POLICY_REJECTED, why, request);
+                step.audit(p, request, AuditKind.POLICY_DECISION, "REJECTED", why, token.rules());
+                metrics.tokenRefused(token.failedRule());
+                metrics.request("create", "rejected");
+            } else {
+                p.setMandateId(token.claims().mandateId());
+                step.toMandate(p, request, policyCheck(create, token.claims()));
+                metrics.request("create", "applied");
+            }
         }
+        payments.put(paymentId, p);
+    }
+
+    private static PolicyCheck policyCheck(CreatePayment create, dev.paystream.schemas.mandate.MandateTokens.Claims claims) {
+        DecisionContext ctx = create.getDecisionContext();
+        return PolicyCheck.newBuilder()
+                .setAmountMinor(create.getAmount().getAmountMinor())
+                .setCurrency(create.getAmount().getCurrency())
+                .setPayeeId(create.getPayeeId())
+                .setMerchantCategory(create.getMerchantCategory())
+                .setTokenId(claims.tokenId())
+                .setTokenVersion(claims.mandateVersion())
+                .setTokenPrincipal(claims.principalId())
+                .setTokenExpiresAt(claims.expiresAt())
+                .setHasContext(ctx != null)
+                .setReasoning(ctx == null ? null : ctx.getReasoning())
+                .setInputsConsidered(ctx == null ? List.of() : ctx.getInputsConsidered())
+                .setAlternativesConsidered(ctx == null ? List.of() : ctx.getAlternativesConsidered())
+                .setModelId(ctx == null ? null : ctx.getModelId())
+                .setConfidence(ctx == null ? null : ctx.getConfidence())
+                .setDescription(create.getDescription())
+                .build();
+    }
+
+    // ---- policy decisions -------------------------------------------------------------------------------
+
+    /** The mandate's answer to this payment's policy check. Only a payment still waiting in VALIDATED takes it. */
+    private void decision(Step step, String paymentId, PolicyDecision d) {
+        PaymentSnapshot p = payments.get(paymentId);
+        PaymentState state = p == null ? null : PaymentState.valueOf(p.getState());
+        if (state != PaymentState.VALIDATED) {
+            metrics.request("policy_decision", "stale");
+            if (d.getReservedMinor() > 0 && (p == null || p.getReservedMinor() == 0)) {
+                // Cancelled while the mandate was deciding: give the reservation straight back.
+                step.settle(d.getMandateId(), paymentId, p == null ? "unknown" : p.getAgentId(), 0,
+                        "payment was " + state + " when the decision arrived");
+            }
+            return;
+        }
+        p.setMandateVersion(d.getMandateVersion());
+        p.setPrincipalId(d.getPrincipalId());
+        p.setReservedMinor(d.getReservedMinor());
+        switch (d.getOutcome()) {
+            case ALLOW -> {
+                step.apply(p, Trigger.AUTHORISE_REQUESTED, null, null);
+                issue(step, p, PspOperation.AUTHORISE, p.getAmountMinor(), null);
+            }
+            case APPROVAL_REQUIRED -> {
+                step.apply(p, Trigger.APPROVAL_REQUIRED, d.getDetail(), null);
+                setDeadline(p, step.now + saga.approvalTimeout().toMillis());
+            }
+            case REJECT -> step.apply(p, Trigger.POLICY_REJECTED, d.getDetail(), null);
+        }
+        metrics.request("policy_decision", d.getOutcome().name().toLowerCase());
         payments.put(paymentId, p);
     }
 
@@ -232,7 +314,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     // ---- follow-up requests -----------------------------------------------------------------------
 
     private void capture(Step step, String paymentId, PaymentRequest request, CapturePayment capture) {
-        PaymentSnapshot p = owned(step, paymentId, request, "capture");
+        PaymentSnapshot p = owned(step, paymentId, request, "capture", true);
         if (p == null) {
             return;
         }
@@ -249,7 +331,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     }
 
     private void cancel(Step step, String paymentId, PaymentRequest request, CancelPayment cancel) {
-        PaymentSnapshot p = owned(step, paymentId, request, "cancel");
+        PaymentSnapshot p = owned(step, paymentId, request, "cancel", false);
         if (p == null) {
             return;
         }
@@ -265,7 +347,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     }
 
     private void refund(Step step, String paymentId, PaymentRequest request, RefundPayment refund) {
-        PaymentSnapshot p = owned(step, paymentId, request, "refund");
+        PaymentSnapshot p = owned(step, paymentId, request, "refund", false);
         if (p == null) {
             return;
         }
@@ -294,7 +376,25 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", "an agent cannot " + type + " its own payment", List.of());
             return;
         }
-        if (tryApply(step, p, request, type, trigger, note == null ? "by " + principalId : "by " + principalId + ": " + note)) {
+        if (p.getPrincipalId() != null && !p.getPrincipalId().equals(principalId)) {
+            metrics.request(type, "not_permitted");
+            step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", principalId + " is not the principal of mandate "
+                    + p.getMandateId() + "; only its principal may " + type, List.of());
+            return;
+        }
+        if (trigger == Trigger.APPROVED && p.getMandateId() != null) {
+            Mandate m = mandate(p.getMandateId());
+            if (m == null || m.getStatus() != dev.paystream.schemas.avro.MandateStatus.ACTIVE) {
+                metrics.request(type, "not_permitted");
+                step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", "mandate " + p.getMandateId() + " is "
+                        + (m == null ? "gone" : m.getStatus()) + "; a payment under it can no longer be approved", List.of());
+                return;
+            }
+        }
+        String by = note == null ? "by " + principalId : "by " + principalId + ": " + note;
+        if (tryApply(step, p, request, type, trigger, by)) {
+            step.audit(p, request, AuditKind.POLICY_DECISION, trigger == Trigger.APPROVED ? "APPROVED" : "DENIED",
+                    (trigger == Trigger.APPROVED ? "approved " : "denied ") + by, List.of());
             if (trigger == Trigger.APPROVED) {
                 issue(step, p, PspOperation.AUTHORISE, p.getAmountMinor(), null);
             }
@@ -302,7 +402,11 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         }
     }
 
-    private PaymentSnapshot owned(Step step, String paymentId, PaymentRequest request, String type) {
+    /**
+     * The payment, if it exists, belongs to the requesting agent, and the request's token passes the
+     * {@link MandateGuard}; otherwise null after auditing why.
+     */
+    private PaymentSnapshot owned(Step step, String paymentId, PaymentRequest request, String type, boolean commitsMoney) {
         PaymentSnapshot p = payments.get(paymentId);
         if (p == null) {
             unknownPayment(step, paymentId, request, type);
@@ -313,7 +417,20 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", "payment belongs to another agent", List.of());
             return null;
         }
+        MandateGuard.Result token = guard.followUp(request.getMandateToken(), request.getAgentId(), p.getMandateId(),
+                p.getMandateId() == null ? null : mandate(p.getMandateId()), commitsMoney, step.now);
+        if (!token.passed()) {
+            metrics.request(type, "token_refused");
+            metrics.tokenRefused(token.failedRule());
+            step.audit(p, request, AuditKind.POLICY_DECISION, "REFUSED", type + " refused: " + token.why(), token.rules());
+            return null;
+        }
         return p;
+    }
+
+    private Mandate mandate(String mandateId) {
+        ValueAndTimestamp<Mandate> v = mandates.get(mandateId);
+        return v == null ? null : v.value();
     }
 
     private void unknownPayment(Step step, String paymentId, PaymentRequest request, String type) {
@@ -667,6 +784,12 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             step.send(currentCommand(p, step.now));
             return;
         }
+        if (state == PaymentState.PENDING_APPROVAL) {
+            String why = "no approval or denial within " + saga.approvalTimeout();
+            step.apply(p, Trigger.APPROVAL_EXPIRED, why, null);
+            step.auditOf(p, p.getPaymentId(), AuditKind.POLICY_DECISION, "EXPIRED", why + "; reservation released");
+            return;
+        }
         if (state == PaymentState.AUTHORISED) {
             metrics.authorisationExpiring();
             step.apply(p, Trigger.AUTHORISATION_EXPIRING, "not captured within " + saga.captureWindow() + "; voiding before the authorisation expires", null);
@@ -700,6 +823,43 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             if (PaymentTransitions.isTerminal(t.to())) {
                 setDeadline(p, 0);
             }
+            long consumed = consumedOnEntering(p, t);
+            if (consumed >= 0 && p.getReservedMinor() > 0 && p.getMandateId() != null) {
+                settle(p.getMandateId(), p.getPaymentId(), p.getAgentId(), consumed, t.from() + " -> " + t.to());
+                p.setReservedMinor(0);
+            }
+        }
+
+        /**
+         * How a transition closes the payment's reservation: the captured amount on capture (the rest is
+         * released), 0 (all released) when no money can move any more, -1 when the reservation stays.
+         * FAILED releases only from AUTHORISING (nothing was authorised for certain); a FAILED capture or
+         * void keeps it until an operator has established what the PSP did.
+         */
+        private long consumedOnEntering(PaymentSnapshot p, Transition.Allowed t) {
+            return switch (t.to()) {
+                case CAPTURED -> t.from() == PaymentState.CAPTURING ? p.getCapturedMinor() : -1;
+                case DECLINED, VOIDED, EXPIRED, REJECTED -> 0;
+                case FAILED -> t.from() == PaymentState.AUTHORISING ? 0 : -1;
+                default -> -1;
+            };
+        }
+
+        void settle(String mandateId, String paymentId, String agentId, long consumed, String reason) {
+            MandateWork w = MandateWork.newBuilder()
+                    .setPaymentId(paymentId).setMandateId(mandateId).setAgentId(agentId)
+                    .setRequestId(input != null && input.value() instanceof PaymentRequest r ? r.getRequestId() : null)
+                    .setAt(now)
+                    .setBody(new ReservationSettlement(consumed, reason))
+                    .build();
+            forward(mandateId, new Outbound.ToMandate(w));
+        }
+
+        void toMandate(PaymentSnapshot p, PaymentRequest request, PolicyCheck check) {
+            MandateWork w = MandateWork.newBuilder()
+                    .setPaymentId(p.getPaymentId()).setMandateId(p.getMandateId()).setAgentId(p.getAgentId())
+                    .setRequestId(request.getRequestId()).setAt(now).setBody(check).build();
+            forward(p.getMandateId(), new Outbound.ToMandate(w));
         }
 
         void event(PaymentSnapshot p, PaymentState from, PaymentState to, String cause, String detail, PaymentRequest request) {
@@ -741,7 +901,9 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                     .setKind(kind)
                     .setOutcome(outcome)
                     .setAgentId(request.getAgentId())
-                    .setMandateId(create != null ? create.getMandateId() : p == null ? null : p.getMandateId())
+                    .setMandateId(p != null && p.getMandateId() != null ? p.getMandateId() : create != null ? create.getMandateId() : null)
+                    .setMandateVersion(p == null ? null : p.getMandateVersion())
+                    .setPrincipalId(p == null ? null : p.getPrincipalId())
                     .setRequestId(request.getRequestId())
                     .setStateAtDecision(p == null ? null : PaymentState.valueOf(p.getState()))
                     .setRules(rules)
@@ -761,6 +923,8 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                     .setOutcome(outcome)
                     .setAgentId(p == null ? "unknown" : p.getAgentId())
                     .setMandateId(p == null ? null : p.getMandateId())
+                    .setMandateVersion(p == null ? null : p.getMandateVersion())
+                    .setPrincipalId(p == null ? null : p.getPrincipalId())
                     .setStateAtDecision(p == null ? null : PaymentState.valueOf(p.getState()))
                     .setDetail(detail)
                     .setRecordedAt(Instant.ofEpochMilli(now))

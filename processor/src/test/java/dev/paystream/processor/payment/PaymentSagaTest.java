@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.paystream.processor.PaymentsTopology;
 import dev.paystream.processor.ProcessorConfig;
+import dev.paystream.processor.TestMandates;
+import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.PaymentIds;
@@ -73,7 +75,8 @@ class PaymentSagaTest {
                 ProcessorConfig.Setting.REDRIVE_MAX.key, "2",
                 ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT2S",
                 ProcessorConfig.Setting.CAPTURE_WINDOW.key, CAPTURE_WINDOW.toString(),
-                ProcessorConfig.Setting.TIMER_INTERVAL.key, "PT1S"));
+                ProcessorConfig.Setting.TIMER_INTERVAL.key, "PT1S",
+                ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec()));
         var topology = PaymentsTopology.build(config, topics, serdes,
                 PlainAvroSerdes.serde(PaymentRequest.class).deserializer(), new PipelineMetrics(meters));
         driver = new TopologyTestDriver(topology, PaymentsTopology.streamsProperties(config), Instant.parse("2026-11-21T10:00:00Z"));
@@ -82,6 +85,9 @@ class PaymentSagaTest {
         events = driver.createOutputTopic(topics.paymentEvents().name(), Serdes.String().deserializer(), topics.paymentEvents().valueSerde().deserializer());
         audit = driver.createOutputTopic(topics.audit().name(), Serdes.String().deserializer(), topics.audit().valueSerde().deserializer());
         commands = driver.createOutputTopic(topics.pspCommands().name(), Serdes.String().deserializer(), topics.pspCommands().valueSerde().deserializer());
+        Mandate m = TestMandates.open(AGENT, "USD");
+        driver.createInputTopic(topics.mandates().name(), Serdes.String().serializer(), topics.mandates().valueSerde().serializer())
+                .pipeInput(m.getMandateId(), m);
     }
 
     @AfterEach
@@ -94,16 +100,21 @@ class PaymentSagaTest {
     private String create(String key, long amount, CaptureMethod method) {
         PaymentRequest r = PaymentRequest.newBuilder()
                 .setRequestId(UUID.randomUUID().toString()).setAgentId(AGENT).setIdempotencyKey(key)
+                .setMandateToken(TestMandates.tokenFor(AGENT, "USD"))
                 .setSubmittedAt(Instant.parse("2026-11-21T10:00:00Z"))
                 .setBody(CreatePayment.newBuilder().setAmount(new Money(amount, "USD")).setPayeeId("merchant-1").setCaptureMethod(method).build())
                 .build();
         send(r);
+        AuditRecord decision = audit.readValue();
+        assertThat(decision.getKind()).isEqualTo(AuditKind.POLICY_DECISION);
+        assertThat(decision.getOutcome()).isEqualTo("ALLOWED");
         return PaymentIds.derive(AGENT, key);
     }
 
     private void follow(String key, Object body) {
         send(PaymentRequest.newBuilder()
                 .setRequestId(UUID.randomUUID().toString()).setAgentId(AGENT).setIdempotencyKey(key + ":" + UUID.randomUUID())
+                .setMandateToken(TestMandates.tokenFor(AGENT, "USD"))
                 .setSubmittedAt(Instant.parse("2026-11-21T10:00:00Z"))
                 .setPaymentId(PaymentIds.derive(AGENT, key))
                 .setBody(body)

@@ -1,0 +1,65 @@
+package dev.paystream.processor;
+
+import dev.paystream.schemas.avro.Mandate;
+import dev.paystream.schemas.avro.MandateStatus;
+import dev.paystream.schemas.mandate.MandateTokens;
+import java.security.KeyPair;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/** Mandates and their tokens for tests: one signing key per JVM, mandates that allow nearly anything. */
+public final class TestMandates {
+
+    public static final String KEY_ID = "test-1";
+    public static final Instant FROM = Instant.parse("2026-01-01T00:00:00Z");
+    public static final Instant UNTIL = Instant.parse("2100-01-01T00:00:00Z");
+    private static final KeyPair KEYS = MandateTokens.generateKeyPair();
+    private static final MandateTokens.Signer SIGNER = new MandateTokens.Signer(KEY_ID, KEYS.getPrivate());
+
+    private TestMandates() {}
+
+    /** The processor settings that trust the test key. */
+    public static Map<String, String> settings() {
+        return Map.of(ProcessorConfig.Setting.MANDATE_KEYS.key, keySpec());
+    }
+
+    public static String keySpec() {
+        return KEY_ID + "=" + MandateTokens.encodePublicKey(KEYS.getPublic());
+    }
+
+    public static MandateTokens.Signer signer() {
+        return SIGNER;
+    }
+
+    public static String mandateIdFor(String agent, String currency) {
+        return "mandate-" + agent + "-" + currency.toLowerCase();
+    }
+
+    /** A mandate for {@code agent} in {@code currency} with a budget far above anything a test spends. */
+    public static Mandate open(String agent, String currency) {
+        return open(mandateIdFor(agent, currency), "principal-of-" + agent, agent, currency, 1_000_000_000_000L);
+    }
+
+    /** An active mandate, version 1, valid for decades, one budget per 24 h, no other limit. */
+    public static Mandate open(String mandateId, String principal, String agent, String currency, long budget) {
+        return Mandate.newBuilder()
+                .setMandateId(mandateId).setVersion(1).setPrincipalId(principal).setAgentId(agent).setCurrency(currency)
+                .setPerTransactionMaxMinor(budget).setBudgetMinor(budget).setBudgetPeriodMs(86_400_000L)
+                .setAllowedPayees(List.of()).setAllowedMerchantCategories(List.of())
+                .setValidFrom(FROM).setValidUntil(UNTIL)
+                .setApprovalThresholdMinor(null).setVelocityMaxCount(null).setVelocityPeriodMs(null)
+                .setStatus(MandateStatus.ACTIVE).setUpdatedAt(FROM)
+                .build();
+    }
+
+    /** A token for the mandate's agent and current version, issued at {@link #FROM}, valid for years. */
+    public static String token(Mandate m) {
+        return SIGNER.sign(m.getPrincipalId(), m.getAgentId(), m.getMandateId(), m.getVersion(), FROM, 4L * 365 * 86_400);
+    }
+
+    /** The token of {@link #open(String, String)}'s mandate for {@code agent} and {@code currency}. */
+    public static String tokenFor(String agent, String currency) {
+        return SIGNER.sign("principal-of-" + agent, agent, mandateIdFor(agent, currency), 1, FROM, 4L * 365 * 86_400);
+    }
+}
