@@ -17,7 +17,10 @@ import dev.paystream.schemas.avro.PaymentState;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import dev.paystream.processor.ops.TopicAdmin;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.UUID;
@@ -35,7 +38,11 @@ class PaymentQueriesIT {
     @Test
     void shouldLocateAPaymentAndReadItsStateThroughInteractiveQueries(DevKit kit, @TempDir Path state) throws Exception {
         String prefix = "iq" + UUID.randomUUID().toString().substring(0, 8) + ".";
-        ProcessorConfig config = ProcessorConfig.fromMap(Map.of(
+        TopicCatalog catalog = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
+        TopicAdmin.ensureTopics(kit.bootstrapServers(), catalog, 6, (short) 1);
+        TestMandates.publish(kit.bootstrapServers(), catalog.mandates(), List.of(TestMandates.open("agent-iq", "EUR")));
+        Map<String, String> settings = new HashMap<>(TestMandates.settings());
+        settings.putAll(Map.of(
                 ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers(),
                 ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl(),
                 ProcessorConfig.Setting.APPLICATION_ID.key, prefix + "payments",
@@ -45,10 +52,11 @@ class PaymentQueriesIT {
                 ProcessorConfig.Setting.STANDBYS.key, "0",
                 ProcessorConfig.Setting.APPLICATION_SERVER.key, "127.0.0.1:7070",
                 ProcessorConfig.Setting.METRICS_PORT.key, "-1"));
-        try (ProcessorMain processor = new ProcessorMain(config)) {
+        try (ProcessorMain processor = new ProcessorMain(ProcessorConfig.fromMap(settings))) {
             TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
             PaymentRequest create = PaymentRequest.newBuilder()
                     .setRequestId(UUID.randomUUID().toString()).setAgentId("agent-iq").setIdempotencyKey("k-1")
+                    .setMandateToken(TestMandates.tokenFor("agent-iq", "EUR"))
                     .setSubmittedAt(Instant.now())
                     .setBody(CreatePayment.newBuilder().setAmount(new Money(4200L, "EUR")).setPayeeId("shop").build())
                     .build();

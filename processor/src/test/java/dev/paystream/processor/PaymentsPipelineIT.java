@@ -12,6 +12,7 @@ import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.avro.CaptureMethod;
 import dev.paystream.schemas.avro.CreatePayment;
+import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PaymentEvent;
 import dev.paystream.schemas.avro.PaymentRequest;
@@ -57,6 +58,8 @@ import org.junit.jupiter.api.io.TempDir;
 @ExtendWith(DevKitExtension.class)
 class PaymentsPipelineIT {
 
+    private static final int AGENTS = 50;
+
     /** Kept when a test fails: the instances' logs are in it. */
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path work;
@@ -74,6 +77,12 @@ class PaymentsPipelineIT {
             this.serdes = new RegistrySerdes(kit.registryUrl(), true);
             this.topics = new TopicCatalog(prefix, serdes);
             TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, requestPartitions, (short) 1);
+            List<Mandate> mandates = new ArrayList<>();
+            for (int a = 0; a < AGENTS; a++) {
+                mandates.add(TestMandates.open("agent-" + a, "USD"));
+            }
+            mandates.add(TestMandates.open("agent-dlq", "USD"));
+            TestMandates.publish(kit.bootstrapServers(), topics.mandates(), mandates);
         }
 
         ProcessorProcess instance(String name) {
@@ -88,6 +97,7 @@ class PaymentsPipelineIT {
             s.put(ProcessorConfig.Setting.STATEFUL_PARTITIONS.key, "6");
             s.put(ProcessorConfig.Setting.METRICS_PORT.key, "-1");
             s.put("paystream.streams.consumer.session.timeout.ms", "10000");
+            s.putAll(TestMandates.highVolumeSettings());
             ProcessorProcess p = new ProcessorProcess(s, work.resolve(name + ".log"));
             instances.add(p);
             return p;
@@ -120,6 +130,7 @@ class PaymentsPipelineIT {
             return PaymentRequest.newBuilder()
                     .setRequestId(UUID.randomUUID().toString())
                     .setAgentId(agent).setIdempotencyKey(key)
+                    .setMandateToken(TestMandates.tokenFor(agent, "USD"))
                     .setSubmittedAt(Instant.now())
                     .setBody(CreatePayment.newBuilder().setAmount(new Money(amount, "USD")).setPayeeId("merchant-" + (amount % 7))
                             .setCaptureMethod(CaptureMethod.AUTOMATIC).build())
@@ -133,7 +144,7 @@ class PaymentsPipelineIT {
         int distinct = total * 4 / 5;
         List<Intent> intents = new ArrayList<>();
         for (int i = 0; i < distinct; i++) {
-            intents.add(new Intent("agent-" + (i % 50), "intent-" + seed + "-" + i, 100 + random.nextInt(100_000)));
+            intents.add(new Intent("agent-" + (i % AGENTS), "intent-" + seed + "-" + i, 100 + random.nextInt(100_000)));
         }
         List<Intent> sends = new ArrayList<>(intents);
         for (int i = 0; i < total - distinct; i++) {

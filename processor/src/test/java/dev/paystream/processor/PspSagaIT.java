@@ -16,6 +16,7 @@ import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.avro.CaptureMethod;
 import dev.paystream.schemas.avro.CreatePayment;
+import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PaymentEvent;
 import dev.paystream.schemas.avro.PaymentRequest;
@@ -63,6 +64,7 @@ class PspSagaIT {
     private static final Set<PaymentState> SETTLED_HERE = EnumSet.of(PaymentState.CAPTURED, PaymentState.DECLINED,
             PaymentState.FAILED, PaymentState.VOIDED, PaymentState.REJECTED);
     private static final long DECLINE_ABOVE = 90_000;
+    private static final int AGENTS = 20;
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path work;
@@ -78,6 +80,11 @@ class PspSagaIT {
             this.kit = kit;
             this.topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
             TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 6, (short) 1);
+            List<Mandate> mandates = new ArrayList<>();
+            for (int a = 0; a < AGENTS; a++) {
+                mandates.add(TestMandates.open("agent-" + a, "EUR"));
+            }
+            TestMandates.publish(kit.bootstrapServers(), topics.mandates(), mandates);
         }
 
         ProcessorMain processor() {
@@ -92,6 +99,7 @@ class PspSagaIT {
             s.put(ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, "PT20S");
             s.put(ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT1S");
             s.put(ProcessorConfig.Setting.REDRIVE_MAX.key, "8");
+            s.putAll(TestMandates.highVolumeSettings());
             ProcessorMain p = new ProcessorMain(ProcessorConfig.fromMap(s));
             closers.add(p);
             return p;
@@ -143,11 +151,12 @@ class PspSagaIT {
             p.put("linger.ms", "5");
             try (var producer = new KafkaProducer<>(p, new StringSerializer(), topics.paymentRequests().valueSerde().serializer())) {
                 for (int i = 0; i < n; i++) {
-                    String agent = "agent-" + (i % 20);
+                    String agent = "agent-" + (i % AGENTS);
                     String key = "order-" + seed + "-" + i;
                     long amount = random.nextInt(100) < 5 ? DECLINE_ABOVE + 1 + random.nextInt(1000) : 100 + random.nextInt(50_000);
                     PaymentRequest r = PaymentRequest.newBuilder()
                             .setRequestId(UUID.randomUUID().toString()).setAgentId(agent).setIdempotencyKey(key)
+                            .setMandateToken(TestMandates.tokenFor(agent, "EUR"))
                             .setSubmittedAt(Instant.now())
                             .setBody(CreatePayment.newBuilder().setAmount(new Money(amount, "EUR")).setPayeeId("merchant-" + (i % 7))
                                     .setCaptureMethod(CaptureMethod.AUTOMATIC).build())
@@ -169,45 +178,29 @@ class PspSagaIT {
         }
     }
 
-    /** Reads payment-events as a ledger does (read_committed), in the background. */
+    /** The shared event reader, with this test's notion of "settled". */
     private static final class Ledger implements AutoCloseable {
-        final List<PaymentEvent> events = new CopyOnWriteArrayList<>();
-        final Map<String, PaymentEvent> latest = new ConcurrentHashMap<>();
-        private final Thread thread;
-        private volatile boolean stop;
+        private final EventLedger reader;
+        final List<PaymentEvent> events;
+        final Map<String, PaymentEvent> latest;
 
         Ledger(World w) {
-            Properties p = new Properties();
-            p.put("bootstrap.servers", w.kit.bootstrapServers());
-            p.put("group.id", w.prefix + "ledger-" + UUID.randomUUID());
-            p.put("auto.offset.reset", "earliest");
-            p.put("isolation.level", "read_committed");
-            thread = Thread.ofPlatform().daemon().start(() -> {
-                try (var consumer = new KafkaConsumer<>(p, new StringDeserializer(), w.topics.paymentEvents().valueSerde().deserializer())) {
-                    consumer.subscribe(List.of(w.topics.paymentEvents().name()));
-                    while (!stop) {
-                        for (ConsumerRecord<String, PaymentEvent> r : consumer.poll(Duration.ofMillis(200))) {
-                            events.add(r.value());
-                            latest.merge(r.key(), r.value(), (a, b) -> b.getSequence() > a.getSequence() ? b : a);
-                        }
-                    }
-                }
-            });
+            reader = new EventLedger(w.kit.bootstrapServers(), w.topics.paymentEvents());
+            events = reader.events;
+            latest = reader.latest;
         }
 
         long settled(List<String> ids) {
-            return ids.stream().filter(id -> latest.containsKey(id) && SETTLED_HERE.contains(latest.get(id).getToState())).count();
+            return reader.in(ids, SETTLED_HERE);
         }
 
         void awaitSettled(List<String> ids, Duration timeout) {
-            await().atMost(timeout).pollInterval(Duration.ofMillis(500)).untilAsserted(() ->
-                    assertThat(settled(ids)).as("payments in a final state for this test").isEqualTo(ids.size()));
+            reader.awaitAllIn(ids, SETTLED_HERE, timeout);
         }
 
         @Override
         public void close() throws InterruptedException {
-            stop = true;
-            thread.join(5_000);
+            reader.close();
         }
     }
 

@@ -24,6 +24,37 @@ public final class TestMandates {
         return Map.of(ProcessorConfig.Setting.MANDATE_KEYS.key, keySpec());
     }
 
+    /**
+     * Settings for integration tests whose agents are high-volume robots: the processor trusts the test key,
+     * and the burst and outlier risk rules (which would send such traffic to a human) are set out of the
+     * way. Those rules have their own tests.
+     */
+    public static Map<String, String> highVolumeSettings() {
+        return Map.of(ProcessorConfig.Setting.MANDATE_KEYS.key, keySpec(),
+                ProcessorConfig.Setting.RISK_BURST_COUNT.key, "100000000",
+                ProcessorConfig.Setting.RISK_OUTLIER_FACTOR.key, "1000000");
+    }
+
+    /** Publishes mandates to the mandates topic and waits for the broker's acknowledgement. */
+    public static void publish(String bootstrapServers, dev.paystream.schemas.TopicSpec<String, Mandate> topic, java.util.Collection<Mandate> mandates) {
+        java.util.Properties p = new java.util.Properties();
+        p.put("bootstrap.servers", bootstrapServers);
+        p.put("enable.idempotence", "true");
+        p.put("acks", "all");
+        try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<>(p, new org.apache.kafka.common.serialization.StringSerializer(),
+                topic.valueSerde().serializer())) {
+            List<java.util.concurrent.Future<?>> sent = new java.util.ArrayList<>();
+            for (Mandate m : mandates) {
+                sent.add(producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic.name(), m.getMandateId(), m)));
+            }
+            for (var f : sent) {
+                f.get();
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot publish mandates", e);
+        }
+    }
+
     public static String keySpec() {
         return KEY_ID + "=" + MandateTokens.encodePublicKey(KEYS.getPublic());
     }

@@ -16,6 +16,8 @@ public enum DeadLetterReason {
     OVERSIZED_FIELD,
     /** A payment id that is malformed, or that does not match (agent id, idempotency key) on a create. */
     INVALID_PAYMENT_ID,
+    /** An identifier (agent id, idempotency key, request id, payee, principal) contains a card number: it cannot be masked without changing what it identifies. */
+    CARD_NUMBER_IN_IDENTIFIER,
     /** An unexpected error while processing the record (a defect): kept for replay after the fix. */
     PROCESSING_ERROR
 }

@@ -1,6 +1,7 @@
 package dev.paystream.processor.intake;
 
 import dev.paystream.schemas.PanRedactor;
+import dev.paystream.schemas.RequestRedaction;
 import dev.paystream.schemas.PaymentIds;
 import dev.paystream.schemas.avro.ApprovePayment;
 import dev.paystream.schemas.avro.CancelPayment;
@@ -47,6 +48,23 @@ public final class RequestChecks {
         required(problems, "idempotencyKey", r.getIdempotencyKey(), MAX_IDEMPOTENCY_KEY);
         required(problems, "requestId", r.getRequestId(), MAX_ID);
         optional(problems, "mandateToken", r.getMandateToken(), MAX_TOKEN);
+        if (!problems.isEmpty()) {
+            return Optional.of(problems.getFirst());
+        }
+        // Free text is masked later; an identifier cannot be (two cards would become one key), so it is refused.
+        identifier(problems, "agentId", r.getAgentId());
+        identifier(problems, "idempotencyKey", r.getIdempotencyKey());
+        identifier(problems, "requestId", r.getRequestId());
+        identifier(problems, "paymentId", r.getPaymentId());
+        switch (r.getBody()) {
+            case CreatePayment c -> {
+                identifier(problems, "payeeId", c.getPayeeId());
+                identifier(problems, "mandateId", c.getMandateId());
+            }
+            case ApprovePayment a -> identifier(problems, "principalId", a.getPrincipalId());
+            case DenyPayment d -> identifier(problems, "principalId", d.getPrincipalId());
+            case null, default -> { }
+        }
         if (!problems.isEmpty()) {
             return Optional.of(problems.getFirst());
         }
@@ -108,6 +126,12 @@ public final class RequestChecks {
         return problems.stream().findFirst();
     }
 
+    private static void identifier(List<Problem> problems, String field, String value) {
+        if (PanRedactor.containsPan(value)) {
+            problems.add(new Problem(DeadLetterReason.CARD_NUMBER_IN_IDENTIFIER, field + " contains a card number"));
+        }
+    }
+
     /** The canonical payment id of a structurally valid request. */
     public static String canonicalPaymentId(PaymentRequest r) {
         return r.getBody() instanceof CreatePayment
@@ -115,30 +139,9 @@ public final class RequestChecks {
                 : r.getPaymentId();
     }
 
-    /** Masks PANs in every free-text field, in place. */
+    /** Masks PANs in every free-text field, in place (see {@link RequestRedaction}). */
     public static void redact(PaymentRequest r) {
-        switch (r.getBody()) {
-            case CreatePayment c -> {
-                c.setDescription(PanRedactor.redact(c.getDescription()));
-                c.setPayeeId(PanRedactor.redact(c.getPayeeId()));
-                DecisionContext d = c.getDecisionContext();
-                if (d != null) {
-                    d.setReasoning(PanRedactor.redact(d.getReasoning()));
-                    d.setInputsConsidered(d.getInputsConsidered().stream().map(PanRedactor::redact).toList());
-                    d.setAlternativesConsidered(d.getAlternativesConsidered().stream().map(PanRedactor::redact).toList());
-                }
-                if (c.getMetadata() != null && !c.getMetadata().isEmpty()) {
-                    Map<String, String> clean = new LinkedHashMap<>();
-                    c.getMetadata().forEach((k, v) -> clean.put(PanRedactor.redact(k), PanRedactor.redact(v)));
-                    c.setMetadata(clean);
-                }
-            }
-            case CancelPayment cancel -> cancel.setReason(PanRedactor.redact(cancel.getReason()));
-            case RefundPayment refund -> refund.setReason(PanRedactor.redact(refund.getReason()));
-            case ApprovePayment approve -> approve.setNote(PanRedactor.redact(approve.getNote()));
-            case DenyPayment deny -> deny.setReason(PanRedactor.redact(deny.getReason()));
-            default -> { }
-        }
+        RequestRedaction.redact(r);
     }
 
     private static void paymentId(List<Problem> problems, PaymentRequest r) {
