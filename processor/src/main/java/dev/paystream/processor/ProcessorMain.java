@@ -36,6 +36,8 @@ public final class ProcessorMain implements AutoCloseable {
     private final KafkaStreams streams;
     private final OpsServer ops;
     private final Deque<Long> replacements = new ArrayDeque<>();
+    /** Counted down when Kafka Streams stops (cleanly or in ERROR), or the process is told to stop. */
+    private final CountDownLatch stopped = new CountDownLatch(1);
 
     public ProcessorMain(ProcessorConfig config) {
         RegistrySerdes serdes = new RegistrySerdes(config.registryUrl(), true);
@@ -43,6 +45,9 @@ public final class ProcessorMain implements AutoCloseable {
         TopicAdmin.ensureTopics(config.bootstrapServers(), topics, config.requestPartitions(), config.replicationFactor());
         TopicAdmin.ensureCoPartitioned(config.bootstrapServers(), PaymentsTopology.decisionsTopic(config), config.statefulPartitions(),
                 config.replicationFactor());
+        if (config.mandateKeys().isBlank()) {
+            LOG.warn("paystream.mandate.keys is empty: no mandate token can verify, every agent request will be refused (token.key)");
+        }
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("service", "processor");
         new JvmMemoryMetrics().bindTo(registry);
@@ -53,7 +58,12 @@ public final class ProcessorMain implements AutoCloseable {
         Properties props = PaymentsTopology.streamsProperties(config);
         streams = new KafkaStreams(topology, props);
         streams.setUncaughtExceptionHandler(this::onUncaught);
-        streams.setStateListener((now, before) -> LOG.info("streams state {} -> {}", before, now));
+        streams.setStateListener((now, before) -> {
+            LOG.info("streams state {} -> {}", before, now);
+            if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.NOT_RUNNING) {
+                stopped.countDown();
+            }
+        });
         new KafkaStreamsMetrics(streams).bindTo(registry);
         ops = config.metricsPort() >= 0 ? new OpsServer(config.metricsPort(), registry, () -> streams.state().name()) : null;
         streams.start();
@@ -113,18 +123,11 @@ public final class ProcessorMain implements AutoCloseable {
         }
         ProcessorConfig config = ProcessorConfig.load(file, System.getenv(), System.getProperties());
         ProcessorMain app = new ProcessorMain(config);
-        CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             app.close();
-            stopped.countDown();
+            app.stopped.countDown();
         }, "processor-stop"));
-        app.streams.setStateListener((now, before) -> {
-            LOG.info("streams state {} -> {}", before, now);
-            if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.NOT_RUNNING) {
-                stopped.countDown();
-            }
-        });
-        stopped.await();
+        app.stopped.await();
         if (app.streams.state() == KafkaStreams.State.ERROR) {
             System.exit(2);
         }

@@ -54,7 +54,14 @@ public final class EventLedger implements AutoCloseable {
     /** Waits until every one of {@code ids} is in one of {@code states}. */
     public void awaitAllIn(Collection<String> ids, Set<PaymentState> states, Duration timeout) {
         await().atMost(timeout).pollInterval(Duration.ofMillis(500)).untilAsserted(() ->
-                assertThat(in(ids, states)).as("payments in " + states).isEqualTo(ids.size()));
+                assertThat(in(ids, states)).as(() -> "payments in " + states + "; the others: " + others(ids, states)).isEqualTo(ids.size()));
+    }
+
+    /** Up to ten of {@code ids} not in {@code states}, with their latest event (for failure messages). */
+    public String others(Collection<String> ids, Set<PaymentState> states) {
+        return ids.stream().filter(id -> !latest.containsKey(id) || !states.contains(latest.get(id).getToState())).limit(10)
+                .map(id -> id + "=" + (latest.containsKey(id) ? latest.get(id).getToState() + "#" + latest.get(id).getSequence() : "none"))
+                .toList().toString();
     }
 
     public PaymentState state(String id) {

@@ -85,6 +85,11 @@ class MandateBudgetIT {
     }
 
     private ProcessorProcess processor(DevKit kit, String name) {
+        return processor(kit, name, name);
+    }
+
+    /** A processor process with state in {@code state-<name>}, logging to {@code <log>.log}. */
+    private ProcessorProcess processor(DevKit kit, String name, String log) {
         Map<String, String> s = new HashMap<>(TestMandates.highVolumeSettings());
         s.put(ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
         s.put(ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl());
@@ -96,7 +101,7 @@ class MandateBudgetIT {
         s.put(ProcessorConfig.Setting.STATEFUL_PARTITIONS.key, "6");
         s.put(ProcessorConfig.Setting.METRICS_PORT.key, "0");
         s.put("paystream.streams.consumer.session.timeout.ms", "10000");
-        return new ProcessorProcess(s, work.resolve(name + ".log")).start();
+        return new ProcessorProcess(s, work.resolve(log + ".log")).start();
     }
 
     /** The ops port a processor process logged when it started. */
@@ -254,7 +259,8 @@ class MandateBudgetIT {
                     .filter(n -> decisionsTaken(ports.get(n)) > 0).findFirst().orElse(null), n -> n != null);
             long settledAtKill = ledger.in(firstIds, QUIET);
             instances.get(holder).killHard();
-            ProcessorProcess restarted = processor(kit, holder + "-restarted");
+            // It comes back as an orchestrator restarts a pod: on its own volume (same state directory).
+            ProcessorProcess restarted = processor(kit, holder, holder + "-restarted");
             closers.add(restarted);
             ledger.awaitAllIn(firstIds, QUIET, Duration.ofMinutes(3));
             long burst1Ms = Duration.ofNanos(System.nanoTime() - t0).toMillis();

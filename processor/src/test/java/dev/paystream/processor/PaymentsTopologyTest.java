@@ -294,6 +294,21 @@ class PaymentsTopologyTest {
     }
 
     @Test
+    void shouldDeadLetterACardNumberInAnIdentifierButNotMistakeAUuidForOne() {
+        send("x", create(AGENT, "4111 1111 1111 1111", 100, "USD"));
+        PaymentRequest uuidLike = create(AGENT, "order-uuid", 100, "USD");
+        uuidLike.setRequestId("12345678-1234-1224-8abc-0123456789ab"); // its first groups are a Luhn-valid run
+        send(uuidLike);
+
+        List<TestRecord<byte[], byte[]>> dead = deadLetters.readRecordsToList();
+        assertThat(dead).hasSize(1);
+        assertThat(header(dead.get(0).headers(), DeadLetterHeaders.REASON)).isEqualTo("CARD_NUMBER_IN_IDENTIFIER");
+        assertThat(header(dead.get(0).headers(), DeadLetterHeaders.DETAIL)).isEqualTo("idempotencyKey contains a card number");
+        assertThat(new String(dead.get(0).value(), StandardCharsets.ISO_8859_1)).doesNotContain("4111 1111 1111").contains("**** **** **** 1111");
+        assertThat(events.readValuesToList()).extracting(PaymentEvent::getPaymentId).containsOnly(PaymentIds.derive(AGENT, "order-uuid"));
+    }
+
+    @Test
     void shouldMaskCardNumbersInEverythingItWrites() {
         PaymentRequest request = create(AGENT, "pan", 100, "USD");
         ((CreatePayment) request.getBody()).setDecisionContext(DecisionContext.newBuilder()

@@ -55,7 +55,7 @@ public final class PanRedactor {
                     break;
                 }
             }
-            if (count >= MIN_DIGITS) {
+            if (count >= MIN_DIGITS && !insideUuid(text, i, j)) {
                 boolean[] mask = new boolean[count];
                 boolean any = false;
                 for (int from = 0; from + MIN_DIGITS <= count; from++) {
@@ -82,6 +82,30 @@ public final class PanRedactor {
             i = j;
         }
         return chars == null ? text : new String(chars);
+    }
+
+    /**
+     * True when the digit run {@code [from, to)} lies inside a canonical UUID (8-4-4-4-12 hex digits), as
+     * in payment and request ids: groups of a UUID that happen to be all decimal digits can pass the Luhn
+     * check, but a UUID is never a card number, and masking it would corrupt an identifier.
+     */
+    static boolean insideUuid(String text, int from, int to) {
+        int start = from;
+        while (start > 0 && isUuidChar(text.charAt(start - 1))) {
+            start--;
+        }
+        int end = to;
+        while (end < text.length() && isUuidChar(text.charAt(end))) {
+            end++;
+        }
+        return UUID.matcher(text.substring(start, end)).matches();
+    }
+
+    private static final java.util.regex.Pattern UUID =
+            java.util.regex.Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+
+    private static boolean isUuidChar(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-';
     }
 
     /** True when the text contains something {@link #redact} would mask. */

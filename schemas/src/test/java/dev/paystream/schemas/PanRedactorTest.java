@@ -54,4 +54,14 @@ class PanRedactorTest {
         assertThat(PanRedactor.redact(null)).isNull();
         assertThat(PanRedactor.redactBytes(null)).isNull();
     }
+
+    @Test
+    void shouldLeaveUuidsAloneEvenWhenTheirDigitGroupsPassTheLuhnCheck() {
+        // 12345678-1234-1224 is a Luhn-valid 16-digit run: inside a UUID it is an identifier, not a card.
+        String id = "12345678-1234-1224-8abc-0123456789ab";
+        assertThat(PanRedactor.containsPan("12345678-1234-1224")).isTrue();
+        assertThat(PanRedactor.redact(id)).isEqualTo(id);
+        assertThat(PanRedactor.redact("payment " + id + " paid")).isEqualTo("payment " + id + " paid");
+        assertThat(PanRedactor.redact("card 4111-1111-1111-1111 for " + id)).isEqualTo("card ****-****-****-1111 for " + id);
+    }
 }

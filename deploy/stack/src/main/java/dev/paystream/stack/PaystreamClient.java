@@ -2,6 +2,7 @@ package dev.paystream.stack;
 
 import dev.paystream.schemas.PaymentIds;
 import dev.paystream.schemas.RegistrySerdes;
+import dev.paystream.schemas.RequestRedaction;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.avro.CaptureMethod;
 import dev.paystream.schemas.avro.CreatePayment;
@@ -34,6 +35,7 @@ public final class PaystreamClient {
         if (args.length == 0 || args[0].equals("--help")) {
             System.out.println("""
                     usage: paystream submit --agent ID --key IDEMPOTENCY_KEY --amount MINOR --currency CCY --payee ID
+                                            --token MANDATE_TOKEN (or env PAYSTREAM_MANDATE_TOKEN)
                                             [--reasoning TEXT] [--bootstrap HOST:PORT] [--registry URL] [--prefix P]
                            paystream events [--from-beginning] [--bootstrap HOST:PORT] [--registry URL] [--prefix P]""");
             return;
@@ -71,8 +73,12 @@ public final class PaystreamClient {
     private static void submit(Map<String, String> o, TopicCatalog topics) throws Exception {
         String agent = required(o, "--agent");
         String key = required(o, "--key");
+        String token = o.getOrDefault("--token", System.getenv("PAYSTREAM_MANDATE_TOKEN"));
+        if (token == null || token.isBlank()) {
+            throw new IllegalArgumentException("--token (the agent's mandate token) is required; `paystream up` prints one");
+        }
         PaymentRequest request = PaymentRequest.newBuilder()
-                .setRequestId(UUID.randomUUID().toString()).setAgentId(agent).setIdempotencyKey(key)
+                .setRequestId(UUID.randomUUID().toString()).setAgentId(agent).setIdempotencyKey(key).setMandateToken(token)
                 .setSubmittedAt(Instant.now())
                 .setBody(CreatePayment.newBuilder()
                         .setAmount(new Money(Long.parseLong(required(o, "--amount")), o.get("--currency")))
@@ -80,6 +86,7 @@ public final class PaystreamClient {
                         .setDecisionContext(o.containsKey("--reasoning") ? DecisionContext.newBuilder().setReasoning(o.get("--reasoning")).build() : null)
                         .build())
                 .build();
+        RequestRedaction.redact(request);
         Properties p = new Properties();
         p.put("bootstrap.servers", o.get("--bootstrap"));
         p.put("enable.idempotence", "true");
