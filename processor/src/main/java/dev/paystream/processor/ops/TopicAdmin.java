@@ -34,7 +34,7 @@ public final class TopicAdmin {
                     throw new IllegalStateException("cannot create topic " + name, e.getCause());
                 }
             }
-            int actual = admin.describeTopics(List.of(name)).allTopicNames().get().get(name).partitions().size();
+            int actual = partitionCount(admin, name);
             if (actual != partitions) {
                 throw new IllegalStateException("topic " + name + " has " + actual + " partitions but paystream.stateful.partitions is "
                         + partitions + "; changing the stateful partition count is a planned migration (see the README)");
@@ -44,6 +44,21 @@ public final class TopicAdmin {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while creating topics", e);
+        }
+    }
+
+    /** The topic's partition count, waiting (up to 30 s) for a topic just created to appear in the metadata. */
+    private static int partitionCount(Admin admin, String name) throws InterruptedException, ExecutionException {
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+        while (true) {
+            try {
+                return admin.describeTopics(List.of(name)).allTopicNames().get().get(name).partitions().size();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(100); // metadata of a topic created a moment ago is still propagating
+            }
         }
     }
 
