@@ -32,6 +32,19 @@ public final class TraceHeaders {
         return "00-" + hex.formatHex(trace) + "-" + hex.formatHex(span) + "-01";
     }
 
+    /**
+     * A copy of {@code input}'s headers whose {@code traceparent} is a child of the input's (a new root when
+     * it has none): what every record derived from {@code input} carries.
+     */
+    public static org.apache.kafka.common.header.Headers childOf(org.apache.kafka.common.header.Headers input) {
+        var headers = new org.apache.kafka.common.header.internals.RecordHeaders(input.toArray());
+        var parent = input.lastHeader(TRACEPARENT);
+        headers.remove(TRACEPARENT);
+        headers.add(TRACEPARENT, child(parent == null ? null
+                : new String(parent.value(), java.nio.charset.StandardCharsets.UTF_8)).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return headers;
+    }
+
     /** A child of {@code parent}: same trace id, new span id. */
     public static String child(String parent) {
         if (!isValid(parent)) {

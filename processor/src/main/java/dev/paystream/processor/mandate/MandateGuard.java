@@ -70,10 +70,10 @@ public final class MandateGuard {
         Verification.Valid valid = (Verification.Valid) v;
         Claims c = valid.claims();
         rules.add(pass("token.signature", "key " + valid.keyId()));
-        rules.add(rule("token.agent", "token agent=" + c.agentId() + " request agent=" + agentId, c.agentId().equals(agentId),
+        rules.add(Rules.check("token.agent", "token agent=" + c.agentId() + " request agent=" + agentId, c.agentId().equals(agentId),
                 "the token was issued to " + c.agentId() + ", not to " + agentId));
         if (mandateId != null) {
-            rules.add(rule("token.mandate", "token mandate=" + c.mandateId() + (followUp ? " payment mandate=" : " request mandate=") + mandateId,
+            rules.add(Rules.check("token.mandate", "token mandate=" + c.mandateId() + (followUp ? " payment mandate=" : " request mandate=") + mandateId,
                     c.mandateId().equals(mandateId), "the token is for mandate " + c.mandateId() + ", not " + mandateId));
         }
         if (current != null) {
@@ -81,12 +81,12 @@ public final class MandateGuard {
             if (m == null) {
                 rules.add(new RuleEvaluation("mandate.exists", c.mandateId(), RuleResult.FAIL, "the mandate no longer exists"));
             } else {
-                rules.add(rule("mandate.status", m.getStatus().name(), m.getStatus() == MandateStatus.ACTIVE, "mandate is " + m.getStatus()));
-                rules.add(rule("mandate.version", "token version=" + c.mandateVersion() + " mandate version=" + m.getVersion(),
+                rules.add(Rules.check("mandate.status", m.getStatus().name(), m.getStatus() == MandateStatus.ACTIVE, "mandate is " + m.getStatus()));
+                rules.add(Rules.check("mandate.version", "token version=" + c.mandateVersion() + " mandate version=" + m.getVersion(),
                         c.mandateVersion() == m.getVersion(),
                         "token is for version " + c.mandateVersion() + " of the mandate, which is now at version " + m.getVersion()));
                 Instant at = Instant.ofEpochMilli(now);
-                rules.add(rule("mandate.window", at.toString(), !at.isBefore(m.getValidFrom()) && at.isBefore(m.getValidUntil()),
+                rules.add(Rules.check("mandate.window", at.toString(), !at.isBefore(m.getValidFrom()) && at.isBefore(m.getValidUntil()),
                         "mandate is valid from " + m.getValidFrom() + " until " + m.getValidUntil()));
             }
         }
@@ -98,7 +98,4 @@ public final class MandateGuard {
         return new RuleEvaluation(name, input, RuleResult.PASS, null);
     }
 
-    private static RuleEvaluation rule(String name, String input, boolean pass, String failure) {
-        return new RuleEvaluation(name, input, pass ? RuleResult.PASS : RuleResult.FAIL, pass ? null : failure);
-    }
 }

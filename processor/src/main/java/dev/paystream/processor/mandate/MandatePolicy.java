@@ -36,46 +36,46 @@ public final class MandatePolicy {
             rules.add(fail("mandate.exists", "unknown", "no such mandate (never granted, or deleted)"));
             return reject(rules, 0);
         }
-        rules.add(rule("mandate.agent", "token agent=" + agentId + " mandate agent=" + m.getAgentId(),
+        rules.add(Rules.check("mandate.agent", "token agent=" + agentId + " mandate agent=" + m.getAgentId(),
                 m.getAgentId().equals(agentId), "the mandate was granted to " + m.getAgentId() + ", not to " + agentId));
         if (tokenPrincipal != null) {
-            rules.add(rule("mandate.principal", "token principal=" + tokenPrincipal, tokenPrincipal.equals(m.getPrincipalId()),
+            rules.add(Rules.check("mandate.principal", "token principal=" + tokenPrincipal, tokenPrincipal.equals(m.getPrincipalId()),
                     "the token names principal " + tokenPrincipal + " but the mandate is " + m.getPrincipalId() + "'s"));
         }
-        rules.add(rule("mandate.version", "token version=" + check.getTokenVersion() + " mandate version=" + m.getVersion(),
+        rules.add(Rules.check("mandate.version", "token version=" + check.getTokenVersion() + " mandate version=" + m.getVersion(),
                 check.getTokenVersion() == m.getVersion(),
                 "token is for version " + check.getTokenVersion() + " of the mandate, which is now at version " + m.getVersion()));
-        rules.add(rule("mandate.status", m.getStatus().name(), m.getStatus() == MandateStatus.ACTIVE,
+        rules.add(Rules.check("mandate.status", m.getStatus().name(), m.getStatus() == MandateStatus.ACTIVE,
                 "mandate is " + m.getStatus()));
         Instant at = Instant.ofEpochMilli(now);
-        rules.add(rule("mandate.window", at + " in [" + m.getValidFrom() + ", " + m.getValidUntil() + ")",
+        rules.add(Rules.check("mandate.window", at + " in [" + m.getValidFrom() + ", " + m.getValidUntil() + ")",
                 !at.isBefore(m.getValidFrom()) && at.isBefore(m.getValidUntil()),
                 at.isBefore(m.getValidFrom()) ? "mandate is valid only from " + m.getValidFrom() : "mandate expired at " + m.getValidUntil()));
-        rules.add(rule("mandate.currency", check.getCurrency(), m.getCurrency().equals(check.getCurrency()),
+        rules.add(Rules.check("mandate.currency", check.getCurrency(), m.getCurrency().equals(check.getCurrency()),
                 "mandate is in " + m.getCurrency() + ", the payment in " + check.getCurrency()));
-        rules.add(rule("mandate.per_transaction_max", check.getAmountMinor() + " <= " + m.getPerTransactionMaxMinor(),
+        rules.add(Rules.check("mandate.per_transaction_max", check.getAmountMinor() + " <= " + m.getPerTransactionMaxMinor(),
                 check.getAmountMinor() <= m.getPerTransactionMaxMinor(),
                 "amount " + check.getAmountMinor() + " exceeds the per-transaction maximum of " + m.getPerTransactionMaxMinor()));
         if (!m.getAllowedPayees().isEmpty()) {
-            rules.add(rule("mandate.payee", check.getPayeeId(), m.getAllowedPayees().contains(check.getPayeeId()),
+            rules.add(Rules.check("mandate.payee", check.getPayeeId(), m.getAllowedPayees().contains(check.getPayeeId()),
                     "payee " + check.getPayeeId() + " is not among the mandate's allowed payees " + m.getAllowedPayees()));
         }
         if (!m.getAllowedMerchantCategories().isEmpty()) {
             String mcc = check.getMerchantCategory();
-            rules.add(rule("mandate.merchant_category", String.valueOf(mcc), mcc != null && m.getAllowedMerchantCategories().contains(mcc),
+            rules.add(Rules.check("mandate.merchant_category", String.valueOf(mcc), mcc != null && m.getAllowedMerchantCategories().contains(mcc),
                     mcc == null ? "the mandate restricts merchant categories and the request names none"
                                 : "merchant category " + mcc + " is not among " + m.getAllowedMerchantCategories()));
         }
         if (m.getVelocityMaxCount() != null && m.getVelocityPeriodMs() != null) {
             long since = now - m.getVelocityPeriodMs();
             long count = book.getDecisions().stream().filter(t -> t > since).count();
-            rules.add(rule("mandate.velocity", (count + 1) + " payments within " + Duration.ofMillis(m.getVelocityPeriodMs()),
+            rules.add(Rules.check("mandate.velocity", (count + 1) + " payments within " + Duration.ofMillis(m.getVelocityPeriodMs()),
                     count + 1 <= m.getVelocityMaxCount(),
                     "payment " + (count + 1) + " within " + Duration.ofMillis(m.getVelocityPeriodMs()) + " exceeds the limit of " + m.getVelocityMaxCount()));
         }
         long spent = MandateBooks.spentInWindow(book, now);
         long committed = book.getReservedMinor() + spent;
-        rules.add(rule("mandate.budget", book.getReservedMinor() + " reserved + " + spent + " spent + " + check.getAmountMinor()
+        rules.add(Rules.check("mandate.budget", book.getReservedMinor() + " reserved + " + spent + " spent + " + check.getAmountMinor()
                         + " requested <= " + m.getBudgetMinor() + " per " + Duration.ofMillis(m.getBudgetPeriodMs()),
                 check.getAmountMinor() <= m.getBudgetMinor() - committed,
                 "would take the rolling budget to " + (committed + check.getAmountMinor()) + " of " + m.getBudgetMinor()
@@ -120,9 +120,6 @@ public final class MandatePolicy {
                 .map(r -> r.getRule() + ": " + r.getDetail()).collect(Collectors.joining("; "));
     }
 
-    private static RuleEvaluation rule(String name, String input, boolean pass, String failure) {
-        return new RuleEvaluation(name, input, pass ? RuleResult.PASS : RuleResult.FAIL, pass ? null : failure);
-    }
 
     private static RuleEvaluation fail(String name, String input, String detail) {
         return new RuleEvaluation(name, input, RuleResult.FAIL, detail);

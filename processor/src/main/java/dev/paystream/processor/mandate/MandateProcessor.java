@@ -14,11 +14,8 @@ import dev.paystream.schemas.avro.AuditKind;
 import dev.paystream.schemas.avro.AuditRecord;
 import dev.paystream.schemas.avro.DecisionContext;
 import dev.paystream.schemas.avro.Mandate;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.UUID;
-import org.apache.kafka.common.header.Headers;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -192,11 +189,6 @@ public final class MandateProcessor implements Processor<String, MandateWork, St
     }
 
     private void forward(Record<String, MandateWork> input, String key, Outbound value) {
-        Headers headers = new RecordHeaders(input.headers().toArray());
-        var parent = input.headers().lastHeader(TraceHeaders.TRACEPARENT);
-        headers.remove(TraceHeaders.TRACEPARENT);
-        headers.add(TraceHeaders.TRACEPARENT, TraceHeaders.child(parent == null ? null
-                : new String(parent.value(), StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8));
-        context.forward(new Record<>(key, value, input.timestamp(), headers));
+        context.forward(new Record<>(key, value, input.timestamp(), TraceHeaders.childOf(input.headers())));
     }
 }

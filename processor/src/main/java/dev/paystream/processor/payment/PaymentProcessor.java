@@ -8,6 +8,7 @@ import dev.paystream.processor.avro.PolicyDecision;
 import dev.paystream.processor.avro.ReservationSettlement;
 import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.mandate.MandateProcessor;
+import dev.paystream.processor.mandate.Rules;
 import dev.paystream.processor.dedup.Fingerprints;
 import dev.paystream.processor.dedup.IdempotencyStore;
 import dev.paystream.processor.gateway.PspGateway;
@@ -287,11 +288,11 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     static List<RuleEvaluation> validate(CreatePayment create) {
         List<RuleEvaluation> rules = new ArrayList<>();
         long amount = create.getAmount().getAmountMinor();
-        rules.add(rule("amount.positive", Long.toString(amount), amount > 0, "amount must be greater than zero"));
-        rules.add(rule("amount.maximum", Long.toString(amount), amount <= MAX_AMOUNT_MINOR,
+        rules.add(Rules.check("amount.positive", Long.toString(amount), amount > 0, "amount must be greater than zero"));
+        rules.add(Rules.check("amount.maximum", Long.toString(amount), amount <= MAX_AMOUNT_MINOR,
                 "amount exceeds " + MAX_AMOUNT_MINOR + " minor units"));
         String currency = create.getAmount().getCurrency();
-        rules.add(rule("currency.iso4217", currency, isKnownCurrency(currency), "not an ISO-4217 currency code"));
+        rules.add(Rules.check("currency.iso4217", currency, isKnownCurrency(currency), "not an ISO-4217 currency code"));
         return rules;
     }
 
@@ -307,9 +308,6 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         }
     }
 
-    private static RuleEvaluation rule(String name, String input, boolean pass, String failure) {
-        return new RuleEvaluation(name, input, pass ? RuleResult.PASS : RuleResult.FAIL, pass ? null : failure);
-    }
 
     // ---- follow-up requests -----------------------------------------------------------------------
 
@@ -937,11 +935,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         }
 
         private void forward(String key, Outbound value) {
-            Headers headers = input == null ? new RecordHeaders() : new RecordHeaders(input.headers().toArray());
-            var parent = input == null ? null : input.headers().lastHeader(TraceHeaders.TRACEPARENT);
-            headers.remove(TraceHeaders.TRACEPARENT);
-            headers.add(TraceHeaders.TRACEPARENT, TraceHeaders.child(parent == null ? null
-                    : new String(parent.value(), StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8));
+            Headers headers = TraceHeaders.childOf(input == null ? new RecordHeaders() : input.headers());
             context.forward(new Record<>(key, value, input == null ? now : input.timestamp(), headers));
         }
     }
