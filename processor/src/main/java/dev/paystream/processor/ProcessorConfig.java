@@ -57,7 +57,7 @@ public record ProcessorConfig(
         COMMIT_INTERVAL("paystream.commit.interval", "PT0.1S", "Transaction commit interval (ISO-8601 duration): latency versus throughput."),
         DEDUP_RETENTION("paystream.dedup.retention", "PT24H", "How long an idempotency key is remembered."),
         DEDUP_PURGE_INTERVAL("paystream.dedup.purge.interval", "PT1M", "How often expired idempotency keys are purged (wall clock)."),
-        APPLICATION_SERVER("paystream.application.server", "", "host:port this instance answers interactive queries on (for routing by key)."),
+        APPLICATION_SERVER("paystream.application.server", "", "host:port other instances reach this one's ops endpoint at, for interactive queries routed by key (GET /query/...); blank: 127.0.0.1:<ops port>."),
         METRICS_PORT("paystream.metrics.port", "0", "Port of the Prometheus /metrics and /health endpoint on 127.0.0.1 (0: any free port, -1: off)."),
         INFLIGHT_TIMEOUT("paystream.payment.inflight.timeout", "PT60S", "A payment in AUTHORISING/CAPTURING/VOIDING/REFUNDING with no PSP result for this long has its command redriven (same idempotency key)."),
         REDRIVE_MAX("paystream.payment.redrive.max", "5", "Redrives of one command (after unknown outcomes or silence) before the payment goes to FAILED with an alert."),

@@ -3,6 +3,8 @@ package dev.paystream.processor;
 import dev.paystream.processor.ops.OpsServer;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.processor.ops.TopicAdmin;
+import dev.paystream.processor.query.PaymentQueries;
+import dev.paystream.processor.query.QueryHandler;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -11,12 +13,15 @@ import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.state.HostInfo;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
 import org.slf4j.Logger;
@@ -24,7 +29,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs the payments processor: {@code ProcessorMain [--config FILE]}. Creates missing topics, starts
- * Kafka Streams and the ops endpoint, and stops cleanly on SIGTERM/Ctrl-C.
+ * Kafka Streams and the ops endpoint (metrics, health, interactive queries), and stops cleanly on SIGTERM/Ctrl-C.
  */
 public final class ProcessorMain implements AutoCloseable {
 
@@ -33,7 +38,7 @@ public final class ProcessorMain implements AutoCloseable {
     private static final int MAX_REPLACEMENTS = 5;
     private static final Duration CRASH_WINDOW = Duration.ofMinutes(5);
 
-    private final KafkaStreams streams;
+    private volatile KafkaStreams streams;
     private final OpsServer ops;
     private final Deque<Long> replacements = new ArrayDeque<>();
     /** Counted down when Kafka Streams stops (cleanly or in ERROR), or the process is told to stop. */
@@ -56,7 +61,18 @@ public final class ProcessorMain implements AutoCloseable {
         Topology topology = PaymentsTopology.build(config, topics, serdes, serdes.anyValueDeserializer(), metrics);
         LOG.info("topology {}", topology.describe());
         Properties props = PaymentsTopology.streamsProperties(config);
+        ops = config.metricsPort() >= 0 ? new OpsServer(config.metricsPort(), registry,
+                () -> this.streams == null ? "CREATED" : this.streams.state().name()) : null;
+        String advertised = config.applicationServer();
+        if (advertised.isBlank() && ops != null) {
+            // Queries are answered on the ops port: advertise it so that other instances can route to this one.
+            advertised = "127.0.0.1:" + ops.port();
+            props.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertised);
+        }
         streams = new KafkaStreams(topology, props);
+        if (ops != null && !advertised.isBlank()) {
+            ops.handle(QueryHandler.PREFIX, new QueryHandler(new PaymentQueries(streams), HostInfo.buildFromEndpoint(advertised), Clock.systemUTC()));
+        }
         streams.setUncaughtExceptionHandler(this::onUncaught);
         streams.setStateListener((now, before) -> {
             LOG.info("streams state {} -> {}", before, now);
@@ -65,7 +81,6 @@ public final class ProcessorMain implements AutoCloseable {
             }
         });
         new KafkaStreamsMetrics(streams).bindTo(registry);
-        ops = config.metricsPort() >= 0 ? new OpsServer(config.metricsPort(), registry, () -> streams.state().name()) : null;
         streams.start();
         LOG.info("payments processor started applicationId={} opsPort={}", config.applicationId(), ops == null ? -1 : ops.port());
     }

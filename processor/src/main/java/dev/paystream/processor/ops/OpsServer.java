@@ -1,6 +1,7 @@
 package dev.paystream.processor.ops;
 
 import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -9,15 +10,20 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 
 /**
  * The processor's operations endpoint on 127.0.0.1: {@code GET /metrics} (Prometheus text format),
- * {@code GET /health} (200 while the Streams client is RUNNING or REBALANCING, else 503).
+ * {@code GET /health} (200 while the Streams client is RUNNING or REBALANCING, else 503), and whatever
+ * else is added with {@link #handle} (the processor adds its interactive queries under {@code /query/}).
  */
 public final class OpsServer implements AutoCloseable {
 
     private final HttpServer server;
+    /** Virtual threads: a query may wait on another instance, and must not hold up /health meanwhile. */
+    private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
 
     public OpsServer(int port, PrometheusMeterRegistry registry, Supplier<String> streamsState) {
         try {
@@ -31,7 +37,14 @@ public final class OpsServer implements AutoCloseable {
             boolean up = "RUNNING".equals(state) || "REBALANCING".equals(state);
             respond(ex, up ? 200 : 503, "application/json", "{\"status\":\"" + (up ? "UP" : "DOWN") + "\",\"streams\":\"" + state + "\"}");
         });
+        server.setExecutor(executor);
         server.start();
+    }
+
+    /** Serves {@code path} (and everything below it) with {@code handler} as well. */
+    public OpsServer handle(String path, HttpHandler handler) {
+        server.createContext(path, handler);
+        return this;
     }
 
     public int port() {
@@ -50,5 +63,6 @@ public final class OpsServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
+        executor.shutdownNow();
     }
 }

@@ -1,6 +1,7 @@
 package dev.paystream.processor.payment;
 
 import dev.paystream.processor.avro.DedupEntry;
+import dev.paystream.processor.avro.HistoryEntry;
 import dev.paystream.processor.avro.MandateWork;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.avro.PolicyCheck;
@@ -85,6 +86,10 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     /** Largest amount accepted, in minor units (10^13: 100 billion in a two-decimal currency). */
     public static final long MAX_AMOUNT_MINOR = 10_000_000_000_000L;
     private static final int PURGE_BATCH = 10_000;
+    /** Transitions kept in a payment's snapshot for status reads; older ones are on the ledger topic. */
+    private static final int MAX_HISTORY = 64;
+    /** Follow-up request keys remembered per payment; a payment sees a handful in its life. */
+    private static final int MAX_APPLIED_REQUESTS = 32;
     private static final Logger LOG = LoggerFactory.getLogger(PaymentProcessor.class);
 
     private final Duration dedupRetention;
@@ -151,6 +156,9 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     }
 
     private void request(Step step, String paymentId, PaymentRequest request) {
+        if (!(request.getBody() instanceof CreatePayment) && replayedFollowUp(step, paymentId, request)) {
+            return;
+        }
         switch (request.getBody()) {
             case CreatePayment create -> create(step, paymentId, request, create);
             case CapturePayment capture -> capture(step, paymentId, request, capture);
@@ -160,6 +168,51 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             case DenyPayment deny -> decide(step, paymentId, request, deny.getPrincipalId(), Trigger.DENIED, deny.getReason());
             default -> throw new IllegalStateException("intake let through an unknown body " + request.getBody());
         }
+    }
+
+    /**
+     * A follow-up (capture, cancel, refund, approve, deny) whose agent and idempotency key were already
+     * applied to this payment is a retry: it is audited as a replay (or as a conflict when its body differs)
+     * and changes nothing. Without this a retried partial refund would refund twice.
+     */
+    private boolean replayedFollowUp(Step step, String paymentId, PaymentRequest request) {
+        PaymentSnapshot p = payments.get(paymentId);
+        if (p == null || p.getAppliedRequests().isEmpty()) {
+            return false;
+        }
+        String key = followUpKey(request);
+        String sameKey = key.substring(0, key.lastIndexOf('|') + 1);
+        for (String applied : p.getAppliedRequests()) {
+            if (applied.startsWith(sameKey)) {
+                boolean same = applied.equals(key);
+                String type = requestType(request);
+                metrics.request(type, same ? "replayed" : "conflict");
+                step.audit(p, request, same ? AuditKind.DUPLICATE_REPLAYED : AuditKind.IDEMPOTENCY_CONFLICT,
+                        same ? "REPLAYED" : "REFUSED",
+                        same ? "retry of a " + type + " already applied; nothing changed"
+                             : "idempotency key reused with a different " + type + " request; nothing changed",
+                        List.of());
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** agent|idempotency key|hash of the body: what identifies an applied follow-up request. */
+    private static String followUpKey(PaymentRequest request) {
+        String body = request.getBody().toString();
+        return request.getAgentId() + "|" + request.getIdempotencyKey() + "|" + Integer.toHexString(body.hashCode());
+    }
+
+    private static String requestType(PaymentRequest request) {
+        return switch (request.getBody()) {
+            case CapturePayment c -> "capture";
+            case CancelPayment c -> "cancel";
+            case RefundPayment r -> "refund";
+            case ApprovePayment a -> "approve";
+            case DenyPayment d -> "deny";
+            default -> "create";
+        };
     }
 
     // ---- create -------------------------------------------------------------------------------------
@@ -456,6 +509,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         Transition t = PaymentTransitions.next(PaymentState.valueOf(p.getState()), trigger);
         return switch (t) {
             case Transition.Allowed allowed -> {
+                rememberFollowUp(p, request);
                 step.applyAllowed(p, allowed, detail, request);
                 metrics.request(type, "applied");
                 yield true;
@@ -465,6 +519,18 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                 yield false;
             }
         };
+    }
+
+    private static void rememberFollowUp(PaymentSnapshot p, PaymentRequest request) {
+        if (request == null || request.getBody() instanceof CreatePayment) {
+            return;
+        }
+        List<String> applied = new ArrayList<>(p.getAppliedRequests());
+        applied.add(followUpKey(request));
+        while (applied.size() > MAX_APPLIED_REQUESTS) {
+            applied.removeFirst();
+        }
+        p.setAppliedRequests(applied);
     }
 
     private void refuse(Step step, PaymentSnapshot p, PaymentRequest request, String type, Trigger trigger, String reason) {
@@ -883,6 +949,12 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                     .setRequestId(request == null ? null : request.getRequestId())
                     .setOccurredAt(Instant.ofEpochMilli(now))
                     .build();
+            List<HistoryEntry> history = new ArrayList<>(p.getHistory());
+            history.add(new HistoryEntry(p.getSequence(), from == null ? null : from.name(), to.name(), cause, detail, now));
+            while (history.size() > MAX_HISTORY) {
+                history.removeFirst();
+            }
+            p.setHistory(history);
             metrics.transition(from == null ? "NONE" : from.name(), to.name());
             forward(p.getPaymentId(), new Outbound.Event(e));
         }

@@ -1,8 +1,12 @@
 package dev.paystream.processor.query;
 
+import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
+import dev.paystream.processor.mandate.MandateProcessor;
 import dev.paystream.processor.payment.PaymentProcessor;
+import dev.paystream.schemas.avro.Mandate;
 import java.util.Optional;
+import java.util.Set;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyQueryMetadata;
@@ -13,8 +17,9 @@ import org.apache.kafka.streams.state.QueryableStoreTypes;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 
 /**
- * Interactive queries over the payments store: which instance holds a payment, and its current state
- * when this instance holds it. The ingest service routes a status read to {@link #ownerOf} and asks there.
+ * Interactive queries over the payments store ({@code payments}, key: payment id), the mandate books
+ * ({@code mandate-books}, key: mandate id) and the global mandates table ({@code mandates-global}): which
+ * instance holds a key, and what this instance holds. {@link QueryHandler} routes an HTTP read to the owner.
  */
 public final class PaymentQueries {
 
@@ -26,7 +31,16 @@ public final class PaymentQueries {
 
     /** Where {@code paymentId} lives: the active host, its standbys, and the partition. */
     public Optional<Location> ownerOf(String paymentId) {
-        KeyQueryMetadata meta = streams.queryMetadataForKey(PaymentProcessor.PAYMENTS_STORE, paymentId, Serdes.String().serializer());
+        return owner(PaymentProcessor.PAYMENTS_STORE, paymentId);
+    }
+
+    /** Where the books of {@code mandateId} live. */
+    public Optional<Location> bookOwnerOf(String mandateId) {
+        return owner(MandateProcessor.BOOKS, mandateId);
+    }
+
+    private Optional<Location> owner(String store, String key) {
+        KeyQueryMetadata meta = streams.queryMetadataForKey(store, key, Serdes.String().serializer());
         if (meta == null || meta == KeyQueryMetadata.NOT_AVAILABLE) {
             return Optional.empty();
         }
@@ -39,15 +53,29 @@ public final class PaymentQueries {
      * callers retry (rebalances are short).
      */
     public Optional<PaymentView> findLocal(String paymentId, boolean allowStale) {
-        StoreQueryParameters<ReadOnlyKeyValueStore<String, PaymentSnapshot>> params = StoreQueryParameters
-                .fromNameAndType(PaymentProcessor.PAYMENTS_STORE, QueryableStoreTypes.<String, PaymentSnapshot>keyValueStore());
-        if (allowStale) {
-            params = params.enableStaleStores();
+        return Optional.ofNullable(this.<PaymentSnapshot>store(PaymentProcessor.PAYMENTS_STORE, allowStale).get(paymentId))
+                .map(PaymentView::of);
+    }
+
+    /**
+     * The mandate (from the global table every instance holds) with its books from this instance's store;
+     * empty when the mandate is unknown. Call it on the books' owner, else spent and reserved read as 0.
+     */
+    public Optional<MandateView> findMandateLocal(String mandateId, boolean allowStale, long now) {
+        Mandate m = this.<Mandate>store(MandateProcessor.MANDATES, false).get(mandateId);
+        if (m == null) {
+            return Optional.empty();
         }
-        PaymentSnapshot s = streams.store(params).get(paymentId);
-        return Optional.ofNullable(s).map(PaymentView::of);
+        MandateBook book = this.<MandateBook>store(MandateProcessor.BOOKS, allowStale).get(mandateId);
+        return Optional.of(MandateView.of(m, book, now));
+    }
+
+    private <V> ReadOnlyKeyValueStore<String, V> store(String name, boolean allowStale) {
+        StoreQueryParameters<ReadOnlyKeyValueStore<String, V>> params = StoreQueryParameters
+                .fromNameAndType(name, QueryableStoreTypes.<String, V>keyValueStore());
+        return streams.store(allowStale ? params.enableStaleStores() : params);
     }
 
     /** Where a key lives. */
-    public record Location(HostInfo active, java.util.Set<HostInfo> standbys, int partition) {}
+    public record Location(HostInfo active, Set<HostInfo> standbys, int partition) {}
 }

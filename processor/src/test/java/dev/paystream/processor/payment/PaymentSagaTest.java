@@ -121,6 +121,16 @@ class PaymentSagaTest {
                 .build());
     }
 
+    private void followWithKey(String paymentKey, String requestKey, Object body) {
+        send(PaymentRequest.newBuilder()
+                .setRequestId(UUID.randomUUID().toString()).setAgentId(AGENT).setIdempotencyKey(requestKey)
+                .setMandateToken(TestMandates.tokenFor(AGENT, "USD"))
+                .setSubmittedAt(Instant.parse("2026-11-21T10:00:00Z"))
+                .setPaymentId(PaymentIds.derive(AGENT, paymentKey))
+                .setBody(body)
+                .build());
+    }
+
     private void send(PaymentRequest r) {
         String id = r.getPaymentId() != null ? r.getPaymentId() : PaymentIds.derive(r.getAgentId(), r.getIdempotencyKey());
         requests.pipeInput(id.getBytes(StandardCharsets.UTF_8), PlainAvroSerdes.serde(PaymentRequest.class).serializer().serialize("t", r));
@@ -301,6 +311,35 @@ class PaymentSagaTest {
         assertThat(second.getPspIdempotencyKey()).as("a new refund has its own key").isNotEqualTo(first.getPspIdempotencyKey());
         answer(second, PspOutcome.SUCCEEDED);
         assertThat(states()).containsExactly(PaymentState.REFUNDED);
+    }
+
+    @Test
+    void shouldApplyARetriedRefundOnceAndRefuseItsKeyWithAnotherAmount() {
+        String id = create("o-7r", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        states();
+        audit.readValuesToList();
+
+        // Given a partial refund that was applied and completed
+        followWithKey("o-7r", "refund-1", new RefundPayment(new Money(300L, "USD"), "damaged"));
+        answer(command(PspOperation.REFUND), PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.REFUNDING, PaymentState.CAPTURED);
+        audit.readValuesToList();
+
+        // When the agent retries it with the same key, then reuses the key for another amount
+        followWithKey("o-7r", "refund-1", new RefundPayment(new Money(300L, "USD"), "damaged"));
+        followWithKey("o-7r", "refund-1", new RefundPayment(new Money(500L, "USD"), "damaged"));
+
+        // Then nothing more is refunded: one replay, one conflict
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind)
+                .containsExactly(AuditKind.DUPLICATE_REPLAYED, AuditKind.IDEMPOTENCY_CONFLICT);
+        assertThat(snapshot(id).getRefundedMinor()).isEqualTo(300L);
+        assertThat(commands.isEmpty()).isTrue();
+        assertThat(events.isEmpty()).isTrue();
+        assertThat(snapshot(id).getHistory()).extracting(h -> h.getToState())
+                .containsExactly("INITIATED", "VALIDATED", "AUTHORISING", "AUTHORISED", "CAPTURING", "CAPTURED", "REFUNDING", "CAPTURED");
     }
 
     @Test
