@@ -10,7 +10,7 @@ import dev.paystream.processor.avro.ReservationSettlement;
 import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.mandate.MandateProcessor;
 import dev.paystream.processor.mandate.Rules;
-import dev.paystream.processor.dedup.Fingerprints;
+import dev.paystream.schemas.Fingerprints;
 import dev.paystream.processor.dedup.IdempotencyStore;
 import dev.paystream.processor.gateway.PspGateway;
 import dev.paystream.processor.ops.PipelineMetrics;

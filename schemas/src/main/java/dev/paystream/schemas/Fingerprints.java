@@ -1,4 +1,4 @@
-package dev.paystream.processor.dedup;
+package dev.paystream.schemas;
 
 import dev.paystream.schemas.avro.CreatePayment;
 import java.nio.charset.StandardCharsets;

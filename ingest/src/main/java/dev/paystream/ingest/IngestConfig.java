@@ -1,0 +1,93 @@
+package dev.paystream.ingest;
+
+import io.micronaut.core.value.PropertyResolver;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Every setting of the ingest service, with its default and meaning. Micronaut resolves them from
+ * {@code application.yml}, environment variables ({@code PAYSTREAM_INGEST_RESPONSE_WAIT}, …) and system
+ * properties. Credentials are given as SHA-256 hashes, never as the keys themselves.
+ */
+public record IngestConfig(
+        String bootstrapServers,
+        String registryUrl,
+        String topicPrefix,
+        List<String> processorUrls,
+        String agentKeys,
+        String principalKeys,
+        String operatorKeys,
+        String mandateKeys,
+        Duration tokenLeeway,
+        String signingKeyId,
+        String signingKey,
+        Duration tokenTtl,
+        Duration responseWait,
+        Duration maxPollWait,
+        double ratePerSecond,
+        int rateBurst,
+        Duration idempotencyRetention,
+        int idempotencyMaxEntries,
+        Duration produceTimeout) {
+
+    /** One documented setting. */
+    public enum Setting {
+        BOOTSTRAP("paystream.kafka.bootstrap.servers", "127.0.0.1:9092", "Kafka bootstrap servers."),
+        REGISTRY("paystream.registry.url", "http://127.0.0.1:8080/apis/registry/v3", "Apicurio Registry v3 API URL."),
+        TOPIC_PREFIX("paystream.topic.prefix", "", "Prefix of every Paystream topic."),
+        PROCESSOR_URLS("paystream.ingest.processor.urls", "http://127.0.0.1:9464", "Base URLs of processor ops endpoints (any instance: each routes a read to the instance holding the key), comma-separated."),
+        AGENT_KEYS("paystream.ingest.agent.keys", "", "Agent API keys as agentId=sha256hex(key),… (only hashes are configured)."),
+        PRINCIPAL_KEYS("paystream.ingest.principal.keys", "", "Principal credentials as principalId=sha256hex(key),…: create and revoke mandates, approve and deny payments."),
+        OPERATOR_KEYS("paystream.ingest.operator.keys", "", "Operator credentials as operatorId=sha256hex(key),…: read any payment or mandate, nothing else."),
+        MANDATE_KEYS("paystream.mandate.keys", "", "Public keys mandate tokens are verified with (kid=key,…), as for the processor: a bad token is refused here before anything is produced."),
+        TOKEN_LEEWAY("paystream.mandate.token.leeway", "PT30S", "Clock skew tolerated on a token's iat/exp."),
+        SIGNING_KEY_ID("paystream.ingest.mandate.signing.key.id", "", "Key id of the key this service signs mandate tokens with (must be listed in paystream.mandate.keys)."),
+        SIGNING_KEY("paystream.ingest.mandate.signing.key", "", "Ed25519 private key (URL-safe base64 PKCS#8) for tokens issued at POST /v1/mandates; from a secret, never a file in the repository. Blank: no tokens issued."),
+        TOKEN_TTL("paystream.ingest.mandate.token.ttl", "PT24H", "Lifetime of an issued mandate token (never beyond the mandate's validity)."),
+        RESPONSE_WAIT("paystream.ingest.response.wait", "PT2S", "How long a POST waits for the payment to come to rest before answering 202 with a status URL."),
+        MAX_POLL_WAIT("paystream.ingest.poll.max.wait", "PT60S", "Longest ?wait= a status read may long-poll."),
+        RATE("paystream.ingest.rate.per.second", "200", "Requests per second each agent or principal may make (token bucket)."),
+        BURST("paystream.ingest.rate.burst", "400", "Bucket size: requests a caller may make at once."),
+        IDEMPOTENCY_RETENTION("paystream.ingest.idempotency.retention", "PT24H", "How long a response is kept for replay under its Idempotency-Key (the processor keeps the key's payment for paystream.dedup.retention)."),
+        IDEMPOTENCY_MAX("paystream.ingest.idempotency.max.entries", "200000", "Responses kept for replay in this instance (oldest evicted first; the processor still deduplicates beyond)."),
+        PRODUCE_TIMEOUT("paystream.ingest.produce.timeout", "PT10S", "How long to wait for the broker to acknowledge a request before answering 503.");
+
+        public final String key;
+        public final String defaultValue;
+        public final String description;
+
+        Setting(String key, String defaultValue, String description) {
+            this.key = key;
+            this.defaultValue = defaultValue;
+            this.description = description;
+        }
+
+        String from(PropertyResolver p) {
+            return p.getProperty(key, String.class).orElse(defaultValue).trim();
+        }
+    }
+
+    public static IngestConfig from(PropertyResolver p) {
+        return new IngestConfig(
+                Setting.BOOTSTRAP.from(p),
+                Setting.REGISTRY.from(p),
+                Setting.TOPIC_PREFIX.from(p),
+                List.of(Setting.PROCESSOR_URLS.from(p).split("\\s*,\\s*")).stream().filter(s -> !s.isBlank())
+                        .map(s -> s.endsWith("/") ? s.substring(0, s.length() - 1) : s).toList(),
+                Setting.AGENT_KEYS.from(p),
+                Setting.PRINCIPAL_KEYS.from(p),
+                Setting.OPERATOR_KEYS.from(p),
+                Setting.MANDATE_KEYS.from(p),
+                Duration.parse(Setting.TOKEN_LEEWAY.from(p)),
+                Setting.SIGNING_KEY_ID.from(p),
+                Setting.SIGNING_KEY.from(p),
+                Duration.parse(Setting.TOKEN_TTL.from(p)),
+                Duration.parse(Setting.RESPONSE_WAIT.from(p)),
+                Duration.parse(Setting.MAX_POLL_WAIT.from(p)),
+                Double.parseDouble(Setting.RATE.from(p)),
+                Integer.parseInt(Setting.BURST.from(p)),
+                Duration.parse(Setting.IDEMPOTENCY_RETENTION.from(p)),
+                Integer.parseInt(Setting.IDEMPOTENCY_MAX.from(p)),
+                Duration.parse(Setting.PRODUCE_TIMEOUT.from(p)));
+    }
+}

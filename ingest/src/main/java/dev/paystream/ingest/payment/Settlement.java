@@ -1,0 +1,86 @@
+package dev.paystream.ingest.payment;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.paystream.ingest.status.ProcessorClient;
+import dev.paystream.ingest.status.StatusWaiter;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Predicate;
+
+/**
+ * Waits for a request's effect: the payment comes to rest (no PSP call or pipeline step outstanding), the
+ * processor refuses or replays the request (an audit record naming its request id), or the time is up.
+ */
+final class Settlement {
+
+    /** Audit kinds that answer a request on their own (no state change follows them). */
+    private static final Set<String> ANSWERING = Set.of("DUPLICATE_REPLAYED", "IDEMPOTENCY_CONFLICT", "IDEMPOTENCY_KEY_REUSED",
+            "TRANSITION_REFUSED", "NOT_PERMITTED", "UNKNOWN_PAYMENT", "VALIDATION_REJECTED");
+
+    sealed interface Outcome {
+        /** The payment rests in {@code view}'s state. */
+        record Resting(JsonNode view) implements Outcome {}
+        /** The processor answered with an audit record instead of a transition. */
+        record Answered(StatusWaiter.Signal.Audit audit, Optional<JsonNode> view) implements Outcome {}
+        /** Still moving when the wait ended; {@code view} is the latest known state, if any. */
+        record Moving(Optional<JsonNode> view) implements Outcome {}
+    }
+
+    private Settlement() {}
+
+    /** Registers interest before the request is produced, so that no signal can slip past. */
+    static CompletableFuture<StatusWaiter.Signal> watch(StatusWaiter waiter, String paymentId, String requestId, long afterSequence) {
+        return waiter.await(paymentId, wanted(requestId, afterSequence));
+    }
+
+    private static Predicate<StatusWaiter.Signal> wanted(String requestId, long afterSequence) {
+        return s -> switch (s) {
+            case StatusWaiter.Signal.Event e -> e.sequence() > afterSequence;
+            case StatusWaiter.Signal.Audit a -> requestId != null && requestId.equals(a.requestId())
+                    && (ANSWERING.contains(a.kind()) || ("POLICY_DECISION".equals(a.kind()) && "REFUSED".equals(a.outcome())));
+        };
+    }
+
+    static Outcome await(StatusWaiter waiter, ProcessorClient processor, String paymentId, String requestId,
+                         CompletableFuture<StatusWaiter.Signal> first, long deadlineNanos) {
+        CompletableFuture<StatusWaiter.Signal> next = first;
+        try {
+            while (true) {
+                long left = deadlineNanos - System.nanoTime();
+                if (left <= 0) {
+                    return new Outcome.Moving(processor.payment(paymentId));
+                }
+                StatusWaiter.Signal s;
+                try {
+                    s = next.get(left, TimeUnit.NANOSECONDS);
+                } catch (TimeoutException e) {
+                    return new Outcome.Moving(processor.payment(paymentId));
+                } catch (ExecutionException e) {
+                    throw new IllegalStateException(e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return new Outcome.Moving(Optional.empty());
+                }
+                switch (s) {
+                    case StatusWaiter.Signal.Audit a -> {
+                        return new Outcome.Answered(a, processor.payment(paymentId));
+                    }
+                    case StatusWaiter.Signal.Event e -> {
+                        next = waiter.await(paymentId, wanted(requestId, e.sequence()));
+                        Optional<JsonNode> view = processor.payment(paymentId);
+                        if (view.isPresent() && view.get().path("sequence").asLong() >= e.sequence()
+                                && PaymentJson.resting(view.get().path("state").asText())) {
+                            return new Outcome.Resting(view.get());
+                        }
+                    }
+                }
+            }
+        } finally {
+            next.cancel(false);
+        }
+    }
+}

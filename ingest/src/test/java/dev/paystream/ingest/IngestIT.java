@@ -1,0 +1,403 @@
+package dev.paystream.ingest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.paystream.devkit.DevKit;
+import dev.paystream.devkit.DevKitExtension;
+import dev.paystream.processor.ProcessorMain;
+import dev.paystream.processor.query.PaymentQueries;
+import dev.paystream.schemas.PaymentIds;
+import dev.paystream.schemas.TraceHeaders;
+import dev.paystream.schemas.mandate.MandateTokens;
+import io.micronaut.http.HttpMethod;
+import io.micronaut.web.router.Router;
+import io.micronaut.web.router.UriRouteInfo;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import io.swagger.v3.parser.OpenAPIV3Parser;
+import io.swagger.v3.parser.core.models.SwaggerParseResult;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The ingest service over real HTTP in front of the real pipeline: broker, registry, two processor
+ * instances, gateway, PSP simulator (see {@link IngestStack}). Every exchange is validated against the
+ * OpenAPI document.
+ */
+@ExtendWith(DevKitExtension.class)
+class IngestIT {
+
+    static final String AGENT = "key-agent-1";
+    static final String AGENT_2 = "key-agent-2";
+    static final String PRINCIPAL = "key-principal-1";
+    static final String PRINCIPAL_2 = "key-principal-2";
+    static final String OPERATOR = "key-ops-1";
+
+    @TempDir
+    static Path work;
+    static DevKit kit;
+    static IngestStack stack;
+    static Api api;
+    static String token;
+    static String mandateId;
+
+    @BeforeAll
+    static void start(DevKit devKit) throws Exception {
+        kit = devKit;
+        stack = new IngestStack(devKit, work, Map.of("paystream.ingest.response.wait", "PT3S"));
+        api = new Api(stack.baseUrl());
+        JsonNode mandate = grant("agent-1", 1_000_000_00L, null);
+        token = mandate.path("token").asText();
+        mandateId = mandate.path("id").asText();
+    }
+
+    @AfterAll
+    static void stop() {
+        if (stack != null) {
+            stack.close();
+        }
+    }
+
+    @AfterEach
+    void everyExchangeMatchesTheOpenApiDocument() {
+        assertThat(api.violations).isEmpty();
+    }
+
+    static JsonNode grant(String agent, long budget, Long approvalThreshold) {
+        String body = "{\"agent_id\":\"" + agent + "\",\"currency\":\"USD\",\"per_transaction_max_minor\":" + Math.min(budget, 500_000)
+                + ",\"budget_minor\":" + budget + ",\"budget_period\":\"P1D\",\"valid_until\":\"2100-01-01T00:00:00Z\""
+                + (approvalThreshold == null ? "" : ",\"approval_threshold_minor\":" + approvalThreshold) + "}";
+        Api.Response r = api.post("/v1/mandates", PRINCIPAL, "grant-" + UUID.randomUUID(), body);
+        assertThat(r.status()).as(r.text()).isEqualTo(201);
+        assertThat(r.json().path("token").asText()).isNotBlank();
+        return r.json();
+    }
+
+    static String payment(long amount, String payee, String captureMethod, String tok) {
+        return "{\"amount\":{\"amount_minor\":" + amount + ",\"currency\":\"USD\"},\"payee\":\"" + payee + "\",\"mandate_token\":\"" + tok
+                + "\",\"capture_method\":\"" + captureMethod + "\",\"description\":\"order\",\"decision_context\":{\"reasoning\":\"buying from "
+                + payee + " as asked\",\"inputs\":[\"user request\"],\"model\":\"m-1\",\"confidence\":0.9},\"metadata\":{\"order\":\"o-1\"}}";
+    }
+
+    private static int requestsOnKafka(String paymentId) {
+        return TopicReader.withKey(kit.bootstrapServers(), stack.topics.paymentRequests().name(), paymentId).size();
+    }
+
+    // ---- Done when 1 -----------------------------------------------------------------------------------
+
+    @Test
+    void shouldMakeOnePaymentOf100ConcurrentIdenticalPostsAndAnswerEachWithItsId() throws Exception {
+        String key = "storm-" + UUID.randomUUID();
+        String id = PaymentIds.derive("agent-1", key);
+        String body = payment(1999, "merchant-storm", "automatic", token);
+        CountDownLatch gate = new CountDownLatch(1);
+        List<Future<Api.Response>> calls = new ArrayList<>();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int i = 0; i < 100; i++) {
+                calls.add(pool.submit(() -> {
+                    gate.await();
+                    return api.post("/v1/payments", AGENT, key, body);
+                }));
+            }
+            gate.countDown();
+            int created = 0;
+            for (Future<Api.Response> f : calls) {
+                Api.Response r = f.get();
+                assertThat(r.status()).as(r.text()).isIn(201, 202, 409);
+                assertThat(r.json().path("id").asText()).as(r.text()).isEqualTo(id);
+                if (r.status() == 409) {
+                    r.problem(409, "idempotency_in_flight");
+                    assertThat(r.header("retry-after")).isEqualTo("1");
+                } else {
+                    created++;
+                }
+            }
+            assertThat(created).as("exactly one request ran; the others were in flight or replays").isGreaterThanOrEqualTo(1);
+        }
+        assertThat(requestsOnKafka(id)).as("one create on the request topic").isEqualTo(1);
+        Api.Response after = api.get("/v1/payments/" + id + "?wait=PT20S&after=5", AGENT);
+        assertThat(after.json().path("state").asText()).isEqualTo("CAPTURED");
+        assertThat(after.json().path("history").findValuesAsText("to")).containsExactly(
+                "INITIATED", "VALIDATED", "AUTHORISING", "AUTHORISED", "CAPTURING", "CAPTURED");
+        assertThat(stack.psp.ledger().toString()).isNotEmpty();
+
+        Api.Response replay = api.post("/v1/payments", AGENT, key, body);
+        assertThat(replay.header("idempotent-replayed")).isEqualTo("true");
+        assertThat(replay.json().path("id").asText()).isEqualTo(id);
+        assertThat(requestsOnKafka(id)).isEqualTo(1);
+    }
+
+    @Test
+    void shouldRefuseTheSameKeyWithADifferentRequestWith422AndProduceNothing() {
+        String key = "conflict-" + UUID.randomUUID();
+        String id = PaymentIds.derive("agent-1", key);
+        assertThat(api.post("/v1/payments", AGENT, key, payment(500, "merchant-c", "manual", token)).status()).isIn(201, 202);
+
+        api.post("/v1/payments", AGENT, key, payment(501, "merchant-c", "manual", token)).problem(422, "idempotency_conflict");
+
+        assertThat(requestsOnKafka(id)).isEqualTo(1);
+    }
+
+    @Test
+    void shouldAnswer409WithRetryAfterWhileTheFirstRequestIsStillRunning() throws Exception {
+        String key = "inflight-" + UUID.randomUUID();
+        String id = PaymentIds.derive("agent-1", key);
+        String body = payment(700, "merchant-slow", "automatic", token);
+        stack.psp.setFaults(stack.psp.faults().withLatency(Duration.ofSeconds(6), Duration.ofSeconds(6)));
+        try {
+            CompletableFuture<Api.Response> first = CompletableFuture.supplyAsync(() -> api.post("/v1/payments", AGENT, key, body));
+            await().atMost(Duration.ofSeconds(30)).until(() -> requestsOnKafka(id) == 1);
+
+            Api.Response second = api.post("/v1/payments", AGENT, key, body).problem(409, "idempotency_in_flight");
+
+            assertThat(second.header("retry-after")).isEqualTo("1");
+            assertThat(second.json().path("id").asText()).isEqualTo(id);
+            Api.Response firstAnswer = first.get();
+            assertThat(firstAnswer.status()).as("the PSP is slower than the response wait").isEqualTo(202);
+            assertThat(firstAnswer.header("location")).isEqualTo("/v1/payments/" + id);
+        } finally {
+            stack.psp.setFaults(stack.psp.faults().withLatency(Duration.ZERO, Duration.ZERO));
+        }
+        assertThat(requestsOnKafka(id)).isEqualTo(1);
+    }
+
+    @Test
+    void shouldRefuseBadRequestsWithPreciseProblemsAndProduceNothing() {
+        String topic = stack.topics.paymentRequests().name();
+        int before = TopicReader.all(kit.bootstrapServers(), topic, false).size();
+        String good = payment(100, "merchant-x", "automatic", token);
+
+        api.call("POST", "/v1/payments", AGENT, "k-malformed", "{\"amount\": {", Map.of(), false).problem(400, "malformed_json");
+        api.call("POST", "/v1/payments", AGENT, "k-big", "{\"description\":\"" + "x".repeat(70_000) + "\"}", Map.of(), false)
+                .problem(413, "body_too_large");
+        api.call("POST", "/v1/payments", AGENT, null, good, Map.of(), false).problem(400, "idempotency_key_missing");
+        Api.Response fields = api.call("POST", "/v1/payments", AGENT, "k-fields",
+                "{\"amount\":{\"amount_minor\":12.5,\"currency\":\"usd\"},\"payee\":\"m\",\"mandate_token\":\"" + token + "\",\"ammount\":1}",
+                Map.of(), false).problem(400, "invalid_request");
+        assertThat(fields.json().path("errors").findValuesAsText("pointer"))
+                .containsExactlyInAnyOrder("/ammount", "/amount/amount_minor", "/amount/currency");
+        api.call("POST", "/v1/payments", AGENT, "k-card", payment(100, "4111 1111 1111 1111", "automatic", token), Map.of(), false)
+                .problem(400, "invalid_request");
+        Api.Response garbage = api.post("/v1/payments", AGENT, "k-badtoken", payment(100, "m", "automatic", "not.a.token"))
+                .problem(403, "mandate_token_invalid");
+        assertThat(garbage.json().path("rule").asText()).startsWith("token.");
+        var forger = new MandateTokens.Signer(IngestStack.KEY_ID, MandateTokens.generateKeyPair().getPrivate());
+        String forged = forger.sign("principal-1", "agent-1", mandateId, 1, Instant.now(), 600);
+        assertThat(api.post("/v1/payments", AGENT, "k-forged", payment(100, "m", "automatic", forged))
+                .problem(403, "mandate_token_invalid").json().path("rule").asText()).isEqualTo("token.signature");
+        assertThat(api.post("/v1/payments", AGENT_2, "k-other-agent", payment(100, "m", "automatic", token))
+                .problem(403, "mandate_token_invalid").json().path("rule").asText()).isEqualTo("token.agent");
+        api.call("POST", "/v1/payments", null, "k-anon", good, Map.of(), false).problem(401, "unauthenticated");
+        api.call("POST", "/v1/payments", "key-nobody", "k-unknown", good, Map.of(), false).problem(401, "unauthenticated");
+        api.post("/v1/payments", PRINCIPAL, "k-principal", good).problem(403, "forbidden");
+        api.call("POST", "/v1/payments", AGENT, "k-text", good, Map.of("Content-Type", "text/plain"), false)
+                .problem(415, "unsupported_media_type");
+
+        assertThat(TopicReader.all(kit.bootstrapServers(), topic, false)).as("nothing reached Kafka").hasSize(before);
+    }
+
+    @Test
+    void shouldHideAnotherAgentsPaymentAndRefuseItsFollowUps() {
+        String key = "mine-" + UUID.randomUUID();
+        Api.Response created = api.post("/v1/payments", AGENT, key, payment(300, "merchant-m", "manual", token));
+        String id = created.json().path("id").asText();
+        JsonNode other = grantFor("agent-2");
+
+        api.get("/v1/payments/" + id, AGENT_2).problem(404, "payment_not_found");
+        api.post("/v1/payments/" + id + "/capture", AGENT_2, "cap-" + UUID.randomUUID(),
+                "{\"mandate_token\":\"" + other.path("token").asText() + "\"}").problem(404, "payment_not_found");
+        api.post("/v1/payments/" + id + "/approve", AGENT, "appr-" + UUID.randomUUID(), "{}").problem(403, "forbidden");
+        assertThat(api.get("/v1/payments/" + id, OPERATOR).status()).isEqualTo(200);
+        assertThat(requestsOnKafka(id)).isEqualTo(1);
+    }
+
+    private static JsonNode grantFor(String agent) {
+        String body = "{\"agent_id\":\"" + agent + "\",\"currency\":\"USD\",\"per_transaction_max_minor\":100000,\"budget_minor\":1000000,"
+                + "\"budget_period\":\"P1D\",\"valid_until\":\"2100-01-01T00:00:00Z\"}";
+        Api.Response r = api.post("/v1/mandates", PRINCIPAL_2, "grant-" + UUID.randomUUID(), body);
+        assertThat(r.status()).as(r.text()).isEqualTo(201);
+        return r.json();
+    }
+
+    // ---- Done when 2 -----------------------------------------------------------------------------------
+
+    @Test
+    void shouldReturnALongPollAsSoonAsTheStateChanges() throws Exception {
+        Api.Response created = api.post("/v1/payments", AGENT, "lp-" + UUID.randomUUID(), payment(2500, "merchant-lp", "manual", token));
+        assertThat(created.status()).as(created.text()).isEqualTo(201);
+        assertThat(created.json().path("state").asText()).isEqualTo("AUTHORISED");
+        String id = created.json().path("id").asText();
+        long seq = created.json().path("sequence").asLong();
+
+        CompletableFuture<Api.Response> poll = CompletableFuture.supplyAsync(() -> api.get("/v1/payments/" + id + "?wait=PT50S", AGENT));
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5)).until(() -> !poll.isDone());
+        Api.Response captured = api.post("/v1/payments/" + id + "/capture", AGENT, "cap-" + UUID.randomUUID(),
+                "{\"amount\":{\"amount_minor\":2000,\"currency\":\"USD\"},\"mandate_token\":\"" + token + "\"}");
+        assertThat(captured.status()).as(captured.text()).isEqualTo(200);
+        assertThat(captured.json().path("state").asText()).isEqualTo("CAPTURED");
+        assertThat(captured.json().path("captured_minor").asLong()).isEqualTo(2000);
+
+        Api.Response changed = poll.get();
+        assertThat(changed.json().path("sequence").asLong()).as("the poll returned with the change, not the old state").isGreaterThan(seq);
+        assertThat(changed.json().path("state").asText()).isIn("CAPTURING", "CAPTURED");
+
+        Api.Response refused = api.post("/v1/payments/" + id + "/cancel", AGENT, "cancel-" + UUID.randomUUID(),
+                "{\"reason\":\"too late\",\"mandate_token\":\"" + token + "\"}").problem(409, "request_refused");
+        assertThat(refused.json().path("audit_kind").asText()).isEqualTo("TRANSITION_REFUSED");
+    }
+
+    @Test
+    void shouldAnswerStatusFromWhicheverProcessorInstanceIsAsked() {
+        Map<Integer, String> byOwner = new java.util.HashMap<>();
+        for (int i = 0; i < 40 && byOwner.size() < 2; i++) {
+            Api.Response r = api.post("/v1/payments", AGENT, "owner-" + UUID.randomUUID(), payment(100 + i, "merchant-o", "manual", token));
+            String id = r.json().path("id").asText();
+            int owner = ownerIndex(id);
+            byOwner.putIfAbsent(owner, id);
+        }
+        assertThat(byOwner).as("payments held by each of the two instances").hasSize(2);
+        for (String id : byOwner.values()) {
+            JsonNode viaIngest = api.get("/v1/payments/" + id, AGENT).json();
+            for (ProcessorMain p : stack.processors) {
+                JsonNode direct = rawGet("http://127.0.0.1:" + p.opsPort() + "/query/payments/" + id);
+                assertThat(direct.path("paymentId").asText()).isEqualTo(id);
+                assertThat(direct.path("state").asText()).isEqualTo(viaIngest.path("state").asText()).isEqualTo("AUTHORISED");
+                assertThat(direct.path("sequence").asLong()).isEqualTo(viaIngest.path("sequence").asLong());
+            }
+        }
+    }
+
+    private static int ownerIndex(String id) {
+        for (int i = 0; i < stack.processors.size(); i++) {
+            ProcessorMain p = stack.processors.get(i);
+            var loc = new PaymentQueries(p.streams()).ownerOf(id).orElseThrow();
+            if (loc.active().port() == p.opsPort()) {
+                return i;
+            }
+        }
+        throw new AssertionError("no instance owns " + id);
+    }
+
+    private static JsonNode rawGet(String url) {
+        try {
+            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url)).GET().build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            return Api.JSON.readTree(r.body());
+        } catch (IOException | InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    // ---- approvals, mandates, tracing ----------------------------------------------------------------
+
+    @Test
+    void shouldLetOnlyTheMandatesPrincipalApproveAndShowSpendingOnTheMandate() {
+        JsonNode m = grant("agent-1", 100_000, 10_000L);
+        String tok = m.path("token").asText();
+        Api.Response pending = api.post("/v1/payments", AGENT, "big-" + UUID.randomUUID(), payment(15_000, "merchant-big", "automatic", tok));
+        assertThat(pending.json().path("state").asText()).as(pending.text()).isEqualTo("PENDING_APPROVAL");
+        String id = pending.json().path("id").asText();
+        JsonNode held = api.get("/v1/mandates/" + m.path("id").asText(), PRINCIPAL).json();
+        assertThat(held.path("reserved_minor").asLong()).as(held.toString()).isEqualTo(15_000);
+
+        api.post("/v1/payments/" + id + "/approve", PRINCIPAL_2, "a-" + UUID.randomUUID(), "{}").problem(404, "payment_not_found");
+        Api.Response approved = api.post("/v1/payments/" + id + "/approve", PRINCIPAL, "a-" + UUID.randomUUID(), "{\"note\":\"ok\"}");
+
+        assertThat(approved.status()).as(approved.text()).isEqualTo(200);
+        assertThat(approved.json().path("state").asText()).isEqualTo("CAPTURED");
+        JsonNode mandate = api.get("/v1/mandates/" + m.path("id").asText(), PRINCIPAL).json();
+        assertThat(mandate.path("spent_minor").asLong()).isEqualTo(15_000);
+        assertThat(mandate.path("reserved_minor").asLong()).isZero();
+        assertThat(mandate.path("available_minor").asLong()).isEqualTo(85_000);
+    }
+
+    @Test
+    void shouldRevokeAMandateSoThatItsTokenNoLongerPays() {
+        JsonNode m = grant("agent-1", 100_000, null);
+        String id = m.path("id").asText();
+        api.call("DELETE", "/v1/mandates/" + id, AGENT, null, null, Map.of(), true).problem(403, "forbidden");
+
+        Api.Response revoked = api.call("DELETE", "/v1/mandates/" + id, PRINCIPAL, null, null, Map.of(), true);
+
+        assertThat(revoked.json().path("status").asText()).isEqualTo("REVOKED");
+        assertThat(revoked.json().path("version").asLong()).isEqualTo(2);
+        Api.Response refused = api.post("/v1/payments", AGENT, "after-revoke-" + UUID.randomUUID(),
+                payment(100, "merchant-r", "automatic", m.path("token").asText()));
+        assertThat(refused.json().path("state").asText()).as(refused.text()).isEqualTo("REJECTED");
+        api.post("/v1/mandates/" + id + "/tokens", PRINCIPAL, null, null).problem(409, "mandate_not_active");
+    }
+
+    @Test
+    void shouldCarryTheCallersTraceIntoTheKafkaRecord() {
+        String traceparent = TraceHeaders.newTraceparent();
+        String key = "trace-" + UUID.randomUUID();
+        Api.Response r = api.call("POST", "/v1/payments", AGENT, key, payment(100, "merchant-t", "manual", token),
+                Map.of("traceparent", traceparent), true);
+        String traceId = traceparent.substring(3, 35);
+        assertThat(r.header("paystream-trace-id")).isEqualTo(traceId);
+
+        var records = TopicReader.withKey(kit.bootstrapServers(), stack.topics.paymentRequests().name(), PaymentIds.derive("agent-1", key));
+        assertThat(records).hasSize(1);
+        String sent = new String(records.getFirst().headers().lastHeader("traceparent").value(), StandardCharsets.UTF_8);
+        assertThat(sent).startsWith("00-" + traceId + "-").isNotEqualTo(traceparent);
+    }
+
+    // ---- Done when 4: the document is complete, valid, and served -----------------------------------
+
+    @Test
+    void shouldDocumentEveryRouteAndServeTheCheckedInDocument() throws Exception {
+        SwaggerParseResult parsed = new OpenAPIV3Parser().readLocation(Api.SPEC.toAbsolutePath().toString(), null, null);
+        assertThat(parsed.getMessages()).as("the document is valid OpenAPI 3").isEmpty();
+        Set<String> documented = new TreeSet<>();
+        parsed.getOpenAPI().getPaths().forEach((path, item) -> item.readOperationsMap().keySet()
+                .forEach(m -> documented.add(m.name() + " " + path)));
+        Set<String> routed = new TreeSet<>();
+        for (UriRouteInfo<?, ?> route : stack.context.getBean(Router.class).uriRoutes().map(r -> (UriRouteInfo<?, ?>) r).toList()) {
+            String path = route.getUriMatchTemplate().toPathString().replaceAll("\\{id}", "{id}");
+            if (route.getHttpMethod() != HttpMethod.HEAD && !path.startsWith("/openapi")) {
+                routed.add(route.getHttpMethod().name() + " " + path);
+            }
+        }
+        Set<String> undocumented = new HashSet<>(routed);
+        undocumented.removeAll(documented);
+        assertThat(undocumented).as("routes missing from the document").isEmpty();
+        Set<String> unrouted = new HashSet<>(documented);
+        unrouted.removeAll(routed);
+        unrouted.remove("GET /openapi/paystream-ingest.yaml");
+        assertThat(unrouted).as("documented paths the service does not route").isEmpty();
+
+        Api.Response served = api.get("/openapi/paystream-ingest.yaml", null);
+        assertThat(served.text()).isEqualTo(Files.readString(Api.SPEC));
+        assertThat(api.get("/health", null).json().path("status").asText()).isEqualTo("UP");
+        assertThat(api.get("/health/readiness", null).json().path("status").asText()).isEqualTo("UP");
+        assertThat(api.get("/prometheus", null).text()).contains("paystream_ingest_requests_total");
+        api.get("/v1/nothing-here", AGENT).problem(404, "not_found");
+    }
+}
