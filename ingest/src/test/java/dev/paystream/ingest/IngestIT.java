@@ -10,6 +10,11 @@ import dev.paystream.processor.ProcessorMain;
 import dev.paystream.processor.query.PaymentQueries;
 import dev.paystream.schemas.PaymentIds;
 import dev.paystream.schemas.TraceHeaders;
+import dev.paystream.schemas.avro.CaptureMethod;
+import dev.paystream.schemas.avro.CreatePayment;
+import dev.paystream.schemas.avro.Money;
+import dev.paystream.schemas.client.HttpAgentClient;
+import dev.paystream.schemas.client.KafkaAgentClient;
 import dev.paystream.schemas.mandate.MandateTokens;
 import io.micronaut.http.HttpMethod;
 import io.micronaut.web.router.Router;
@@ -178,9 +183,16 @@ class IngestIT {
 
             assertThat(second.header("retry-after")).isEqualTo("1");
             assertThat(second.json().path("id").asText()).isEqualTo(id);
+            // The agent client retries the in-flight answer with the same key until the first request finished.
+            HttpAgentClient client = new HttpAgentClient(URI.create(stack.baseUrl()), AGENT, 20);
+            HttpAgentClient.Answer retried = client.post("/v1/payments", key, body);
             Api.Response firstAnswer = first.get();
             assertThat(firstAnswer.status()).as("the PSP is slower than the response wait").isEqualTo(202);
             assertThat(firstAnswer.header("location")).isEqualTo("/v1/payments/" + id);
+            assertThat(retried.attempts()).isGreaterThan(1);
+            assertThat(retried.replayed()).isTrue();
+            assertThat(retried.status()).isEqualTo(202);
+            assertThat(retried.json().path("id").asText()).isEqualTo(id);
         } finally {
             stack.psp.setFaults(stack.psp.faults().withLatency(Duration.ZERO, Duration.ZERO));
         }
@@ -367,6 +379,28 @@ class IngestIT {
         assertThat(records).hasSize(1);
         String sent = new String(records.getFirst().headers().lastHeader("traceparent").value(), StandardCharsets.UTF_8);
         assertThat(sent).startsWith("00-" + traceId + "-").isNotEqualTo(traceparent);
+    }
+
+    @Test
+    void shouldLetAnAgentProduceStraightToKafkaWithTheClientAndReadTheResultOverHttp() throws Exception {
+        String key = "direct-" + UUID.randomUUID();
+        String id;
+        try (KafkaAgentClient agent = new KafkaAgentClient(kit.bootstrapServers(), kit.registryUrl(), stack.prefix, "agent-1", () -> token)) {
+            id = agent.create(key, CreatePayment.newBuilder().setAmount(new Money(1234L, "USD")).setPayeeId("merchant-direct")
+                    .setCaptureMethod(CaptureMethod.MANUAL).setDescription("card 4111 1111 1111 1111 on file").build());
+            agent.create(key, CreatePayment.newBuilder().setAmount(new Money(1234L, "USD")).setPayeeId("merchant-direct")
+                    .setCaptureMethod(CaptureMethod.MANUAL).build());
+        }
+        assertThat(id).isEqualTo(PaymentIds.derive("agent-1", key));
+        await().atMost(Duration.ofSeconds(60)).until(() -> api.call("GET", "/v1/payments/" + id + "?wait=PT5S", AGENT, null, null, Map.of(), true)
+                .json().path("state").asText().equals("AUTHORISED"));
+        var records = TopicReader.withKey(kit.bootstrapServers(), stack.topics.paymentRequests().name(), id);
+        assertThat(records).hasSize(2);
+        assertThat(new String(records.getFirst().value(), StandardCharsets.ISO_8859_1)).doesNotContain("4111 1111 1111 1111");
+        var events = stack.topics.paymentEvents().valueSerde().deserializer();
+        assertThat(TopicReader.withKey(kit.bootstrapServers(), stack.topics.paymentEvents().name(), id).stream()
+                .map(r -> events.deserialize(r.topic(), r.headers(), r.value()).getToState().name()).toList())
+                .as("the retry made no second payment").containsOnlyOnce("INITIATED");
     }
 
     // ---- Done when 4: the document is complete, valid, and served -----------------------------------
