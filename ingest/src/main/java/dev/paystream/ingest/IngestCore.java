@@ -19,6 +19,7 @@ import io.micronaut.http.HttpStatus;
 import io.micronaut.http.MediaType;
 import io.micronaut.http.MutableHttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -215,6 +216,28 @@ public final class IngestCore {
     public static IdempotencyCache.Stored problem(Problem p, String instance) {
         Map<String, String> h = new LinkedHashMap<>(p.headers());
         return new IdempotencyCache.Stored(p.status(), h, Json.write(p.body(instance)));
+    }
+
+    /**
+     * How long this request waits for its effect before answering 202: the configured wait, shortened by
+     * an RFC 7240 {@code Prefer: respond-async} (answer as soon as Kafka acknowledged) or
+     * {@code Prefer: wait=N} (seconds; never longer than configured).
+     */
+    public Duration responseWait(HttpRequest<?> request) {
+        Duration wait = config.responseWait();
+        for (String prefer : request.getHeaders().getAll("Prefer")) {
+            for (String token : prefer.split(",")) {
+                String t = token.strip().toLowerCase();
+                if (t.equals("respond-async")) {
+                    return Duration.ZERO;
+                }
+                if (t.startsWith("wait=") && t.substring(5).matches("\\d{1,6}")) {
+                    Duration asked = Duration.ofSeconds(Long.parseLong(t.substring(5)));
+                    wait = asked.compareTo(wait) < 0 ? asked : wait;
+                }
+            }
+        }
+        return wait;
     }
 
     /** The trace context this request's Kafka records carry: a child of the caller's, or a new root. */

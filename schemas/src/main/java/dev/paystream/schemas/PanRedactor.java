@@ -98,7 +98,14 @@ public final class PanRedactor {
         while (end < text.length() && isUuidChar(text.charAt(end))) {
             end++;
         }
-        return UUID.matcher(text.substring(start, end)).matches();
+        // A UUID may follow other hex-looking text ("ordered-" + uuid): find one that covers the run.
+        java.util.regex.Matcher m = UUID.matcher(text).region(start, end);
+        while (m.find()) {
+            if (m.start() <= from && m.end() >= to) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static final java.util.regex.Pattern UUID =

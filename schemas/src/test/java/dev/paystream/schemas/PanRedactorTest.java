@@ -63,5 +63,9 @@ class PanRedactorTest {
         assertThat(PanRedactor.redact(id)).isEqualTo(id);
         assertThat(PanRedactor.redact("payment " + id + " paid")).isEqualTo("payment " + id + " paid");
         assertThat(PanRedactor.redact("card 4111-1111-1111-1111 for " + id)).isEqualTo("card ****-****-****-1111 for " + id);
+        // A prefix of hex letters and a dash ("ordered-", "bad-") must not hide the UUID around the run.
+        assertThat(PanRedactor.redact("ordered-" + id)).isEqualTo("ordered-" + id);
+        assertThat(PanRedactor.redact("bad-" + id + "-fe")).isEqualTo("bad-" + id + "-fe");
+        assertThat(PanRedactor.containsPan("ordered-4111-1111-1111-1111")).isTrue();
     }
 }

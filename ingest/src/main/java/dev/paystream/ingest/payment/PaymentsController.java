@@ -91,7 +91,7 @@ public class PaymentsController {
                 throw e;
             }
             Settlement.Outcome outcome = Settlement.await(core.waiter(), core.processor(), paymentId, request.getRequestId(), first,
-                    System.nanoTime() + core.config().responseWait().toNanos());
+                    System.nanoTime() + core.responseWait(http).toNanos());
             return answer(outcome, paymentId, key, fingerprint, 201, traceparent);
         });
     }
@@ -157,7 +157,7 @@ public class PaymentsController {
                 throw e;
             }
             Settlement.Outcome outcome = Settlement.await(core.waiter(), core.processor(), paymentId, request.getRequestId(), first,
-                    System.nanoTime() + core.config().responseWait().toNanos());
+                    System.nanoTime() + core.responseWait(http).toNanos());
             return answer(outcome, paymentId, key, null, 200, traceparent);
         });
     }
