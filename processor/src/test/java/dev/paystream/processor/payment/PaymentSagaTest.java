@@ -112,13 +112,7 @@ class PaymentSagaTest {
     }
 
     private void follow(String key, Object body) {
-        send(PaymentRequest.newBuilder()
-                .setRequestId(UUID.randomUUID().toString()).setAgentId(AGENT).setIdempotencyKey(key + ":" + UUID.randomUUID())
-                .setMandateToken(TestMandates.tokenFor(AGENT, "USD"))
-                .setSubmittedAt(Instant.parse("2026-11-21T10:00:00Z"))
-                .setPaymentId(PaymentIds.derive(AGENT, key))
-                .setBody(body)
-                .build());
+        followWithKey(key, key + ":" + UUID.randomUUID(), body);
     }
 
     private void followWithKey(String paymentKey, String requestKey, Object body) {
