@@ -339,18 +339,21 @@ class IngestIT {
         Api.Response pending = api.post("/v1/payments", AGENT, "big-" + UUID.randomUUID(), payment(15_000, "merchant-big", "automatic", tok));
         assertThat(pending.json().path("state").asText()).as(pending.text()).isEqualTo("PENDING_APPROVAL");
         String id = pending.json().path("id").asText();
-        JsonNode held = api.get("/v1/mandates/" + m.path("id").asText(), PRINCIPAL).json();
-        assertThat(held.path("reserved_minor").asLong()).as(held.toString()).isEqualTo(15_000);
+        // The mandate's books live in the mandate processor, one internal hop from the payment: read until they agree.
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+                assertThat(api.get("/v1/mandates/" + m.path("id").asText(), PRINCIPAL).json().path("reserved_minor").asLong()).isEqualTo(15_000));
 
         api.post("/v1/payments/" + id + "/approve", PRINCIPAL_2, "a-" + UUID.randomUUID(), "{}").problem(404, "payment_not_found");
         Api.Response approved = api.post("/v1/payments/" + id + "/approve", PRINCIPAL, "a-" + UUID.randomUUID(), "{\"note\":\"ok\"}");
 
         assertThat(approved.status()).as(approved.text()).isEqualTo(200);
         assertThat(approved.json().path("state").asText()).isEqualTo("CAPTURED");
-        JsonNode mandate = api.get("/v1/mandates/" + m.path("id").asText(), PRINCIPAL).json();
-        assertThat(mandate.path("spent_minor").asLong()).isEqualTo(15_000);
-        assertThat(mandate.path("reserved_minor").asLong()).isZero();
-        assertThat(mandate.path("available_minor").asLong()).isEqualTo(85_000);
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            JsonNode mandate = api.get("/v1/mandates/" + m.path("id").asText(), PRINCIPAL).json();
+            assertThat(mandate.path("spent_minor").asLong()).isEqualTo(15_000);
+            assertThat(mandate.path("reserved_minor").asLong()).isZero();
+            assertThat(mandate.path("available_minor").asLong()).isEqualTo(85_000);
+        });
     }
 
     @Test
