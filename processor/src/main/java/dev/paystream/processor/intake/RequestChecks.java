@@ -10,6 +10,7 @@ import dev.paystream.schemas.avro.CreatePayment;
 import dev.paystream.schemas.avro.DecisionContext;
 import dev.paystream.schemas.avro.DenyPayment;
 import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.avro.ReconcilePayment;
 import dev.paystream.schemas.avro.RefundPayment;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -63,6 +64,10 @@ public final class RequestChecks {
             }
             case ApprovePayment a -> identifier(problems, "principalId", a.getPrincipalId());
             case DenyPayment d -> identifier(problems, "principalId", d.getPrincipalId());
+            case ReconcilePayment rp -> {
+                identifier(problems, "pspReference", rp.getPspReference());
+                identifier(problems, "settlementId", rp.getSettlementId());
+            }
             case null, default -> { }
         }
         if (!problems.isEmpty()) {
@@ -120,6 +125,16 @@ public final class RequestChecks {
                 paymentId(problems, r);
                 required(problems, "principalId", deny.getPrincipalId(), MAX_ID);
                 optional(problems, "reason", deny.getReason(), MAX_REASON);
+            }
+            case ReconcilePayment rp -> {
+                paymentId(problems, r);
+                required(problems, "settlementId", rp.getSettlementId(), MAX_ID);
+                required(problems, "psp", rp.getPsp(), MAX_ID);
+                required(problems, "pspReference", rp.getPspReference(), MAX_ID);
+                required(problems, "sourceFile", rp.getSourceFile(), MAX_REASON);
+                if (rp.getGross() == null || rp.getGross().getCurrency() == null) {
+                    problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "gross is required"));
+                }
             }
             case null, default -> problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "body is missing or of an unknown type"));
         }

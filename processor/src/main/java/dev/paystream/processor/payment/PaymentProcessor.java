@@ -35,6 +35,7 @@ import dev.paystream.schemas.avro.PspCommand;
 import dev.paystream.schemas.avro.PspOperation;
 import dev.paystream.schemas.avro.PspOutcome;
 import dev.paystream.schemas.avro.PspResult;
+import dev.paystream.schemas.avro.ReconcilePayment;
 import dev.paystream.schemas.avro.RefundPayment;
 import dev.paystream.schemas.avro.RuleEvaluation;
 import dev.paystream.schemas.avro.RuleResult;
@@ -166,6 +167,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             case RefundPayment refund -> refund(step, paymentId, request, refund);
             case ApprovePayment approve -> decide(step, paymentId, request, approve.getPrincipalId(), Trigger.APPROVED, approve.getNote());
             case DenyPayment deny -> decide(step, paymentId, request, deny.getPrincipalId(), Trigger.DENIED, deny.getReason());
+            case ReconcilePayment reconcile -> reconcile(step, paymentId, request, reconcile);
             default -> throw new IllegalStateException("intake let through an unknown body " + request.getBody());
         }
     }
@@ -211,6 +213,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             case RefundPayment r -> "refund";
             case ApprovePayment a -> "approve";
             case DenyPayment d -> "deny";
+            case ReconcilePayment r -> "reconcile";
             default -> "create";
         };
     }
@@ -451,6 +454,53 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             }
             payments.put(paymentId, p);
         }
+    }
+
+    /**
+     * The reconciler found this payment's settlement line and it agrees (reference, currency, amount):
+     * CAPTURED → SETTLED → RECONCILED in one step, the fees and net recorded in the SETTLED event's
+     * detail. Checked again here, so a request that no longer fits the payment (refunded meanwhile, a
+     * partial capture the line does not cover) is refused with an audit record rather than applied.
+     */
+    private void reconcile(Step step, String paymentId, PaymentRequest request, ReconcilePayment r) {
+        PaymentSnapshot p = payments.get(paymentId);
+        if (p == null) {
+            unknownPayment(step, paymentId, request, "reconcile");
+            return;
+        }
+        Optional<String> problem = settlementProblem(p, r);
+        if (problem.isPresent()) {
+            refuse(step, p, request, "reconcile", Trigger.SETTLEMENT_MATCHED, problem.get());
+            return;
+        }
+        String where = r.getSourceFile() + " line " + r.getSourceLine();
+        if (PaymentState.valueOf(p.getState()) == PaymentState.CAPTURED) {
+            String settled = "settled by " + r.getPsp() + (r.getPayoutId() == null ? "" : " in payout " + r.getPayoutId())
+                    + ": gross " + r.getGross().getAmountMinor() + " fee " + r.getFeeMinor() + " net " + r.getNetMinor()
+                    + " " + r.getGross().getCurrency() + " (" + where + ")";
+            if (!tryApply(step, p, request, "reconcile", Trigger.SETTLEMENT_MATCHED, settled)) {
+                return;
+            }
+            step.apply(p, Trigger.RECONCILED, "settlement " + r.getSettlementId() + " matches the capture", request);
+        } else if (!tryApply(step, p, request, "reconcile", Trigger.RECONCILED,
+                "settlement " + r.getSettlementId() + " matches the capture (" + where + ")")) {
+            return;
+        }
+        payments.put(paymentId, p);
+    }
+
+    /** Why a settlement line cannot reconcile {@code p}, if it cannot. */
+    static Optional<String> settlementProblem(PaymentSnapshot p, ReconcilePayment r) {
+        if (p.getPspReference() != null && !p.getPspReference().equals(r.getPspReference())) {
+            return Optional.of("settlement is for PSP reference " + r.getPspReference() + ", the payment's is " + p.getPspReference());
+        }
+        if (!p.getCurrency().equals(r.getGross().getCurrency())) {
+            return Optional.of("settled in " + r.getGross().getCurrency() + ", the payment is in " + p.getCurrency());
+        }
+        if (p.getCapturedMinor() != r.getGross().getAmountMinor()) {
+            return Optional.of("settled " + r.getGross().getAmountMinor() + ", captured " + p.getCapturedMinor());
+        }
+        return Optional.empty();
     }
 
     /**

@@ -25,6 +25,7 @@ import dev.paystream.schemas.avro.PspCommand;
 import dev.paystream.schemas.avro.PspOperation;
 import dev.paystream.schemas.avro.PspOutcome;
 import dev.paystream.schemas.avro.PspResult;
+import dev.paystream.schemas.avro.ReconcilePayment;
 import dev.paystream.schemas.avro.RefundPayment;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
@@ -334,6 +335,75 @@ class PaymentSagaTest {
         assertThat(events.isEmpty()).isTrue();
         assertThat(snapshot(id).getHistory()).extracting(h -> h.getToState())
                 .containsExactly("INITIATED", "VALIDATED", "AUTHORISING", "AUTHORISED", "CAPTURING", "CAPTURED", "REFUNDING", "CAPTURED");
+    }
+
+    // ---- settlement ------------------------------------------------------------------------------------
+
+    private static ReconcilePayment settlement(String id, long gross, String currency) {
+        return ReconcilePayment.newBuilder().setSettlementId(id).setPsp("primary").setPspReference("pi_1")
+                .setGross(new Money(gross, currency)).setFeeMinor(59).setNetMinor(gross - 59)
+                .setSettledAt(Instant.parse("2026-11-22T00:00:00Z")).setPayoutId("po_1")
+                .setSourceFile("payout.csv").setSourceLine(7).build();
+    }
+
+    @Test
+    void shouldSettleThenReconcileAMatchedCaptureAndReplayARetriedMatch() {
+        // Given a captured payment
+        String id = create("o-s1", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        states();
+        audit.readValuesToList();
+
+        // When the reconciler matches its settlement line, twice (a redelivered request)
+        followWithKey("o-s1", "settlement:s-1", settlement("s-1", 1000, "USD"));
+        List<PaymentEvent> moved = events.readValuesToList();
+        followWithKey("o-s1", "settlement:s-1", settlement("s-1", 1000, "USD"));
+
+        // Then it moves CAPTURED -> SETTLED -> RECONCILED once, fees and net recorded
+        assertThat(moved).extracting(PaymentEvent::getToState).containsExactly(PaymentState.SETTLED, PaymentState.RECONCILED);
+        assertThat(moved.getFirst().getCauseDetail()).contains("gross 1000 fee 59 net 941 USD", "payout po_1", "payout.csv line 7");
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind).containsExactly(AuditKind.DUPLICATE_REPLAYED);
+        assertThat(snapshot(id).getState()).isEqualTo("RECONCILED");
+        assertThat(events.isEmpty()).isTrue();
+        assertThat(commands.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldRefuseASettlementThatDoesNotMatchThePayment() {
+        String id = create("o-s2", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        states();
+        audit.readValuesToList();
+
+        followWithKey("o-s2", "settlement:s-2", settlement("s-2", 1001, "USD"));
+        followWithKey("o-s2", "settlement:s-3", settlement("s-3", 1000, "EUR"));
+
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getDetail)
+                .containsExactly("SETTLEMENT_MATCHED refused: settled 1001, captured 1000",
+                        "SETTLEMENT_MATCHED refused: settled in EUR, the payment is in USD");
+        assertThat(snapshot(id).getState()).isEqualTo("CAPTURED");
+        assertThat(events.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldRefuseASettlementForAVoidedPayment() {
+        String id = create("o-s3", 1000, CaptureMethod.MANUAL);
+        states();
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        follow("o-s3", new CancelPayment("changed mind"));
+        answer(command(PspOperation.VOID), PspOutcome.SUCCEEDED);
+        assertThat(states()).endsWith(PaymentState.VOIDED);
+        audit.readValuesToList();
+
+        followWithKey("o-s3", "settlement:s-4", settlement("s-4", 0, "USD"));
+
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind).containsExactly(AuditKind.TRANSITION_REFUSED);
+        assertThat(snapshot(id).getState()).isEqualTo("VOIDED");
+        assertThat(events.isEmpty()).isTrue();
     }
 
     @Test
