@@ -12,6 +12,9 @@ public final class DeadLetterHeaders {
     public static final String SOURCE_TOPIC = "paystream.dlq.source.topic";
     public static final String SOURCE_PARTITION = "paystream.dlq.source.partition";
     public static final String SOURCE_OFFSET = "paystream.dlq.source.offset";
+    /** For lines of settlement files: the file's name and the line's number (1-based). */
+    public static final String SOURCE_FILE = "paystream.dlq.source.file";
+    public static final String SOURCE_LINE = "paystream.dlq.source.line";
     /** Epoch millis when the record was dead-lettered. */
     public static final String DEAD_LETTERED_AT = "paystream.dlq.at";
 

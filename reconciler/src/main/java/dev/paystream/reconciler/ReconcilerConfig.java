@@ -1,0 +1,104 @@
+package dev.paystream.reconciler;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+
+/**
+ * Every setting of the reconciler, with its default and meaning. The service resolves them through
+ * Micronaut ({@code application.yml}, environment variables such as {@code PAYSTREAM_RECONCILER_INBOX},
+ * system properties); the command line takes the same keys as {@code --set key=value}.
+ */
+public record ReconcilerConfig(
+        String bootstrapServers,
+        String registryUrl,
+        String topicPrefix,
+        String applicationId,
+        Path stateDir,
+        Optional<Path> inbox,
+        Duration inboxPoll,
+        Path reportDir,
+        Duration internalGrace,
+        Duration settlementGrace,
+        Duration settlementLag,
+        Duration timerInterval,
+        Duration commitInterval,
+        int partitions,
+        short replicationFactor,
+        String agentId,
+        Duration reportWait) {
+
+    /** One documented setting. */
+    public enum Setting {
+        BOOTSTRAP("paystream.kafka.bootstrap.servers", "127.0.0.1:9092", "Kafka bootstrap servers."),
+        REGISTRY("paystream.registry.url", "http://127.0.0.1:8080/apis/registry/v3", "Apicurio Registry v3 API URL."),
+        TOPIC_PREFIX("paystream.topic.prefix", "", "Prefix of every Paystream topic."),
+        APPLICATION_ID("paystream.reconciler.application.id", "paystream-reconciler", "Kafka Streams application id (consumer group, internal topic prefix)."),
+        STATE_DIR("paystream.reconciler.state.dir", "data/reconciler-state", "RocksDB state directory (keep it on a persistent volume)."),
+        INBOX("paystream.reconciler.inbox", "", "Directory watched for settlement files (<inbox>/<psp>/<file>); blank: no watching. Done files move to <inbox>/done, unreadable ones to <inbox>/failed."),
+        INBOX_POLL("paystream.reconciler.inbox.poll", "PT2S", "How often the inbox is scanned (files must stop growing between two scans before they are read)."),
+        REPORT_DIR("paystream.reconciler.report.dir", "data/reconciler-reports", "Where per-file reports (<file>.report.json, <file>.report.txt) are written."),
+        INTERNAL_GRACE("paystream.reconciler.internal.grace", "PT30M", "How long a settlement line waits for Paystream's own events about its payment before it is MISSING_INTERNALLY (or a STATUS_MISMATCH)."),
+        SETTLEMENT_GRACE("paystream.reconciler.settlement.grace", "PT6H", "How long after a settlement file's cut-off passed a capture its line may still arrive (e.g. files out of order) before MISSING_AT_PROCESSOR."),
+        SETTLEMENT_LAG("paystream.reconciler.settlement.lag", "PT24H", "A capture is expected in a file whose cut-off is at least this much later (PSPs settle captures of the last hours in the next batch)."),
+        TIMER_INTERVAL("paystream.reconciler.timer.interval", "PT1S", "How often grace-period timers are checked (wall clock)."),
+        COMMIT_INTERVAL("paystream.reconciler.commit.interval", "PT0.2S", "Kafka Streams transaction commit interval."),
+        PARTITIONS("paystream.reconciler.partitions", "6", "Partitions of the settlements topic; the events are re-keyed by PSP reference onto as many (they must match)."),
+        REPLICATION("paystream.reconciler.replication.factor", "1", "Replication factor of the reconciler's own topics (3 in production)."),
+        AGENT_ID("paystream.reconciler.agent.id", "paystream-reconciler", "The agent id on the reconcile requests the reconciler sends the processor."),
+        REPORT_WAIT("paystream.reconciler.report.wait", "PT2M", "How long the command line (and the inbox) waits for every line's outcome before writing the report with the rest PENDING.");
+
+        public final String key;
+        public final String defaultValue;
+        public final String description;
+
+        Setting(String key, String defaultValue, String description) {
+            this.key = key;
+            this.defaultValue = defaultValue;
+            this.description = description;
+        }
+
+        String from(Function<String, Optional<String>> lookup) {
+            return lookup.apply(key).orElse(defaultValue).trim();
+        }
+    }
+
+    /** Settings from any source (Micronaut's resolver, a map, system properties); missing ones take defaults. */
+    public static ReconcilerConfig from(Function<String, Optional<String>> lookup) {
+        String inbox = Setting.INBOX.from(lookup);
+        return new ReconcilerConfig(
+                Setting.BOOTSTRAP.from(lookup),
+                Setting.REGISTRY.from(lookup),
+                Setting.TOPIC_PREFIX.from(lookup),
+                Setting.APPLICATION_ID.from(lookup),
+                Path.of(Setting.STATE_DIR.from(lookup)),
+                inbox.isEmpty() ? Optional.empty() : Optional.of(Path.of(inbox)),
+                Duration.parse(Setting.INBOX_POLL.from(lookup)),
+                Path.of(Setting.REPORT_DIR.from(lookup)),
+                Duration.parse(Setting.INTERNAL_GRACE.from(lookup)),
+                Duration.parse(Setting.SETTLEMENT_GRACE.from(lookup)),
+                Duration.parse(Setting.SETTLEMENT_LAG.from(lookup)),
+                Duration.parse(Setting.TIMER_INTERVAL.from(lookup)),
+                Duration.parse(Setting.COMMIT_INTERVAL.from(lookup)),
+                Integer.parseInt(Setting.PARTITIONS.from(lookup)),
+                Short.parseShort(Setting.REPLICATION.from(lookup)),
+                Setting.AGENT_ID.from(lookup),
+                Duration.parse(Setting.REPORT_WAIT.from(lookup)));
+    }
+
+    public static ReconcilerConfig fromMap(Map<String, String> settings) {
+        return from(k -> Optional.ofNullable(settings.get(k)).or(() -> Optional.ofNullable(System.getProperty(k))));
+    }
+
+    /** Topic of the reconciler's own per-line outcomes (read by reports), keyed by source file name. */
+    public String outcomesTopic() {
+        return topicPrefix + "paystream.reconciler-outcomes.v1";
+    }
+
+    /** Compacted topic of each PSP's latest settlement cut-off, keyed by PSP name. */
+    public String cutoffsTopic() {
+        return topicPrefix + "paystream.settlement-cutoffs.v1";
+    }
+}
