@@ -32,7 +32,7 @@ public final class ReconcilerService implements AutoCloseable {
     private final InboxWatcher watcher;
 
     public ReconcilerService(ReconcilerConfig config, ReconcilerMetrics metrics) {
-        TopicCatalog topics = new TopicCatalog(config.topicPrefix(), new RegistrySerdes(config.registryUrl(), false));
+        TopicCatalog topics = new TopicCatalog(config.topicPrefix(), new RegistrySerdes(config.registryUrl(), true));
         this.client = new ReconcilerClient(config, metrics);
         checkPartitions(config, topics.settlements().name());
         this.streams = new KafkaStreams(ReconcilerTopology.build(config, topics, metrics), ReconcilerTopology.streamsProperties(config));

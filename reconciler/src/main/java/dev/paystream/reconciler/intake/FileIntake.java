@@ -169,7 +169,7 @@ public final class FileIntake {
                 throw new IOException(name + ": sending lines failed, deliver the file again (nothing is counted twice): "
                         + failure.get().getMessage(), failure.get());
             }
-            Instant cut = cutoff != null ? cutoff : maxSettled[0] == Long.MIN_VALUE ? null : Instant.ofEpochMilli(maxSettled[0]);
+            Instant cut = cutoff != null ? cutoff : maxSettled[0] == Long.MIN_VALUE ? null : Instant.ofEpochMilli(endOfUnit(maxSettled[0]));
             if (cut != null) {
                 cutoffs.send(new ProducerRecord<>(cutoffsTopic, psp, cut.toEpochMilli() + "|" + name), onError);
                 cutoffs.flush();
@@ -190,6 +190,17 @@ public final class FileIntake {
             metrics.file(f.name(), "failed");
             throw e;
         }
+    }
+
+    /**
+     * The end of the time unit a file's timestamps are given in: a line stamped 10:00:00 (files carry whole
+     * seconds) covers captures up to 10:00:00.999, one dated 2026-11-20 (camt.053) the whole day.
+     */
+    static long endOfUnit(long millis) {
+        if (millis % 86_400_000L == 0) {
+            return millis + 86_399_999L;
+        }
+        return millis % 1000 == 0 ? millis + 999 : millis;
     }
 
     /** Why a parsed line may not go on the topic, if it may not. */

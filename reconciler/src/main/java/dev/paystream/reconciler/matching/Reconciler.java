@@ -356,10 +356,8 @@ public final class Reconciler implements Processor<String, SpecificRecord, Strin
                 due.put(dueKey(now + settings.settlementGrace().toMillis(), "M", kv.value, ""), c.file());
             }
             cutoffsSeen.put(psp, c.at());
-            if (!passed.isEmpty()) {
-                LOG.info("cut-off of psp={} at {} ({}) passed {} unsettled captures; MISSING_AT_PROCESSOR after {} unless their lines arrive",
-                        psp, Instant.ofEpochMilli(c.at()), c.file(), passed.size(), settings.settlementGrace());
-            }
+            LOG.info("cut-off of psp={} advanced to {} ({}): {} unsettled captures of this task passed; MISSING_AT_PROCESSOR after {} unless their lines arrive",
+                    psp, Instant.ofEpochMilli(c.at()), c.file(), passed.size(), settings.settlementGrace());
         }
     }
 

@@ -208,6 +208,19 @@ class ReconcilerTopologyTest {
     }
 
     @Test
+    void shouldReportAMissingCaptureWhoseEventsArriveAfterTheCutoff() {
+        cutoffs.pipeInput("stripe", CAPTURED_AT.plus(Duration.ofHours(2)).toEpochMilli() + "|payout.csv");
+        driver.advanceWallClockTime(Duration.ofSeconds(1));
+
+        event("p-12", "pi_12", 4, PaymentState.AUTHORISED, 0, 0, "EUR");
+        captured("p-12", "pi_12");
+        driver.advanceWallClockTime(Duration.ofSeconds(21));
+
+        assertThat(discrepancies.readValuesToList()).extracting(Discrepancy::getDiscrepancyClass)
+                .containsExactly(DiscrepancyClass.MISSING_AT_PROCESSOR);
+    }
+
+    @Test
     void shouldMatchRefundsPaystreamKnowsAndFlagOnesItDoesNot() {
         event("p-10", "pi_10", 8, PaymentState.CAPTURED, 1000, 300, "EUR");
         line("s-10", "pi_10", SettlementLineType.CHARGE, 1000, "EUR", 11);
