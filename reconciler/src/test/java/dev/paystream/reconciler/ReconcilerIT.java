@@ -123,6 +123,10 @@ class ReconcilerIT {
         closers.push(adyen);
         ProcessorMain processor = processor(kit);
         await().atMost(Duration.ofMinutes(2)).until(() -> processor.streams().state() == KafkaStreams.State.RUNNING);
+        // The reconciler runs all along, as in production: it materialises the events while payments flow.
+        Map<String, Object> settings = reconcilerSettings(kit);
+        EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, settings);
+        closers.push(server);
 
         // Given 10,000 payments, half authorised and captured at each PSP, a few manual ones voided there
         long t0 = System.nanoTime();
@@ -146,10 +150,7 @@ class ReconcilerIT {
         }
         long adyenLines = Files.lines(adyenFile).count() - 1;
 
-        // When the reconciler runs, the Stripe file arrives in its inbox and the Adyen file on the command line
-        Map<String, Object> settings = reconcilerSettings(kit);
-        EmbeddedServer server = ApplicationContext.run(EmbeddedServer.class, settings);
-        closers.push(server);
+        // When the Stripe file arrives in the reconciler's inbox and the Adyen file on its command line
         Path inbox = work.resolve("inbox");
         Files.createDirectories(inbox.resolve("stripe"));
         Files.copy(stripeFile, inbox.resolve("stripe").resolve(stripeFile.getFileName() + ".part"));
@@ -432,7 +433,7 @@ class ReconcilerIT {
         s.put(ReconcilerConfig.Setting.INBOX.key, work.resolve("inbox").toString());
         s.put(ReconcilerConfig.Setting.INBOX_POLL.key, "PT0.5S");
         s.put(ReconcilerConfig.Setting.REPORT_DIR.key, work.resolve("reports").toString());
-        s.put(ReconcilerConfig.Setting.INTERNAL_GRACE.key, "PT5S");
+        s.put(ReconcilerConfig.Setting.INTERNAL_GRACE.key, "PT20S");
         s.put(ReconcilerConfig.Setting.SETTLEMENT_GRACE.key, "PT5S");
         s.put(ReconcilerConfig.Setting.SETTLEMENT_LAG.key, "PT0S");
         s.put(ReconcilerConfig.Setting.TIMER_INTERVAL.key, "PT0.5S");
