@@ -346,15 +346,21 @@ class PaymentSagaTest {
                 .setSourceFile("payout.csv").setSourceLine(7).build();
     }
 
-    @Test
-    void shouldSettleThenReconcileAMatchedCaptureAndReplayARetriedMatch() {
-        // Given a captured payment
-        String id = create("o-s1", 1000, CaptureMethod.AUTOMATIC);
+    /** A payment of 1000 USD, authorised and captured, with its events and audit records read. */
+    private String captured(String key) {
+        String id = create(key, 1000, CaptureMethod.AUTOMATIC);
         states();
         answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
         answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
         states();
         audit.readValuesToList();
+        return id;
+    }
+
+    @Test
+    void shouldSettleThenReconcileAMatchedCaptureAndReplayARetriedMatch() {
+        // Given a captured payment
+        String id = captured("o-s1");
 
         // When the reconciler matches its settlement line, twice (a redelivered request)
         followWithKey("o-s1", "settlement:s-1", settlement("s-1", 1000, "USD"));
@@ -372,12 +378,7 @@ class PaymentSagaTest {
 
     @Test
     void shouldRefuseASettlementThatDoesNotMatchThePayment() {
-        String id = create("o-s2", 1000, CaptureMethod.AUTOMATIC);
-        states();
-        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
-        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
-        states();
-        audit.readValuesToList();
+        String id = captured("o-s2");
 
         followWithKey("o-s2", "settlement:s-2", settlement("s-2", 1001, "USD"));
         followWithKey("o-s2", "settlement:s-3", settlement("s-3", 1000, "EUR"));

@@ -47,7 +47,6 @@ public final class OutcomeCollector {
         byte[] byLine = new byte[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, s.lines() + 16))];
         Map<String, Long> counts = new HashMap<>();
         long finals = 0;
-        long pending = 0;
         Set<String> missing = new HashSet<>();
         List<Noted> noted = new ArrayList<>();
         long deadline = System.nanoTime() + wait.toNanos();
@@ -91,13 +90,7 @@ public final class OutcomeCollector {
                     }
                     byLine[line] = (byte) code;
                     if (code == 1) {
-                        if (before == 0) {
-                            pending++;
-                        }
-                        continue;
-                    }
-                    if (before == 1) {
-                        pending--;
+                        continue; // PENDING: a final outcome follows
                     }
                     finals++;
                     counts.merge(o.getOutcome(), 1L, Long::sum);
