@@ -101,7 +101,7 @@ public final class ReconcilerBench {
                 System.out.printf("materialised %,d payments by PSP reference in %.1f s (%,.0f events/s)%n", n, materialise, n / materialise);
 
                 List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                        "-Xmx" + heap, "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+                        "-Xmx" + heap, "-XX:+UseSerialGC", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                         "-Dlogback.configurationFile=" + System.getProperty("logback.configurationFile", ""),
                         ReconcilerCli.class.getName(), "reconcile", "--stats", "--psp", "stripe", "--wait", "PT20M"));
                 for (String key : List.of(ReconcilerConfig.Setting.BOOTSTRAP.key, ReconcilerConfig.Setting.REGISTRY.key,
