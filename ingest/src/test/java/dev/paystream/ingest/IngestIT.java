@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.paystream.devkit.DevKit;
+import dev.paystream.devkit.TopicReader;
 import dev.paystream.devkit.DevKitExtension;
 import dev.paystream.processor.ProcessorMain;
 import dev.paystream.processor.query.PaymentQueries;

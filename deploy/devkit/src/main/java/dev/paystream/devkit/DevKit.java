@@ -32,7 +32,11 @@ public final class DevKit implements AutoCloseable {
         try {
             kafka = startKafka(dataDir);
         } catch (RuntimeException e) {
-            registryStart.thenAccept(EmbeddedRegistry::close);
+            try {
+                registryStart.join().close();
+            } catch (RuntimeException registryFailed) {
+                e.addSuppressed(registryFailed);
+            }
             throw e;
         }
         try {

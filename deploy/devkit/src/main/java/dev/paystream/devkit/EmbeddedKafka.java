@@ -88,6 +88,10 @@ public final class EmbeddedKafka implements KafkaBroker {
     }
 
     private void format() {
+        if (java.nio.file.Files.exists(logDir.resolve("meta.properties"))) {
+            LOG.info("kafka storage already formatted in {}: keeping its data", logDir);
+            return;
+        }
         try {
             new Formatter()
                     .setPrintStream(new PrintStream(OutputStream.nullOutputStream()))

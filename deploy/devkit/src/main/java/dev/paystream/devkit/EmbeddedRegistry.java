@@ -87,13 +87,18 @@ public final class EmbeddedRegistry implements AutoCloseable {
             Dirs.deleteRecursively(workDir);
             throw new UncheckedIOException("cannot start the registry: " + cmd, e);
         }
+        // Registered at once: a JVM that exits while the registry is still starting must not leave it behind.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (process.isAlive()) {
+                process.destroy();
+            }
+        }, "registry-stop"));
         CompletableFuture<String> url = new CompletableFuture<>();
         List<String> tail = new ArrayList<>();
         Thread pump = Thread.ofPlatform().daemon().name("registry-output").start(() -> pump(process, url, tail));
         try {
             String base = url.get(STARTUP_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
             EmbeddedRegistry registry = new EmbeddedRegistry(process, workDir, base);
-            Runtime.getRuntime().addShutdownHook(new Thread(registry::destroyQuietly, "registry-stop"));
             LOG.info("apicurio registry started url={}", registry.apiUrl());
             return registry;
         } catch (InterruptedException | java.util.concurrent.ExecutionException | TimeoutException e) {

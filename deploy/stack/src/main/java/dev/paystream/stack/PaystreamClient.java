@@ -37,7 +37,11 @@ public final class PaystreamClient {
                     usage: paystream submit --agent ID --key IDEMPOTENCY_KEY --amount MINOR --currency CCY --payee ID
                                             --token MANDATE_TOKEN (or env PAYSTREAM_MANDATE_TOKEN)
                                             [--reasoning TEXT] [--bootstrap HOST:PORT] [--registry URL] [--prefix P]
-                           paystream events [--from-beginning] [--bootstrap HOST:PORT] [--registry URL] [--prefix P]""");
+                           paystream events [--from-beginning] [--payment ID] [--until STATE [--timeout PT60S]]
+                                            [--bootstrap HOST:PORT] [--registry URL] [--prefix P]
+                             events: follows paystream.payment-events.v1 (read_committed), one line per state change
+                             with its trace id; --until exits 0 once the payment (or any, without --payment) reaches
+                             STATE, 1 if --timeout passes first.""");
             return;
         }
         Map<String, String> o = new HashMap<>(Map.of("--bootstrap", "127.0.0.1:9092",
@@ -57,7 +61,7 @@ public final class PaystreamClient {
         TopicCatalog topics = new TopicCatalog(o.get("--prefix"), serdes);
         switch (args[0]) {
             case "submit" -> submit(o, topics);
-            case "events" -> events(o, topics, fromBeginning);
+            case "events" -> System.exit(events(o, topics, fromBeginning));
             default -> throw new IllegalArgumentException("unknown command " + args[0] + " (see --help)");
         }
     }
@@ -98,22 +102,39 @@ public final class PaystreamClient {
         }
     }
 
-    private static void events(Map<String, String> o, TopicCatalog topics, boolean fromBeginning) {
+    private static int events(Map<String, String> o, TopicCatalog topics, boolean fromBeginning) {
         Properties p = new Properties();
         p.put("bootstrap.servers", o.get("--bootstrap"));
         p.put("group.id", "paystream-cli-" + UUID.randomUUID());
         p.put("auto.offset.reset", fromBeginning ? "earliest" : "latest");
         p.put("isolation.level", "read_committed");
+        String payment = o.get("--payment");
+        String until = o.get("--until");
+        long deadline = until == null ? Long.MAX_VALUE : System.nanoTime() + Duration.parse(o.getOrDefault("--timeout", "PT60S")).toNanos();
         try (var consumer = new KafkaConsumer<>(p, new StringDeserializer(), topics.paymentEvents().valueSerde().deserializer())) {
             consumer.subscribe(List.of(topics.paymentEvents().name()));
-            while (!Thread.currentThread().isInterrupted()) {
+            while (!Thread.currentThread().isInterrupted() && System.nanoTime() < deadline) {
                 for (var r : consumer.poll(Duration.ofMillis(500))) {
                     PaymentEvent e = r.value();
-                    System.out.printf("%s %s #%d %s -> %s (%s) %d %s%n", e.getOccurredAt(), e.getPaymentId(), e.getSequence(),
+                    if (payment != null && !payment.equals(e.getPaymentId())) {
+                        continue;
+                    }
+                    var header = r.headers().lastHeader(dev.paystream.schemas.TraceHeaders.TRACEPARENT);
+                    String trace = header == null ? null : new String(header.value(), java.nio.charset.StandardCharsets.UTF_8);
+                    System.out.printf("%s %s #%d %s -> %s (%s) %d %s trace=%s%n", e.getOccurredAt(), e.getPaymentId(), e.getSequence(),
                             e.getFromState() == null ? "-" : e.getFromState(), e.getToState(), e.getCause(),
-                            e.getAmount().getAmountMinor(), e.getAmount().getCurrency());
+                            e.getAmount().getAmountMinor(), e.getAmount().getCurrency(),
+                            dev.paystream.schemas.TraceHeaders.isValid(trace) ? trace.substring(3, 35) : "-");
+                    if (until != null && until.equals(e.getToState().name())) {
+                        return 0;
+                    }
                 }
             }
         }
+        if (until != null) {
+            System.err.println("no " + until + " event within " + o.getOrDefault("--timeout", "PT60S"));
+            return 1;
+        }
+        return 0;
     }
 }

@@ -1,185 +1,131 @@
 package dev.paystream.stack;
 
-import dev.paystream.devkit.DevKit;
 import dev.paystream.devkit.psp.PspFaults;
-import dev.paystream.devkit.psp.PspSimulator;
-import dev.paystream.processor.ProcessorConfig;
-import dev.paystream.schemas.RegistrySerdes;
-import dev.paystream.schemas.TopicCatalog;
-import dev.paystream.schemas.avro.Mandate;
-import dev.paystream.schemas.avro.MandateStatus;
-import dev.paystream.schemas.mandate.MandateTokens;
-import java.security.KeyPair;
-import java.security.PrivateKey;
-import java.security.PublicKey;
-import java.time.Instant;
-import java.util.List;
-import java.util.Properties;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringSerializer;
-import dev.paystream.processor.ProcessorMain;
-import dev.paystream.processor.gateway.GatewayConfig;
-import dev.paystream.processor.gateway.GatewayMain;
-import java.time.Duration;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
-import java.util.stream.Stream;
 
 /**
- * {@code paystream up}: the pipeline on the embedded default — a real Kafka broker (KRaft), a real
- * Apicurio Registry, the payments processor, the PSP gateway and two PSP simulators (primary and
- * secondary), all on 127.0.0.1, with data kept in a directory across restarts. Ctrl-C stops everything
- * cleanly.
+ * {@code paystream up}: the whole pipeline ({@link Stack}) on 127.0.0.1, data kept in a directory across
+ * restarts, a ready-to-paste example printed, Ctrl-C (or SIGTERM) stops everything cleanly.
  */
 public final class PaystreamUp {
+
+    static final String USAGE = """
+            usage: paystream up [--data DIR] [--fresh] [--bootstrap HOST:PORT --registry URL] [--free-ports]
+              Runs Kafka (KRaft), Apicurio Registry, the payments processor, the PSP gateway, two PSP simulators
+              (primary, secondary), the ingest API and the reconciler on 127.0.0.1, and prints an example to paste.
+              --data DIR            broker log, registry database, RocksDB state, reconciler inbox and reports, service
+                                    logs (default .paystream/data in the checkout)
+              --fresh               delete DIR first and start clean
+              --bootstrap, --registry
+                                    use an existing Kafka cluster and Apicurio Registry (v3 API URL) instead of starting them
+              --free-ports          every service on a free port instead of 8088 (ingest), 8090 (reconciler),
+                                    9464 (processor), 9465 (gateway)
+              -Dpaystream.KEY=VALUE (in JAVA_OPTS) passes any service setting through, e.g. -Dpaystream.commit.interval=PT0.05S
+            Secrets come from the environment only: PAYSTREAM_MANDATE_SIGNING_KEY / PAYSTREAM_MANDATE_PUBLIC_KEY
+            (Ed25519, URL-safe base64; default: a key for this run only).""";
 
     private PaystreamUp() {}
 
     public static void main(String[] args) throws Exception {
         Path data = Path.of(".paystream/data");
         boolean fresh = false;
-        int metricsPort = 9464;
+        boolean freePorts = false;
+        String bootstrap = null;
+        String registry = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--data" -> data = Path.of(args[++i]);
+                case "--data" -> data = Path.of(value(args, ++i, "--data"));
                 case "--fresh" -> fresh = true;
-                case "--metrics-port" -> metricsPort = Integer.parseInt(args[++i]);
+                case "--free-ports" -> freePorts = true;
+                case "--bootstrap" -> bootstrap = value(args, ++i, "--bootstrap");
+                case "--registry" -> registry = value(args, ++i, "--registry");
                 case "--help", "-h" -> {
-                    System.out.println("""
-                            usage: paystream up [--data DIR] [--fresh] [--metrics-port N]
-                              Runs Kafka (KRaft), Apicurio Registry, the payments processor, the PSP gateway and
-                              two PSP simulators (primary, secondary) on 127.0.0.1.
-                              --data DIR         where broker log, registry database and RocksDB state live (default .paystream/data)
-                              --fresh            delete DIR first and start clean
-                              --metrics-port N   processor's /metrics and /health port (default 9464; the gateway's is N+1)""");
+                    System.out.println(USAGE);
                     return;
                 }
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (see --help)");
+                default -> {
+                    System.err.println("unknown option " + args[i] + "\n" + USAGE);
+                    System.exit(2);
+                }
             }
         }
         if (fresh) {
-            deleteRecursively(data);
+            Stack.deleteRecursively(data);
         }
         Files.createDirectories(data);
-        DevKit kit = DevKit.start(data.toAbsolutePath());
-        // Mandate tokens: a signing key from the environment (never a file), or one for this run only.
-        String keyId = System.getenv().getOrDefault("PAYSTREAM_MANDATE_KEY_ID", "dev-1");
-        String signingKey = System.getenv("PAYSTREAM_MANDATE_SIGNING_KEY");
-        PrivateKey privateKey;
-        PublicKey publicKey;
-        if (signingKey == null || signingKey.isBlank()) {
-            KeyPair pair = MandateTokens.generateKeyPair();
-            privateKey = pair.getPrivate();
-            publicKey = pair.getPublic();
-        } else {
-            privateKey = MandateTokens.decodePrivateKey(signingKey);
-            String pub = System.getenv("PAYSTREAM_MANDATE_PUBLIC_KEY");
-            if (pub == null || pub.isBlank()) {
-                throw new IllegalArgumentException("PAYSTREAM_MANDATE_SIGNING_KEY needs PAYSTREAM_MANDATE_PUBLIC_KEY beside it");
-            }
-            publicKey = MandateTokens.decodePublicKey(pub);
-        }
-        MandateTokens.Signer signer = new MandateTokens.Signer(keyId, privateKey);
-        Map<String, String> settings = new HashMap<>();
-        settings.put(ProcessorConfig.Setting.MANDATE_KEYS.key, keyId + "=" + MandateTokens.encodePublicKey(publicKey));
-        settings.put(ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
-        settings.put(ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl());
-        settings.put(ProcessorConfig.Setting.STATE_DIR.key, data.toAbsolutePath().resolve("streams").toString());
-        settings.put(ProcessorConfig.Setting.STANDBYS.key, "0");
-        settings.put(ProcessorConfig.Setting.METRICS_PORT.key, Integer.toString(metricsPort));
-        System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("paystream."))
-                .forEach(k -> settings.put(k, System.getProperty(k)));
-        ProcessorMain processor = new ProcessorMain(ProcessorConfig.fromMap(settings));
+        Map<String, String> overrides = new HashMap<>();
+        System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("paystream.") && !k.startsWith("paystream.home"))
+                .forEach(k -> overrides.put(k, System.getProperty(k)));
+        Path home = Path.of(System.getProperty("paystream.home", "."));
         PspFaults lifelike = PspFaults.none().withLatency(Duration.ofMillis(30), Duration.ofMillis(300));
-        PspSimulator primary = PspSimulator.start("primary", lifelike);
-        PspSimulator secondary = PspSimulator.start("secondary", lifelike);
-        Map<String, String> gw = new HashMap<>();
-        gw.put(GatewayConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
-        gw.put(GatewayConfig.Setting.REGISTRY.key, kit.registryUrl());
-        gw.put(GatewayConfig.Setting.PSPS.key, "primary=" + primary.baseUri() + ",secondary=" + secondary.baseUri());
-        gw.put(GatewayConfig.Setting.METRICS_PORT.key, Integer.toString(metricsPort + 1));
-        System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("paystream."))
-                .forEach(k -> gw.put(k, System.getProperty(k)));
-        GatewayMain gateway = new GatewayMain(GatewayConfig.fromMap(gw, Map.of()));
-        Mandate demo = demoMandate();
-        publishMandate(kit.bootstrapServers(), kit.registryUrl(), demo);
-        String token = signer.sign(demo.getPrincipalId(), demo.getAgentId(), demo.getMandateId(), demo.getVersion(), Instant.now(), 86_400);
+        Stack stack = Stack.start(new Stack.Options(data, home, bootstrap, registry, freePorts, lifelike, overrides));
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            System.out.println("stopping gateway, simulators, processor, registry and broker…");
-            gateway.close();
-            primary.close();
-            secondary.close();
-            processor.close();
-            kit.close();
+            System.out.println("stopping ingest, reconciler, gateway, simulators, processor" + (stack.embedded() ? ", registry and broker" : "") + "…");
+            stack.close();
+            System.out.println("stopped.");
             stopped.countDown();
         }, "paystream-stop"));
-        System.out.printf("""
-
-                Paystream is up (data in %s)
-                  Kafka bootstrap     %s
-                  Apicurio Registry   %s
-                  Processor metrics   http://127.0.0.1:%d/metrics   health: http://127.0.0.1:%d/health
-                  Gateway metrics     http://127.0.0.1:%d/metrics
-                  PSP simulators      primary %s   secondary %s
-                  Topics              paystream.payment-requests.v1 -> paystream.payment-events.v1 (+ audit, psp-commands, psp-results, dead-letters)
-
-                Demo mandate        %s: principal-1 lets agent-1 spend up to 500.00 USD per 24 h, at most 200.00 a payment,
-                                    a human approves above 100.00 (token below, signed with key %s, valid 24 h%s)
-
-                Try it (in another terminal):
-                  deploy/bin/paystream events --bootstrap %s --registry %s --from-beginning
-                  export PAYSTREAM_MANDATE_TOKEN=%s
-                  deploy/bin/paystream submit --bootstrap %s --registry %s \\
-                      --agent agent-1 --key order-1001 --amount 1999 --currency USD --payee merchant-42 \\
-                      --reasoning "Buying the team's printer paper from merchant-42"
-                Ctrl-C stops everything.
-                %n""", data.toAbsolutePath(), kit.bootstrapServers(), kit.registryUrl(), metricsPort, metricsPort,
-                metricsPort + 1, primary.baseUri(), secondary.baseUri(), demo.getMandateId(), keyId,
-                signingKey == null || signingKey.isBlank() ? "; the key lives only as long as this run: set PAYSTREAM_MANDATE_SIGNING_KEY to keep one" : "",
-                kit.bootstrapServers(), kit.registryUrl(), token, kit.bootstrapServers(), kit.registryUrl());
+        System.out.println(banner(stack));
+        System.out.flush();
         stopped.await();
     }
 
-    /** The demo mandate, granted again (same id and version) on every start so that it is valid from now. */
-    static Mandate demoMandate() {
-        Instant now = Instant.now();
-        return Mandate.newBuilder()
-                .setMandateId("mandate-demo-1").setVersion(1).setPrincipalId("principal-1").setAgentId("agent-1").setCurrency("USD")
-                .setPerTransactionMaxMinor(20_000L).setBudgetMinor(50_000L).setBudgetPeriodMs(Duration.ofHours(24).toMillis())
-                .setAllowedPayees(List.of()).setAllowedMerchantCategories(List.of())
-                .setValidFrom(now.minus(Duration.ofMinutes(5))).setValidUntil(now.plus(Duration.ofDays(30)))
-                .setApprovalThresholdMinor(10_000L).setVelocityMaxCount(100).setVelocityPeriodMs(Duration.ofHours(1).toMillis())
-                .setStatus(MandateStatus.ACTIVE).setUpdatedAt(now)
-                .build();
+    private static String value(String[] args, int i, String option) {
+        if (i >= args.length) {
+            System.err.println(option + " needs a value\n" + USAGE);
+            System.exit(2);
+        }
+        return args[i];
     }
 
-    private static void publishMandate(String bootstrap, String registry, Mandate m) throws Exception {
-        TopicCatalog topics = new TopicCatalog("", new RegistrySerdes(registry, true));
-        Properties p = new Properties();
-        p.put("bootstrap.servers", bootstrap);
-        p.put("enable.idempotence", "true");
-        p.put("acks", "all");
-        try (var producer = new KafkaProducer<>(p, new StringSerializer(), topics.mandates().valueSerde().serializer())) {
-            producer.send(new ProducerRecord<>(topics.mandates().name(), m.getMandateId(), m)).get();
-        }
-    }
+    /** What a newcomer needs: where everything is, and an example that works when pasted. */
+    static String banner(Stack s) {
+        return String.format("""
 
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
+                Paystream is up (data in %s)
+                  Ingest API          %s   (OpenAPI: %s/openapi/paystream-ingest.yaml)
+                  Reconciler          %s/health   inbox: %s/<psp>/   reports: %s
+                  Processor           %s/metrics   health: %s/health
+                  PSP gateway         %s/metrics
+                  PSP simulators      primary %s   secondary %s
+                  Kafka bootstrap     %s
+                  Apicurio Registry   %s
+                  Service logs        %s/logs/
+
+                Credentials for this run only (agents agent-1..3, principal principal-1, operator ops-1):
+                  export PAYSTREAM_URL=%s
+                  export AGENT_KEY=%s
+                  export PRINCIPAL_KEY=%s
+                  export OPERATOR_KEY=%s
+
+                # Try it (in another terminal, from the checkout):
+                # 1. principal-1 grants agent-1 a mandate: 500.00 USD a day, at most 200.00 a payment, approval above 100.00
+                TOKEN=$(curl -sf -X POST "$PAYSTREAM_URL/v1/mandates" -H "Authorization: Bearer $PRINCIPAL_KEY" \\
+                  -H "Idempotency-Key: grant-$(date +%%s)" -H 'Content-Type: application/json' \\
+                  -d '{"agent_id":"agent-1","currency":"USD","per_transaction_max_minor":20000,"budget_minor":50000,"budget_period":"P1D","valid_until":"2099-01-01T00:00:00Z","approval_threshold_minor":10000}' \\
+                  | grep -o '"token":"[^"]*"' | cut -d'"' -f4); echo "mandate token: ${TOKEN:0:24}…"
+                # 2. agent-1 pays 19.99 USD to merchant-42 (run it twice: the Idempotency-Key makes the retry harmless)
+                PAYMENT=$(curl -sf -X POST "$PAYSTREAM_URL/v1/payments" -H "Authorization: Bearer $AGENT_KEY" \\
+                  -H 'Idempotency-Key: order-1001' -H 'Content-Type: application/json' \\
+                  -d '{"amount":{"amount_minor":1999,"currency":"USD"},"payee":"merchant-42","mandate_token":"'"$TOKEN"'","decision_context":{"reasoning":"the team asked for printer paper; merchant-42 has it cheapest"}}' \\
+                  | grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4); echo "payment: $PAYMENT"
+                # 3. watch it move on the ledger topic, one line per state change, until it is CAPTURED
+                deploy/bin/paystream events%s --payment "$PAYMENT" --until CAPTURED --from-beginning
+                # 4. read it back as the agent (state, amounts, history)
+                curl -sf "$PAYSTREAM_URL/v1/payments/$PAYMENT" -H "Authorization: Bearer $AGENT_KEY"; echo
+                # end of example
+
+                Ctrl-C stops everything.
+                """, s.data(), s.ingestUrl(), s.ingestUrl(), s.reconcilerUrl(), s.inbox(), s.reports(), s.processorUrl(),
+                s.processorUrl(), s.gatewayUrl(), s.primary().baseUri(), s.secondary().baseUri(), s.bootstrapServers(),
+                s.registryUrl(), s.data(), s.ingestUrl(), s.key("agent-1"), s.key("principal-1"), s.key("ops-1"),
+                " --bootstrap " + s.bootstrapServers() + " --registry " + s.registryUrl());
     }
 }

@@ -29,9 +29,12 @@ public interface PspAdapter {
      */
     PspReply retrieve(PspCall call);
 
-    /** One call to make. Amount in minor units. */
+    /**
+     * One call to make. Amount in minor units. {@code traceparent} (W3C, may be null) is sent as the
+     * {@code traceparent} HTTP header so the PSP call belongs to the payment's trace.
+     */
     record PspCall(PspOperation operation, String idempotencyKey, String paymentId, String reference,
-                   long amountMinor, String currency, String payeeId, Duration timeout) {}
+                   long amountMinor, String currency, String payeeId, Duration timeout, String traceparent) {}
 
     /** The neutral state of the PSP object an operation acts on. */
     enum ObjectState { AUTHORISED, CAPTURED, VOIDED, REFUNDED, PENDING, FAILED, NOT_FOUND }

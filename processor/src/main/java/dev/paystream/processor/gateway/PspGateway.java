@@ -204,7 +204,7 @@ public final class PspGateway implements AutoCloseable {
         workers.submit(() -> {
             PspResult result;
             try {
-                result = execute(cmd);
+                result = execute(cmd, traceOf(r.headers()));
             } catch (RuntimeException e) {
                 LOG.error("command {} failed unexpectedly", cmd.getCommandId(), e);
                 result = result(cmd, cmd.getPsp() == null ? "none" : cmd.getPsp(), PspOutcome.UNKNOWN, null, null,
@@ -239,6 +239,17 @@ public final class PspGateway implements AutoCloseable {
 
     /** Executes one command to a definitive outcome, or to UNKNOWN after the retry budget. */
     PspResult execute(PspCommand cmd) {
+        return execute(cmd, null);
+    }
+
+    /** The command's trace context, continued as a child span into the PSP call's {@code traceparent} header. */
+    private static String traceOf(Headers headers) {
+        var parent = headers.lastHeader(TraceHeaders.TRACEPARENT);
+        return TraceHeaders.child(parent == null ? null : new String(parent.value(), StandardCharsets.UTF_8));
+    }
+
+    /** As {@link #execute(PspCommand)}, sending {@code traceparent} (may be null) with every call. */
+    PspResult execute(PspCommand cmd, String traceparent) {
         PspAdapter target;
         if (cmd.getPsp() != null) {
             target = adapters.stream().filter(a -> a.name().equals(cmd.getPsp())).findFirst().orElse(null);
@@ -257,13 +268,13 @@ public final class PspGateway implements AutoCloseable {
                         target.name() + " breaker is open; not sent", 0, null);
             }
             if (adapters.size() > 1 && cmd.getOperation() == PspOperation.AUTHORISE) {
-                announce(cmd, target.name());
+                announce(cmd, target.name(), traceparent);
             }
         }
         CircuitBreaker breaker = breakers.get(target.name());
         String op = cmd.getOperation().name();
         PspCall call = new PspCall(cmd.getOperation(), cmd.getPspIdempotencyKey(), cmd.getPaymentId(), cmd.getPspReference(),
-                cmd.getAmount().getAmountMinor(), cmd.getAmount().getCurrency(), cmd.getPayeeId(), config.callTimeout());
+                cmd.getAmount().getAmountMinor(), cmd.getAmount().getCurrency(), cmd.getPayeeId(), config.callTimeout(), traceparent);
         String last = "not attempted";
         int attempts = 0;
         // Waiting for an open breaker is not an attempt; the whole command still has a time budget.
@@ -305,11 +316,15 @@ public final class PspGateway implements AutoCloseable {
     }
 
     /** Write-ahead: before a new authorisation goes to {@code psp}, the topology learns that it may arrive there. */
-    private void announce(PspCommand cmd, String psp) {
+    private void announce(PspCommand cmd, String psp, String traceparent) {
         PspResult notice = PspResult.newBuilder(result(cmd, psp, PspOutcome.UNKNOWN, null, null, "dispatching to " + psp, 0, null))
                 .setDispatched(true).build();
         try {
-            producer.send(new ProducerRecord<>(topics.pspResults().name(), cmd.getPaymentId(), notice)).get(30, TimeUnit.SECONDS);
+            Headers headers = new RecordHeaders();
+            if (traceparent != null) {
+                headers.add(TraceHeaders.TRACEPARENT, traceparent.getBytes(StandardCharsets.UTF_8));
+            }
+            producer.send(new ProducerRecord<>(topics.pspResults().name(), null, cmd.getPaymentId(), notice, headers)).get(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while announcing " + cmd.getCommandId(), e);

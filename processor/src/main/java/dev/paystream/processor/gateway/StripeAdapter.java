@@ -97,6 +97,9 @@ public final class StripeAdapter implements PspAdapter {
         if (apiKey != null) {
             b.header("Authorization", "Bearer " + apiKey);
         }
+        if (c.traceparent() != null) {
+            b.header("traceparent", c.traceparent());
+        }
         HttpResponse<String> r;
         try {
             r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());

@@ -24,7 +24,7 @@ class StripeAdapterTest {
     }
 
     private static PspCall call(PspOperation op, String key, String reference, long amount) {
-        return new PspCall(op, key, "pay-1", reference, amount, "EUR", "merchant-1", Duration.ofMillis(500));
+        return new PspCall(op, key, "pay-1", reference, amount, "EUR", "merchant-1", Duration.ofMillis(500), null);
     }
 
     private static PspOutcome outcome(PspOperation op, PspAdapter.PspReply r) {

@@ -68,6 +68,11 @@ public final class PspSimulator implements AutoCloseable {
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong lost = new AtomicLong();
     private final AtomicLong serverErrors = new AtomicLong();
+    /** W3C trace id → the calls made in that trace ("POST /v1/…"), for tracing tests; bounded. */
+    private final Map<String, List<String>> callsByTrace = new ConcurrentHashMap<>();
+    private static final int MAX_TRACES = 200_000;
+    /** Paystream payment ids of every authorisation request that arrived, answered or not (outages included). */
+    private final java.util.Set<String> authorisationsAttempted = ConcurrentHashMap.newKeySet();
 
     /** A saved idempotent result, or a marker that its first request is still running. */
     private record Saved(String fingerprint, int status, String body, Instant savedAt, boolean running) {}
@@ -136,6 +141,35 @@ public final class PspSimulator implements AutoCloseable {
         return requests.get();
     }
 
+    /**
+     * Whether an authorisation for this Paystream payment id ever reached this PSP, even one refused by an
+     * outage: such a payment may exist here, so it must never be authorised at another PSP.
+     */
+    public boolean authorisationAttempted(String paymentId) {
+        return authorisationsAttempted.contains(paymentId);
+    }
+
+    /** The calls received with a {@code traceparent} of trace {@code traceId} (32 hex digits), in arrival order. */
+    public List<String> callsInTrace(String traceId) {
+        List<String> calls = callsByTrace.get(traceId);
+        if (calls == null) {
+            return List.of();
+        }
+        synchronized (calls) {
+            return List.copyOf(calls);
+        }
+    }
+
+    private void recordTrace(String traceparent, String call) {
+        if (traceparent == null || traceparent.length() < 35 || (callsByTrace.size() >= MAX_TRACES && !callsByTrace.containsKey(traceparent.substring(3, 35)))) {
+            return;
+        }
+        List<String> calls = callsByTrace.computeIfAbsent(traceparent.substring(3, 35), k -> new java.util.ArrayList<>());
+        synchronized (calls) {
+            calls.add(call);
+        }
+    }
+
     public long lostResponses() {
         return lost.get();
     }
@@ -157,6 +191,7 @@ public final class PspSimulator implements AutoCloseable {
             requests.incrementAndGet();
             String method = exchange.getRequestMethod();
             String path = exchange.getRequestURI().getPath();
+            recordTrace(exchange.getRequestHeaders().getFirst("traceparent"), method + " " + path);
             if (apiKey != null && !("Bearer " + apiKey).equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
                 respond(exchange, new Answer(401, error("invalid_request_error", "api_key_invalid", null, "Invalid API Key provided.", null)), false);
                 return;
@@ -164,6 +199,9 @@ public final class PspSimulator implements AutoCloseable {
             Map<String, String> params = "POST".equals(method)
                     ? parseForm(new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8))
                     : parseForm(Optional.ofNullable(exchange.getRequestURI().getRawQuery()).orElse(""));
+            if ("POST".equals(method) && "/v1/payment_intents".equals(path) && params.containsKey("metadata[paystream_payment_id]")) {
+                authorisationsAttempted.add(params.get("metadata[paystream_payment_id]"));
+            }
             String key = exchange.getRequestHeaders().getFirst("Idempotency-Key");
             PspFaults f = faults.get();
             SplittableRandom random = random(f, key == null ? method + path + params : key);

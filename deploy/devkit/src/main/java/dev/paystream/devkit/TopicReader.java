@@ -1,4 +1,4 @@
-package dev.paystream.ingest;
+package dev.paystream.devkit;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -11,12 +11,15 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
-/** Reads a whole topic up to its current end: what is on it now, not what may arrive. */
-final class TopicReader {
+/**
+ * Reads a whole topic up to its current end: what is on it now, not what may arrive. For tests and
+ * command-line tools; a topic read this way should be small.
+ */
+public final class TopicReader {
 
     private TopicReader() {}
 
-    static List<ConsumerRecord<String, byte[]>> all(String bootstrap, String topic, boolean committedOnly) {
+    public static List<ConsumerRecord<String, byte[]>> all(String bootstrap, String topic, boolean committedOnly) {
         Properties p = new Properties();
         p.put("bootstrap.servers", bootstrap);
         p.put("isolation.level", committedOnly ? "read_committed" : "read_uncommitted");
@@ -37,7 +40,8 @@ final class TopicReader {
         }
     }
 
-    static List<ConsumerRecord<String, byte[]>> withKey(String bootstrap, String topic, String key) {
+    /** Every record (committed or not) of {@code topic} whose key is {@code key}. */
+    public static List<ConsumerRecord<String, byte[]>> withKey(String bootstrap, String topic, String key) {
         return all(bootstrap, topic, false).stream().filter(r -> key.equals(r.key())).toList();
     }
 }
