@@ -52,6 +52,7 @@ public final class ReconcilerClient implements AutoCloseable {
     private static <K, V> Producer<K, V> producer(ReconcilerConfig c, String clientId, Serializer<V> values) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, c.bootstrapServers());
+        p.putAll(dev.paystream.schemas.KafkaSecurity.fromEnvironment()); // TLS/SASL from the environment only
         p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
@@ -64,7 +65,7 @@ public final class ReconcilerClient implements AutoCloseable {
 
     /** The reconciler's own topics: outcomes (7 days) and cut-offs (compacted). Existing ones are kept. */
     public static void ensureOwnTopics(ReconcilerConfig c) {
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", c.bootstrapServers()))) {
+        try (Admin admin = Admin.create(dev.paystream.schemas.KafkaSecurity.clientConfig(c.bootstrapServers()))) {
             for (NewTopic t : List.of(
                     new NewTopic(c.outcomesTopic(), c.partitions(), c.replicationFactor())
                             .configs(Map.of("cleanup.policy", "delete", "retention.ms", "604800000")),

@@ -52,7 +52,7 @@ public final class ReconcilerService implements AutoCloseable {
     }
 
     private static void checkPartitions(ReconcilerConfig c, String settlements) {
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", c.bootstrapServers()))) {
+        try (Admin admin = Admin.create(dev.paystream.schemas.KafkaSecurity.clientConfig(c.bootstrapServers()))) {
             int actual = admin.describeTopics(List.of(settlements)).allTopicNames().get().get(settlements).partitions().size();
             if (actual != c.partitions()) {
                 throw new IllegalStateException(settlements + " has " + actual + " partitions but paystream.reconciler.partitions is "

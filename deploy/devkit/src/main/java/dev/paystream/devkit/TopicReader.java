@@ -20,8 +20,13 @@ public final class TopicReader {
     private TopicReader() {}
 
     public static List<ConsumerRecord<String, byte[]>> all(String bootstrap, String topic, boolean committedOnly) {
+        return all(Map.of("bootstrap.servers", bootstrap), topic, committedOnly);
+    }
+
+    /** As {@link #all(String, String, boolean)} with a whole client configuration (bootstrap servers, TLS/SASL). */
+    public static List<ConsumerRecord<String, byte[]>> all(Map<String, Object> client, String topic, boolean committedOnly) {
         Properties p = new Properties();
-        p.put("bootstrap.servers", bootstrap);
+        p.putAll(client);
         p.put("isolation.level", committedOnly ? "read_committed" : "read_uncommitted");
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> parts = c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();

@@ -106,7 +106,7 @@ public final class DlqCommand {
             return 2;
         }
         String dlq = TopicCatalog.deadLettersName(prefix);
-        List<ConsumerRecord<String, byte[]>> selected = TopicReader.all(bootstrap, dlq, true).stream()
+        List<ConsumerRecord<String, byte[]>> selected = TopicReader.all(dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrap), dlq, true).stream()
                 .filter(r -> selection.stream().allMatch(p -> p.test(r))).toList();
         if (mode.equals("list")) {
             for (ConsumerRecord<String, byte[]> r : selected) {
@@ -126,7 +126,7 @@ public final class DlqCommand {
                               PrintStream out, PrintStream err) {
         Set<String> replayable = replayableTopics(prefix);
         Properties p = new Properties();
-        p.put("bootstrap.servers", bootstrap);
+        p.putAll(dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrap));
         p.put("enable.idempotence", "true");
         p.put("acks", "all");
         int failed = 0;

@@ -92,7 +92,7 @@ public final class PaystreamClient {
                 .build();
         RequestRedaction.redact(request);
         Properties p = new Properties();
-        p.put("bootstrap.servers", o.get("--bootstrap"));
+        p.putAll(dev.paystream.schemas.KafkaSecurity.clientConfig(o.get("--bootstrap")));
         p.put("enable.idempotence", "true");
         p.put("acks", "all");
         String paymentId = PaymentIds.derive(agent, key);
@@ -104,7 +104,7 @@ public final class PaystreamClient {
 
     private static int events(Map<String, String> o, TopicCatalog topics, boolean fromBeginning) {
         Properties p = new Properties();
-        p.put("bootstrap.servers", o.get("--bootstrap"));
+        p.putAll(dev.paystream.schemas.KafkaSecurity.clientConfig(o.get("--bootstrap")));
         p.put("group.id", "paystream-cli-" + UUID.randomUUID());
         p.put("auto.offset.reset", fromBeginning ? "earliest" : "latest");
         p.put("isolation.level", "read_committed");

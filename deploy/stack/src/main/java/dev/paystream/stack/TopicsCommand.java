@@ -36,8 +36,8 @@ public final class TopicsCommand {
               --replication R    replication factor of topics created now (default 1; 3 in production)
               --min-isr M        min.insync.replicas of topics created now (default: 2 when R >= 3, else 1)
               --grow-requests N  grow paystream.payment-requests.v1 to N partitions (never shrinks; safe while running)
-              --config K=V       an admin client setting (security.protocol, sasl.mechanism, …); secrets from the
-                                 environment: PAYSTREAM_KAFKA_SASL_JAAS_CONFIG
+              --config K=V       another admin client setting; TLS/SASL settings and their secrets come from
+                                 PAYSTREAM_KAFKA_CLIENT_* environment variables, as for every Paystream service
             Exit codes: 0 fine, 1 a topic differs from its contract, 2 bad usage.""";
 
     private TopicsCommand() {}
@@ -81,11 +81,7 @@ public final class TopicsCommand {
             err.println(e.getMessage() + "\n" + USAGE);
             return 2;
         }
-        String jaas = System.getenv("PAYSTREAM_KAFKA_SASL_JAAS_CONFIG");
-        if (jaas != null && !jaas.isBlank()) {
-            admin.put("sasl.jaas.config", jaas);
-        }
-        admin.put("bootstrap.servers", bootstrap);
+        admin.putAll(dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrap));
         int isr = minIsr != null ? minIsr : replication >= 3 ? 2 : 1;
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes("http://unused.invalid/apis/registry/v3", false));
         try (Admin client = Admin.create(admin)) {

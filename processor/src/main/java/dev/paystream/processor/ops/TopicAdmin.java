@@ -24,7 +24,7 @@ public final class TopicAdmin {
      * different count would route a payment's decisions to a task that does not hold the payment.
      */
     public static void ensureCoPartitioned(String bootstrapServers, String name, int partitions, short replication) {
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrapServers))) {
+        try (Admin admin = Admin.create(dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrapServers))) {
             try {
                 admin.createTopics(List.of(new NewTopic(name, partitions, replication)
                         .configs(Map.of("cleanup.policy", "delete", "retention.ms", "604800000")))).all().get();
@@ -63,7 +63,7 @@ public final class TopicAdmin {
     }
 
     public static void ensureTopics(String bootstrapServers, TopicCatalog topics, int partitions, short replication) {
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrapServers))) {
+        try (Admin admin = Admin.create(dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrapServers))) {
             for (TopicSpec<?, ?> spec : topics.all()) {
                 NewTopic topic = new NewTopic(spec.name(), partitions, replication).configs(spec.configs());
                 try {

@@ -38,12 +38,12 @@ public final class OutcomeCollector {
      * MISSING_AT_PROCESSOR outcomes that this file's cut-off produced within the wait are included.
      */
     public static FileReport collect(String bootstrapServers, String outcomesTopic, FileIntake.Summary s, Duration wait) {
-        Map<String, Object> props = Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+        Map<String, Object> props = dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrapServers);
+        props.putAll(Map.of(
                 ConsumerConfig.GROUP_ID_CONFIG, "paystream-reconciler-report-" + UUID.randomUUID(),
                 ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false",
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000");
+                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "5000"));
         byte[] byLine = new byte[(int) Math.min(Integer.MAX_VALUE - 8, Math.max(16, s.lines() + 16))];
         Map<String, Long> counts = new HashMap<>();
         long finals = 0;
