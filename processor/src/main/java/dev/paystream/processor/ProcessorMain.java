@@ -61,7 +61,7 @@ public final class ProcessorMain implements AutoCloseable {
         Topology topology = PaymentsTopology.build(config, topics, serdes, serdes.anyValueDeserializer(), metrics);
         LOG.info("topology {}", topology.describe());
         Properties props = PaymentsTopology.streamsProperties(config);
-        ops = config.metricsPort() >= 0 ? new OpsServer(config.metricsPort(), registry,
+        ops = config.metricsPort() >= 0 ? new OpsServer(config.opsHost(), config.metricsPort(), registry,
                 () -> this.streams == null ? "CREATED" : this.streams.state().name()) : null;
         String advertised = config.applicationServer();
         if (advertised.isBlank() && ops != null) {

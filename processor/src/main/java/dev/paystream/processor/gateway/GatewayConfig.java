@@ -30,7 +30,8 @@ public record GatewayConfig(
         Duration breakerOpen,
         int requestPartitions,
         short replicationFactor,
-        int metricsPort) {
+        int metricsPort,
+        String opsHost) {
 
     /** One documented setting. */
     public enum Setting {
@@ -50,7 +51,8 @@ public record GatewayConfig(
         BREAKER_OPEN("paystream.gateway.breaker.open", "PT5S", "How long an open breaker waits before letting one probe through."),
         REQUEST_PARTITIONS("paystream.request.partitions", "6", "Partitions of topics the gateway creates if missing."),
         REPLICATION("paystream.replication.factor", "1", "Replication factor of topics the gateway creates."),
-        METRICS_PORT("paystream.gateway.metrics.port", "0", "Port of the gateway's /metrics and /health on 127.0.0.1 (0: any free port, -1: off).");
+        METRICS_PORT("paystream.gateway.metrics.port", "0", "Port of the gateway's /metrics and /health on 127.0.0.1 (0: any free port, -1: off)."),
+        OPS_HOST("paystream.gateway.ops.host", "127.0.0.1", "Address /metrics and /health bind to; 0.0.0.0 in a container.");
 
         public final String key;
         public final String defaultValue;
@@ -96,7 +98,7 @@ public record GatewayConfig(
                 Duration.parse(v.get(Setting.BREAKER_WINDOW.key)), Integer.parseInt(v.get(Setting.BREAKER_MIN_CALLS.key)),
                 Double.parseDouble(v.get(Setting.BREAKER_FAILURE_RATE.key)), Duration.parse(v.get(Setting.BREAKER_OPEN.key)),
                 Integer.parseInt(v.get(Setting.REQUEST_PARTITIONS.key)), Short.parseShort(v.get(Setting.REPLICATION.key)),
-                Integer.parseInt(v.get(Setting.METRICS_PORT.key)));
+                Integer.parseInt(v.get(Setting.METRICS_PORT.key)), v.get(Setting.OPS_HOST.key));
     }
 
     static Map<String, URI> parsePsps(String spec) {

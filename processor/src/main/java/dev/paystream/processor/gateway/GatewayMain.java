@@ -36,7 +36,7 @@ public final class GatewayMain implements AutoCloseable {
                 .map(e -> (PspAdapter) new StripeAdapter(e.getKey(), e.getValue(), config.apiKeys().get(e.getKey())))
                 .toList();
         gateway = new PspGateway(config, topics, adapters, new GatewayMetrics(registry));
-        ops = config.metricsPort() >= 0 ? new OpsServer(config.metricsPort(), registry, () -> gateway.healthy() ? "RUNNING" : "ERROR") : null;
+        ops = config.metricsPort() >= 0 ? new OpsServer(config.opsHost(), config.metricsPort(), registry, () -> gateway.healthy() ? "RUNNING" : "ERROR") : null;
         gateway.start();
         LOG.info("psp gateway running psps={} opsPort={}", config.psps().keySet(), ops == null ? -1 : ops.port());
     }

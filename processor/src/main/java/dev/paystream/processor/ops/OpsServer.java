@@ -25,11 +25,12 @@ public final class OpsServer implements AutoCloseable {
     /** Virtual threads: a query may wait on another instance, and must not hold up /health meanwhile. */
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
 
-    public OpsServer(int port, PrometheusMeterRegistry registry, Supplier<String> streamsState) {
+    public OpsServer(String host, int port, PrometheusMeterRegistry registry, Supplier<String> streamsState) {
         try {
-            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 16);
+            InetAddress address = host == null || host.isBlank() || host.equals("127.0.0.1") ? InetAddress.getLoopbackAddress() : InetAddress.getByName(host);
+            server = HttpServer.create(new InetSocketAddress(address, port), 16);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot bind ops endpoint on 127.0.0.1:" + port, e);
+            throw new UncheckedIOException("cannot bind ops endpoint on " + host + ":" + port, e);
         }
         server.createContext("/metrics", ex -> respond(ex, 200, "text/plain; version=0.0.4", registry.scrape()));
         server.createContext("/health", ex -> {

@@ -45,6 +45,17 @@ public final class PipelineMetrics {
         counter("paystream.transitions", "Applied state transitions", "from", from, "to", to).increment();
     }
 
+    private final java.util.Map<String, io.micrometer.core.instrument.Timer> sinceCreated = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Time from a payment's creation to its reaching {@code state}: the pipeline's own latency, for p99 alerts. */
+    public void sinceCreated(String state, long millis) {
+        sinceCreated.computeIfAbsent(state, s -> io.micrometer.core.instrument.Timer.builder("paystream.payment.latency")
+                .description("Time from a payment's creation to the state, as the processor saw it")
+                .tag("state", s).publishPercentileHistogram()
+                .minimumExpectedValue(java.time.Duration.ofMillis(5)).maximumExpectedValue(java.time.Duration.ofMinutes(2))
+                .register(registry)).record(java.time.Duration.ofMillis(Math.max(0, millis)));
+    }
+
     public void transitionRefused(String state, String trigger) {
         counter("paystream.transitions.refused", "Triggers the transition table refused (audited, not applied)",
                 "state", state, "trigger", trigger).increment();

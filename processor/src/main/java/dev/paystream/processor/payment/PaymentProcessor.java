@@ -1006,6 +1006,9 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             }
             p.setHistory(history);
             metrics.transition(from == null ? "NONE" : from.name(), to.name());
+            if (to == PaymentState.AUTHORISED || to == PaymentState.CAPTURED || to == PaymentState.PENDING_APPROVAL) {
+                metrics.sinceCreated(to.name(), now - p.getCreatedAt());
+            }
             forward(p.getPaymentId(), new Outbound.Event(e));
         }
 
