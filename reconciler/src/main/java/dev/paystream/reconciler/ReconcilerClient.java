@@ -66,10 +66,14 @@ public final class ReconcilerClient implements AutoCloseable {
     /** The reconciler's own topics: outcomes (7 days) and cut-offs (compacted). Existing ones are kept. */
     public static void ensureOwnTopics(ReconcilerConfig c) {
         try (Admin admin = Admin.create(dev.paystream.schemas.KafkaSecurity.clientConfig(c.bootstrapServers()))) {
+            java.util.Set<String> existing = admin.listTopics().names().get();
             for (NewTopic t : List.of(
                     new NewTopic(c.outcomesTopic(), c.partitions(), c.replicationFactor())
                             .configs(Map.of("cleanup.policy", "delete", "retention.ms", "604800000")),
                     new NewTopic(c.cutoffsTopic(), 1, c.replicationFactor()).configs(Map.of("cleanup.policy", "compact")))) {
+                if (existing.contains(t.name())) {
+                    continue; // made by the platform (KafkaTopic); no CREATE permission needed
+                }
                 try {
                     admin.createTopics(List.of(t)).all().get();
                 } catch (ExecutionException e) {
@@ -78,6 +82,8 @@ public final class ReconcilerClient implements AutoCloseable {
                     }
                 }
             }
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot list topics", e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while creating topics", e);

@@ -25,13 +25,16 @@ public final class TopicAdmin {
      */
     public static void ensureCoPartitioned(String bootstrapServers, String name, int partitions, short replication) {
         try (Admin admin = Admin.create(dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrapServers))) {
-            try {
-                admin.createTopics(List.of(new NewTopic(name, partitions, replication)
-                        .configs(Map.of("cleanup.policy", "delete", "retention.ms", "604800000")))).all().get();
-                LOG.info("created topic={} partitions={} replication={}", name, partitions, replication);
-            } catch (ExecutionException e) {
-                if (!(e.getCause() instanceof TopicExistsException)) {
-                    throw new IllegalStateException("cannot create topic " + name, e.getCause());
+            // An existing topic (made by the platform, e.g. a KafkaTopic) is only checked: no CREATE permission needed.
+            if (!admin.listTopics().names().get().contains(name)) {
+                try {
+                    admin.createTopics(List.of(new NewTopic(name, partitions, replication)
+                            .configs(Map.of("cleanup.policy", "delete", "retention.ms", "604800000")))).all().get();
+                    LOG.info("created topic={} partitions={} replication={}", name, partitions, replication);
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof TopicExistsException)) {
+                        throw new IllegalStateException("cannot create topic " + name, e.getCause());
+                    }
                 }
             }
             int actual = partitionCount(admin, name);
@@ -64,7 +67,13 @@ public final class TopicAdmin {
 
     public static void ensureTopics(String bootstrapServers, TopicCatalog topics, int partitions, short replication) {
         try (Admin admin = Admin.create(dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrapServers))) {
+            // Topics that exist are left alone without asking to create them: in production they are made by the
+            // platform (Strimzi KafkaTopic) and the service's user has no CREATE permission.
+            java.util.Set<String> existing = admin.listTopics().names().get();
             for (TopicSpec<?, ?> spec : topics.all()) {
+                if (existing.contains(spec.name())) {
+                    continue;
+                }
                 NewTopic topic = new NewTopic(spec.name(), partitions, replication).configs(spec.configs());
                 try {
                     admin.createTopics(List.of(topic)).all().get();
@@ -75,6 +84,8 @@ public final class TopicAdmin {
                     }
                 }
             }
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot list topics", e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while creating topics", e);
