@@ -29,19 +29,21 @@ import org.apache.kafka.common.serialization.StringSerializer;
  */
 public final class PaystreamClient {
 
+    static final String USAGE = """
+            usage: paystream submit --agent ID --key IDEMPOTENCY_KEY --amount MINOR --currency CCY --payee ID
+                                    --token MANDATE_TOKEN (or env PAYSTREAM_MANDATE_TOKEN)
+                                    [--reasoning TEXT] [--bootstrap HOST:PORT] [--registry URL] [--prefix P]
+                   paystream events [--from-beginning] [--payment ID] [--until STATE [--timeout PT60S]]
+                                    [--bootstrap HOST:PORT] [--registry URL] [--prefix P]
+                     events: follows paystream.payment-events.v1 (read_committed), one line per state change
+                     with its trace id; --until exits 0 once the payment (or any, without --payment) reaches
+                     STATE, 1 if --timeout passes first.""";
+
     private PaystreamClient() {}
 
     public static void main(String[] args) throws Exception {
         if (args.length == 0 || args[0].equals("--help")) {
-            System.out.println("""
-                    usage: paystream submit --agent ID --key IDEMPOTENCY_KEY --amount MINOR --currency CCY --payee ID
-                                            --token MANDATE_TOKEN (or env PAYSTREAM_MANDATE_TOKEN)
-                                            [--reasoning TEXT] [--bootstrap HOST:PORT] [--registry URL] [--prefix P]
-                           paystream events [--from-beginning] [--payment ID] [--until STATE [--timeout PT60S]]
-                                            [--bootstrap HOST:PORT] [--registry URL] [--prefix P]
-                             events: follows paystream.payment-events.v1 (read_committed), one line per state change
-                             with its trace id; --until exits 0 once the payment (or any, without --payment) reaches
-                             STATE, 1 if --timeout passes first.""");
+            System.out.println(USAGE);
             return;
         }
         Map<String, String> o = new HashMap<>(Map.of("--bootstrap", "127.0.0.1:9092",

@@ -40,7 +40,7 @@ public final class TopicAdmin {
             int actual = partitionCount(admin, name);
             if (actual != partitions) {
                 throw new IllegalStateException("topic " + name + " has " + actual + " partitions but paystream.stateful.partitions is "
-                        + partitions + "; changing the stateful partition count is a planned migration (see the README)");
+                        + partitions + "; changing the stateful partition count is a planned migration (docs/runbooks.md, 'Change the stateful partition count')");
             }
         } catch (ExecutionException e) {
             throw new IllegalStateException("cannot describe topic " + name, e.getCause());
