@@ -1,0 +1,27 @@
+package dev.paystream.stack;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** {@code paystream demo} plays its whole story on a temporary stack and every invariant holds. */
+class DemoIT {
+
+    @Test
+    void shouldPlayTheWholeStoryAndFindEveryInvariantHeld() throws Exception {
+        System.setProperty("paystream.home", LauncherIT.ROOT.toString());
+        ByteArrayOutputStream account = new ByteArrayOutputStream();
+        int exit = DemoCommand.run(new String[0], new PrintStream(account, true, StandardCharsets.UTF_8), System.err);
+        String text = account.toString(StandardCharsets.UTF_8);
+        System.out.println(text);
+
+        assertThat(exit).as(text).isZero();
+        assertThat(text).contains("1 distinct payment").contains("REJECTED — rejected: mandate.budget")
+                .contains("PENDING_APPROVAL").contains("The agent tries to approve it itself: HTTP 403").contains("approves (HTTP 200): CAPTURED")
+                .contains("wallet-x9: REJECTED").contains("failed over to the secondary").contains("10 of 10 tickets CAPTURED")
+                .contains("MATCHED=").contains("no discrepancy").contains("Every invariant held.").doesNotContain("FAIL ");
+    }
+}
