@@ -107,10 +107,12 @@ public final class TopicsCommand {
     private static void create(Admin client, TopicCatalog topics, int partitions, short replication, int minIsr, PrintStream out)
             throws InterruptedException, ExecutionException {
         Set<String> existing = client.listTopics().names().get();
+        List<String> created = new ArrayList<>();
         for (TopicSpec<?, ?> spec : topics.all()) {
             if (existing.contains(spec.name())) {
                 continue;
             }
+            created.add(spec.name());
             Map<String, String> configs = new HashMap<>(spec.configs());
             configs.put("min.insync.replicas", Integer.toString(minIsr));
             try {
@@ -121,6 +123,11 @@ public final class TopicsCommand {
                     throw e;
                 }
             }
+        }
+        // A topic just created reaches every broker's metadata a moment later; verify what is really there.
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+        while (!client.listTopics().names().get().containsAll(created) && System.nanoTime() < deadline) {
+            Stack.pause(java.time.Duration.ofMillis(100));
         }
     }
 
