@@ -154,10 +154,7 @@ public final class Stack implements AutoCloseable {
         closers.push(gateway);
 
         ingestPort = port(INGEST_PORT);
-        Map<String, String> in = new LinkedHashMap<>();
-        in.put("micronaut.server.port", Integer.toString(ingestPort));
-        in.put("paystream.kafka.bootstrap.servers", bootstrap);
-        in.put("paystream.registry.url", registry);
+        Map<String, String> in = serviceSettings(ingestPort);
         in.put("paystream.ingest.processor.urls", "http://127.0.0.1:" + processor.opsPort());
         in.put("paystream.ingest.agent.keys", hashes("agent-1", "agent-2", "agent-3"));
         in.put("paystream.ingest.principal.keys", hashes("principal-1"));
@@ -171,10 +168,7 @@ public final class Stack implements AutoCloseable {
         closers.push(ingest);
 
         reconcilerPort = port(RECONCILER_PORT);
-        Map<String, String> rc = new LinkedHashMap<>();
-        rc.put("micronaut.server.port", Integer.toString(reconcilerPort));
-        rc.put("paystream.kafka.bootstrap.servers", bootstrap);
-        rc.put("paystream.registry.url", registry);
+        Map<String, String> rc = serviceSettings(reconcilerPort);
         rc.put("paystream.reconciler.state.dir", data.resolve("reconciler-state").toString());
         rc.put("paystream.reconciler.inbox", Files.createDirectories(data.resolve("inbox")).toString());
         rc.put("paystream.reconciler.report.dir", Files.createDirectories(data.resolve("reports")).toString());
@@ -184,6 +178,15 @@ public final class Stack implements AutoCloseable {
         closers.push(reconciler);
 
         awaitRunning(Duration.ofMinutes(3), ingest, reconciler);
+    }
+
+    /** What every Micronaut service of the stack is given: its port, the cluster and the registry. */
+    private Map<String, String> serviceSettings(int port) {
+        Map<String, String> s = new LinkedHashMap<>();
+        s.put("micronaut.server.port", Integer.toString(port));
+        s.put("paystream.kafka.bootstrap.servers", bootstrap);
+        s.put("paystream.registry.url", registry);
+        return s;
     }
 
     /** Waits until the processor runs and both services answer {@code /health} with 200. */
