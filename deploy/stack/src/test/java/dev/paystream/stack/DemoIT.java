@@ -19,7 +19,7 @@ class DemoIT {
         System.out.println(text);
 
         assertThat(exit).as(text).isZero();
-        assertThat(text).contains("1 distinct payment").contains("REJECTED — rejected: mandate.budget")
+        assertThat(text).contains("all name 1 payment").contains("REJECTED — rejected: mandate.budget")
                 .contains("PENDING_APPROVAL").contains("The agent tries to approve it itself: HTTP 403").contains("approves (HTTP 200): CAPTURED")
                 .contains("wallet-x9: REJECTED").contains("failed over to the secondary").contains("10 of 10 tickets CAPTURED")
                 .contains("MATCHED=").contains("no discrepancy").contains("Every invariant held.").doesNotContain("FAIL ");
