@@ -475,10 +475,6 @@ public final class DemoCommand {
         return awaitUntil(caller, id, Duration.ofMinutes(2), p -> p.path("state").asText().equals(state));
     }
 
-    private JsonNode awaitRestOrInFlight(String caller, String id, Duration limit) throws Exception {
-        return awaitUntil(caller, id, limit, p -> AT_REST.contains(p.path("state").asText()) || p.path("state").asText().equals("AUTHORISING"));
-    }
-
     private JsonNode awaitUntil(String caller, String id, Duration limit, java.util.function.Predicate<JsonNode> done) throws Exception {
         long deadline = System.nanoTime() + limit.toNanos();
         JsonNode p = get(caller, id, "");
