@@ -347,8 +347,12 @@ class PspSagaIT {
             await().atMost(Duration.ofMinutes(1)).untilAsserted(() ->
                     assertThat(scrape(gw, "paystream_psp_breaker_state", "psp=\"primary\"")).as("open").isEqualTo(2.0));
             List<String> during = w.send(200, 5);
-            await().atMost(Duration.ofMinutes(2)).until(() -> during.stream()
-                    .filter(id -> ledger.latest.containsKey(id) && "secondary".equals(ledger.latest.get(id).getPsp())).count() >= 150);
+            await().atMost(Duration.ofMinutes(2)).untilAsserted(() -> assertThat(during.stream()
+                    .filter(id -> ledger.latest.containsKey(id) && "secondary".equals(ledger.latest.get(id).getPsp())).count())
+                    .as(() -> "payments sent during the outage, by state and PSP: " + during.stream().collect(java.util.stream.Collectors.groupingBy(
+                            id -> ledger.latest.containsKey(id) ? ledger.latest.get(id).getToState() + "@" + ledger.latest.get(id).getPsp() : "no event",
+                            java.util.TreeMap::new, java.util.stream.Collectors.counting())))
+                    .isGreaterThanOrEqualTo(150));
             assertThat(scrape(gw, "paystream_psp_breaker_transitions_total", "psp=\"primary\"", "to=\"OPEN\"")).isGreaterThanOrEqualTo(1);
             assertThat(scrape(processor.opsPort(), "paystream_psp_failovers_total", "from=\"primary\"")).isGreaterThanOrEqualTo(150);
             // A command the gateway took up only once the breaker was open never reached the primary and may fail
