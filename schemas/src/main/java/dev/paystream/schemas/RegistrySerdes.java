@@ -34,6 +34,7 @@ public final class RegistrySerdes implements SerdeFactory {
         c.put(SchemaResolverConfig.AUTO_REGISTER_ARTIFACT, autoRegister);
         c.put(KafkaSerdeConfig.ENABLE_HEADERS, false);
         c.put(AvroSerdeConfig.USE_SPECIFIC_AVRO_READER, true);
+        c.put(AvroSerdeConfig.AVRO_DATUM_PROVIDER, CachingAvroDatumProvider.class.getName());
         this.config = Map.copyOf(c);
     }
 
