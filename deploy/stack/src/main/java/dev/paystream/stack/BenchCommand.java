@@ -13,15 +13,12 @@ import dev.paystream.schemas.avro.CaptureMethod;
 import dev.paystream.schemas.avro.CreatePayment;
 import dev.paystream.schemas.avro.DecisionContext;
 import dev.paystream.schemas.avro.Mandate;
-import dev.paystream.schemas.avro.MandateStatus;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PaymentEvent;
 import dev.paystream.schemas.avro.PaymentRequest;
-import dev.paystream.schemas.mandate.MandateTokens;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyPair;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -150,24 +147,7 @@ public final class BenchCommand {
     record Workload(List<String> keys, List<byte[]> values, int distinct, long bytes, List<Mandate> mandates, String keySpec) {
 
         static Workload make(String registryUrl, int n, double duplicates) {
-            KeyPair pair = MandateTokens.generateKeyPair();
-            MandateTokens.Signer signer = new MandateTokens.Signer("bench-1", pair.getPrivate());
-            Instant from = Instant.now().minus(Duration.ofDays(1));
-            List<Mandate> mandates = new ArrayList<>();
-            Map<String, String> tokens = new HashMap<>();
-            for (int a = 0; a < AGENTS; a++) {
-                String agent = "agent-" + a;
-                Mandate m = Mandate.newBuilder()
-                        .setMandateId("bench-mandate-" + a).setVersion(1).setPrincipalId("principal-" + a).setAgentId(agent).setCurrency("EUR")
-                        .setPerTransactionMaxMinor(1_000_000L).setBudgetMinor(1_000_000_000_000_000L).setBudgetPeriodMs(Duration.ofDays(1).toMillis())
-                        .setAllowedPayees(List.of()).setAllowedMerchantCategories(List.of())
-                        .setValidFrom(from).setValidUntil(from.plus(Duration.ofDays(3650)))
-                        .setApprovalThresholdMinor(null).setVelocityMaxCount(null).setVelocityPeriodMs(null)
-                        .setStatus(MandateStatus.ACTIVE).setUpdatedAt(from)
-                        .build();
-                mandates.add(m);
-                tokens.put(agent, signer.sign(m.getPrincipalId(), agent, m.getMandateId(), 1, from, 3650L * 86_400));
-            }
+            BenchAgents agents = BenchAgents.make(AGENTS, 1_000_000L, a -> 1_000_000_000_000_000L);
             TopicCatalog topics = new TopicCatalog("bench.", new RegistrySerdes(registryUrl, true));
             var serializer = topics.paymentRequests().valueSerde().serializer();
             Random random = new Random(42);
@@ -181,11 +161,12 @@ public final class BenchCommand {
                     keys.add(keys.get(earlier));
                     values.add(values.get(earlier));
                 } else {
-                    String agent = "agent-" + (distinct % AGENTS);
+                    int a = distinct % AGENTS;
+                    String agent = BenchAgents.agent(a);
                     String key = "bench-order-" + distinct;
                     PaymentRequest r = PaymentRequest.newBuilder()
                             .setRequestId(UUID.randomUUID().toString()).setAgentId(agent).setIdempotencyKey(key)
-                            .setMandateToken(tokens.get(agent)).setSubmittedAt(Instant.now())
+                            .setMandateToken(agents.tokens().get(a)).setSubmittedAt(Instant.now())
                             .setBody(CreatePayment.newBuilder().setAmount(new Money(100L + random.nextInt(50_000), "EUR"))
                                     .setPayeeId("merchant-" + random.nextInt(50)).setCaptureMethod(CaptureMethod.AUTOMATIC)
                                     .setDescription("order " + distinct)
@@ -198,7 +179,7 @@ public final class BenchCommand {
                 }
                 bytes += values.getLast().length;
             }
-            return new Workload(keys, values, distinct, bytes, mandates, "bench-1=" + MandateTokens.encodePublicKey(pair.getPublic()));
+            return new Workload(keys, values, distinct, bytes, agents.mandates(), agents.keySpec());
         }
     }
 

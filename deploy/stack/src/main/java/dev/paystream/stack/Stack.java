@@ -310,6 +310,12 @@ public final class Stack implements AutoCloseable {
 
         static ChildService start(String name, Path home, String module, String mainClass, Map<String, String> settings,
                                   Map<String, String> secretEnv, Path log, String... args) throws IOException {
+            return start(name, home, module, mainClass, settings, secretEnv, log, Integer.parseInt(settings.get("micronaut.server.port")), args);
+        }
+
+        /** Starts {@code mainClass} of {@code module} in its own JVM; {@code port} serves its {@code /health}. */
+        static ChildService start(String name, Path home, String module, String mainClass, Map<String, String> settings,
+                                  Map<String, String> secretEnv, Path log, int port, String... args) throws IOException {
             Path classpathFile = home.resolve(module).resolve("target/classpath.txt");
             if (!Files.exists(classpathFile)) {
                 throw new IllegalStateException(classpathFile + " is missing: build first (./mvnw install -DskipTests)");
@@ -326,7 +332,21 @@ public final class Stack implements AutoCloseable {
             pb.environment().putAll(secretEnv);
             Process process = pb.start();
             LOG.info("started {} pid={} log={}", name, process.pid(), log);
-            return new ChildService(name, process, log, Integer.parseInt(settings.get("micronaut.server.port")));
+            return new ChildService(name, process, log, port);
+        }
+
+        String name() {
+            return name;
+        }
+
+        long pid() {
+            return process.pid();
+        }
+
+        /** {@code kill -9}: no shutdown hook, no flush, no goodbye to the group coordinator. */
+        void kill() throws InterruptedException {
+            process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+            LOG.info("killed {} pid={}", name, process.pid());
         }
 
         void awaitHealthy(HttpClient http, long deadlineNanos) {

@@ -1,0 +1,705 @@
+package dev.paystream.stack;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.paystream.devkit.DevKit;
+import dev.paystream.devkit.FreePorts;
+import dev.paystream.devkit.TopicReader;
+import dev.paystream.devkit.psp.PspFaults;
+import dev.paystream.devkit.psp.PspLedger;
+import dev.paystream.devkit.psp.PspSimulator;
+import dev.paystream.processor.ProcessorConfig;
+import dev.paystream.processor.gateway.GatewayConfig;
+import dev.paystream.processor.ops.TopicAdmin;
+import dev.paystream.schemas.PaymentIds;
+import dev.paystream.schemas.RegistrySerdes;
+import dev.paystream.schemas.TopicCatalog;
+import dev.paystream.schemas.avro.CaptureMethod;
+import dev.paystream.schemas.avro.CreatePayment;
+import dev.paystream.schemas.avro.DecisionContext;
+import dev.paystream.schemas.avro.Mandate;
+import dev.paystream.schemas.avro.Money;
+import dev.paystream.schemas.avro.PaymentEvent;
+import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.avro.PaymentState;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.NewPartitions;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.IsolationLevel;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code paystream chaos}: the guarantees under failure. Processor instances and the PSP gateway run as
+ * their own processes against one broker, a registry and a faulty PSP simulator. While agents send N
+ * payments (with duplicates, mandates near their budgets), random instances are killed with SIGKILL and
+ * restarted on their state, the broker is restarted once and the request topic grows once. Afterwards
+ * every invariant of the design is checked from the topics and the simulator's ledger.
+ */
+public final class ChaosCommand {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ChaosCommand.class);
+
+    static final String USAGE = """
+            usage: paystream chaos [--payments N] [--kills K] [--processors P] [--rate R] [--duplicates F] [--seed S] [--out FILE]
+              Runs processor instances and the PSP gateway as separate processes against one broker and a PSP
+              simulator with faults (latency, 5xx, responses lost after processing). While agents send N payments
+              it kills random instances with SIGKILL K times and restarts them, restarts the broker once and grows
+              the request topic once; then checks every invariant from the topics and the PSP's ledger.
+              Writes JSON (default target/paystream-chaos.json). Exit codes: 0 no violation, 1 a violation, 2 bad usage.
+              --payments N     distinct payments (default 50000)
+              --kills K        SIGKILLs of a processor instance or the gateway (default 6)
+              --processors P   processor instances (default 2)
+              --rate R         requests sent per second (default 600)
+              --duplicates F   share of sends that repeat an earlier request (default 0.10)
+              --seed S         random seed of the workload and the chaos schedule (default 7)""";
+
+    private static final int AGENTS = 50;
+    private static final int REQUEST_PARTITIONS = 6;
+    private static final int GROWN_REQUEST_PARTITIONS = 8;
+    private static final long PER_TRANSACTION_MAX = 9_500;
+    private static final Set<PaymentState> AT_REST = EnumSet.of(PaymentState.CAPTURED, PaymentState.REJECTED, PaymentState.DECLINED,
+            PaymentState.VOIDED, PaymentState.EXPIRED, PaymentState.FAILED, PaymentState.PENDING_APPROVAL);
+    private static final String PSP_KEY_ENV = "PAYSTREAM_PSP_PRIMARY_API_KEY";
+
+    record Options(int payments, int kills, int processors, int rate, double duplicates, long seed, Path out) {}
+
+    private final Options options;
+    private final PrintStream out;
+    private final Path data;
+    private final Path home;
+    private final Random random;
+    private final String pspKey = UUID.randomUUID().toString();
+    private final List<String> timeline = new CopyOnWriteArrayList<>();
+    private final long started = System.nanoTime();
+    private DevKit kit;
+    private TopicCatalog topics;
+    private PspSimulator psp;
+    private String keySpec;
+    private final Map<String, Instance> instances = new LinkedHashMap<>();
+
+    private ChaosCommand(Options options, PrintStream out, Path data, Path home) {
+        this.options = options;
+        this.out = out;
+        this.data = data;
+        this.home = home;
+        this.random = new Random(options.seed());
+    }
+
+    public static void main(String[] args) throws Exception {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    public static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
+        int payments = 50_000;
+        int kills = 6;
+        int processors = 2;
+        int rate = 600;
+        double duplicates = 0.10;
+        long seed = 7;
+        Path json = Path.of("target/paystream-chaos.json");
+        try {
+            for (int i = 0; i < args.length; i++) {
+                switch (args[i]) {
+                    case "--payments" -> payments = Integer.parseInt(args[++i]);
+                    case "--kills" -> kills = Integer.parseInt(args[++i]);
+                    case "--processors" -> processors = Integer.parseInt(args[++i]);
+                    case "--rate" -> rate = Integer.parseInt(args[++i]);
+                    case "--duplicates" -> duplicates = Double.parseDouble(args[++i]);
+                    case "--seed" -> seed = Long.parseLong(args[++i]);
+                    case "--out" -> json = Path.of(args[++i]);
+                    case "--help", "-h" -> {
+                        out.println(USAGE);
+                        return 0;
+                    }
+                    default -> throw new IllegalArgumentException("unknown option " + args[i]);
+                }
+            }
+            if (payments < AGENTS || kills < 0 || processors < 1 || rate < 1 || duplicates < 0 || duplicates >= 1) {
+                throw new IllegalArgumentException("--payments must be at least " + AGENTS + ", --processors and --rate at least 1, --kills not negative, --duplicates in [0, 1)");
+            }
+        } catch (RuntimeException e) {
+            err.println(e.getMessage() + "\n" + USAGE);
+            return 2;
+        }
+        Path home = Path.of(System.getProperty("paystream.home", ".")).toAbsolutePath();
+        Path data = Files.createTempDirectory("paystream-chaos-");
+        ChaosCommand chaos = new ChaosCommand(new Options(payments, kills, processors, rate, duplicates, seed, json), out, data, home);
+        try {
+            Map<String, Object> result = chaos.play();
+            ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+            if (json.getParent() != null) {
+                Files.createDirectories(json.getParent());
+            }
+            Files.writeString(json, mapper.writeValueAsString(result) + "\n");
+            out.println("JSON: " + json.toAbsolutePath());
+            Path logs = json.toAbsolutePath().resolveSibling("paystream-chaos-logs");
+            keepLogs(data.resolve("logs"), logs);
+            out.println("logs of the processes: " + logs + ", of the broker and this driver: "
+                    + Path.of(System.getProperty("paystream.chaos.log", "target/paystream-chaos.log")).toAbsolutePath());
+            return (long) result.get("violations") == 0 ? 0 : 1;
+        } finally {
+            Stack.deleteRecursively(data);
+        }
+    }
+
+    private static void keepLogs(Path from, Path to) throws IOException {
+        Files.createDirectories(to);
+        try (var files = Files.list(from)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, to.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
+    // ---- the run ----------------------------------------------------------------------------------------
+
+    /** One payment the agents send: its bytes (sent again as the duplicates), its agent and amount. */
+    private record Send(String paymentId, byte[] value, int agent, long amountMinor) {}
+
+    private Map<String, Object> play() throws Exception {
+        List<Send> distinct = new ArrayList<>();
+        List<Send> sends = new ArrayList<>();
+        try (DevKit started = DevKit.start(data.resolve("cluster"))) {
+            kit = started;
+            topics = new TopicCatalog("", new RegistrySerdes(kit.registryUrl(), true));
+            TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, REQUEST_PARTITIONS, (short) 1);
+            BenchAgents agents = workload(distinct, sends);
+            psp = PspSimulator.start("primary", PspFaults.none().withSeed(options.seed())
+                    .withLatency(Duration.ofMillis(5), Duration.ofMillis(60))
+                    .withServerErrors(0.02)
+                    .withLostResponses(0.01, Duration.ofMillis(300)), pspKey);
+            try {
+                keySpec = agents.keySpec();
+                for (int i = 1; i <= options.processors(); i++) {
+                    instances.put("processor-" + i, new Instance("processor-" + i, true));
+                }
+                instances.put("gateway", new Instance("gateway", false));
+                for (Instance instance : instances.values()) {
+                    instance.start();
+                }
+                long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+                for (Instance instance : instances.values()) {
+                    instance.awaitHealthy(deadline);
+                }
+                note("%d processor instances and the gateway running as separate processes", options.processors());
+                return drive(distinct, sends, agents.mandates());
+            } finally {
+                for (Instance instance : instances.values()) {
+                    instance.stop();
+                }
+                psp.close();
+            }
+        }
+    }
+
+    /** Builds the payments; budgets are 90 % of what each agent asks for, so the last ones hit the budget. */
+    private BenchAgents workload(List<Send> distinct, List<Send> sends) throws Exception {
+        long[] asked = new long[AGENTS];
+        long[] amounts = new long[options.payments()];
+        for (int i = 0; i < amounts.length; i++) {
+            amounts[i] = 100 + random.nextInt(9_901);
+            asked[i % AGENTS] += Math.min(amounts[i], PER_TRANSACTION_MAX);
+        }
+        BenchAgents agents = BenchAgents.make(AGENTS, PER_TRANSACTION_MAX, a -> asked[a] * 9 / 10);
+        var serializer = topics.paymentRequests().valueSerde().serializer();
+        for (int i = 0; i < amounts.length; i++) {
+            int a = i % AGENTS;
+            String agent = BenchAgents.agent(a);
+            String key = "chaos-order-" + i;
+            PaymentRequest r = PaymentRequest.newBuilder()
+                    .setRequestId(UUID.randomUUID().toString()).setAgentId(agent).setIdempotencyKey(key)
+                    .setMandateToken(agents.tokens().get(a)).setSubmittedAt(Instant.now())
+                    .setBody(CreatePayment.newBuilder().setAmount(new Money(amounts[i], "EUR"))
+                            .setPayeeId("merchant-" + random.nextInt(20)).setCaptureMethod(CaptureMethod.AUTOMATIC)
+                            .setDescription("order " + i)
+                            .setDecisionContext(DecisionContext.newBuilder().setReasoning("restocking from merchant as scheduled").build())
+                            .build())
+                    .build();
+            distinct.add(new Send(PaymentIds.derive(agent, key), serializer.serialize(topics.paymentRequests().name(), r), a, amounts[i]));
+        }
+        for (int i = 0; i < distinct.size(); i++) {
+            sends.add(distinct.get(i));
+            if (random.nextDouble() < options.duplicates() / (1 - options.duplicates())) {
+                // A retry of an earlier request: agents retry whatever they did not see answered.
+                sends.add(distinct.get(Math.max(0, i - random.nextInt(Math.min(i + 1, 2_000)))));
+            }
+        }
+        Properties p = new Properties();
+        p.put("bootstrap.servers", kit.bootstrapServers());
+        p.put("acks", "all");
+        try (var producer = new KafkaProducer<>(p, new StringSerializer(), topics.mandates().valueSerde().serializer())) {
+            for (Mandate m : agents.mandates()) {
+                producer.send(new ProducerRecord<>(topics.mandates().name(), m.getMandateId(), m));
+            }
+        }
+        return agents;
+    }
+
+    private Map<String, Object> drive(List<Send> distinct, List<Send> sends, List<Mandate> mandates) throws Exception {
+        // The chaos schedule, by position in the send sequence.
+        int n = sends.size();
+        Map<Integer, Runnable> schedule = new HashMap<>();
+        List<String> victims = new ArrayList<>();
+        while (victims.size() < options.kills()) {
+            List<String> round = new ArrayList<>(instances.keySet());
+            Collections.shuffle(round, random);
+            victims.addAll(round);
+        }
+        List<Future<Recovery>> pending = new CopyOnWriteArrayList<>();
+        ExecutorService chaos = Executors.newSingleThreadExecutor(r -> new Thread(r, "chaos"));
+        ExecutorService watchers = Executors.newVirtualThreadPerTaskExecutor();
+        for (int k = 0; k < options.kills(); k++) {
+            int at = (int) (n * (0.08 + 0.80 * (options.kills() == 1 ? 0.5 : (double) k / (options.kills() - 1))));
+            String victim = victims.get(k);
+            schedule.merge(at, () -> pending.add(kill(instances.get(victim), watchers)), ChaosCommand::both);
+        }
+        AtomicLong brokerRecovery = new AtomicLong(-1);
+        schedule.merge((int) (n * 0.30), this::growRequests, ChaosCommand::both);
+        schedule.merge((int) (n * 0.55), () -> restartBroker(watchers, brokerRecovery), ChaosCommand::both);
+
+        LedgerFollower ledger = new LedgerFollower();
+        Thread follower = Thread.ofPlatform().name("ledger-follower").daemon().start(ledger);
+        AtomicLong sendFailures = new AtomicLong();
+        Properties p = new Properties();
+        p.put("bootstrap.servers", kit.bootstrapServers());
+        p.put("acks", "all");
+        p.put("enable.idempotence", "true");
+        p.put("linger.ms", "5");
+        p.put("metadata.max.age.ms", "2000");
+        List<Future<?>> actions = new ArrayList<>();
+        long t0 = System.nanoTime();
+        try (var producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
+            for (int i = 0; i < n; i++) {
+                Runnable action = schedule.get(i);
+                if (action != null) {
+                    actions.add(chaos.submit(action));
+                }
+                long due = t0 + (long) (i * 1e9 / options.rate());
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    LockSupport.parkNanos(wait);
+                }
+                Send s = sends.get(i);
+                producer.send(new ProducerRecord<>(topics.paymentRequests().name(), s.paymentId(), s.value()), (md, e) -> {
+                    if (e != null) {
+                        sendFailures.incrementAndGet();
+                        LOG.error("send failed", e);
+                    }
+                });
+            }
+            producer.flush();
+        }
+        double sendSeconds = (System.nanoTime() - t0) / 1e9;
+        note("sent %,d requests (%,d distinct payments) in %.0f s", n, distinct.size(), sendSeconds);
+        for (Future<?> f : actions) {
+            f.get(10, TimeUnit.MINUTES);
+        }
+        chaos.shutdown();
+        // Settle: every payment at rest, every recovery measured.
+        Set<String> ids = new HashSet<>();
+        distinct.forEach(s -> ids.add(s.paymentId()));
+        long settleDeadline = System.nanoTime() + Duration.ofMinutes(4).toNanos();
+        while (ledger.atRest(ids) < ids.size() && System.nanoTime() < settleDeadline) {
+            Stack.pause(Duration.ofMillis(250));
+        }
+        double processedSeconds = (System.nanoTime() - t0) / 1e9;
+        note("%,d of %,d payments at rest after %.0f s", ledger.atRest(ids), ids.size(), processedSeconds);
+        List<Recovery> recoveries = new ArrayList<>();
+        for (Future<Recovery> f : pending) {
+            recoveries.add(f.get(5, TimeUnit.MINUTES));
+        }
+        watchers.shutdown();
+        watchers.awaitTermination(5, TimeUnit.MINUTES);
+        ledger.stop.set(true);
+        follower.join(10_000);
+        return check(distinct, sends.size(), mandates, recoveries, brokerRecovery.get(), sendFailures.get(), processedSeconds);
+    }
+
+    private static Runnable both(Runnable a, Runnable b) {
+        return () -> {
+            a.run();
+            b.run();
+        };
+    }
+
+    // ---- chaos actions ----------------------------------------------------------------------------------
+
+    /** Time from a kill until the instance's consumer group had processed everything that was there at the kill. */
+    record Recovery(String instance, double seconds) {}
+
+    private Future<Recovery> kill(Instance victim, ExecutorService watchers) {
+        try {
+            String group = victim.group();
+            long killedAt = System.nanoTime();
+            victim.kill();
+            // Read after the kill: until then the victim's commits keep moving its offsets.
+            Map<TopicPartition, Long> backlog = backlog(group);
+            note("kill -9 %s", victim.name);
+            Future<Double> recovered = watchers.submit(() -> awaitCaughtUp(group, backlog, killedAt));
+            Stack.pause(Duration.ofMillis(500 + random.nextInt(2_500)));
+            victim.start();
+            victim.awaitHealthy(System.nanoTime() + Duration.ofMinutes(2).toNanos());
+            note("%s restarted on its state", victim.name);
+            return watchers.submit(() -> {
+                double seconds = recovered.get();
+                note("%s: processing resumed on all its partitions %.1f s after the kill", victim.name, seconds);
+                return new Recovery(victim.name, seconds);
+            });
+        } catch (Exception e) {
+            throw new IllegalStateException("killing " + victim.name + " failed", e);
+        }
+    }
+
+    private void growRequests() {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()))) {
+            admin.createPartitions(Map.of(topics.paymentRequests().name(), NewPartitions.increaseTo(GROWN_REQUEST_PARTITIONS))).all().get();
+            note("request topic grown from %d to %d partitions", REQUEST_PARTITIONS, GROWN_REQUEST_PARTITIONS);
+        } catch (Exception e) {
+            throw new IllegalStateException("growing the request topic failed", e);
+        }
+    }
+
+    private void restartBroker(ExecutorService watchers, AtomicLong recoveryMillis) {
+        try {
+            String group = instances.get("processor-1").group();
+            Map<TopicPartition, Long> backlog = backlog(group);
+            long at = System.nanoTime();
+            kit.kafka().restart();
+            note("broker restarted (%.1f s down)", (System.nanoTime() - at) / 1e9);
+            watchers.submit(() -> {
+                recoveryMillis.set(Math.round(awaitCaughtUp(group, backlog, at) * 1000));
+                return null;
+            });
+        } catch (Exception e) {
+            throw new IllegalStateException("restarting the broker failed", e);
+        }
+    }
+
+    /** The offsets {@code group} has committed, now. */
+    private Map<TopicPartition, Long> backlog(String group) throws Exception {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()))) {
+            Map<TopicPartition, Long> committed = new HashMap<>();
+            admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().forEach((tp, o) -> committed.put(tp, o.offset()));
+            return committed;
+        }
+    }
+
+    /**
+     * Seconds from {@code since} until processing had resumed on every partition {@code group} consumes: its
+     * committed offset moved past where it was at {@code since}, or no committed input waits there.
+     */
+    private double awaitCaughtUp(String group, Map<TopicPartition, Long> before, long since) throws Exception {
+        long deadline = since + Duration.ofMinutes(5).toNanos();
+        while (System.nanoTime() < deadline) {
+            try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers(), "request.timeout.ms", 5_000, "default.api.timeout.ms", 10_000))) {
+                while (System.nanoTime() < deadline) {
+                    Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+                    Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+                    before.keySet().forEach(tp -> latest.put(tp, OffsetSpec.latest()));
+                    var end = admin.listOffsets(latest, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all().get();
+                    boolean resumed = before.entrySet().stream().allMatch(e -> {
+                        OffsetAndMetadata now = committed.get(e.getKey());
+                        return (now != null && now.offset() > e.getValue()) || end.get(e.getKey()).offset() <= e.getValue();
+                    });
+                    if (resumed) {
+                        return (System.nanoTime() - since) / 1e9;
+                    }
+                    Stack.pause(Duration.ofMillis(200));
+                }
+            } catch (java.util.concurrent.ExecutionException e) {
+                Stack.pause(Duration.ofMillis(500)); // the broker is restarting
+            }
+        }
+        return -1;
+    }
+
+    // ---- the processes ----------------------------------------------------------------------------------
+
+    /** A processor instance or the gateway: its own JVM, restartable on the same state directory. */
+    private final class Instance {
+        final String name;
+        final boolean processor;
+        private Stack.ChildService child;
+        private int port;
+
+        Instance(String name, boolean processor) {
+            this.name = name;
+            this.processor = processor;
+        }
+
+        String group() {
+            return processor ? ProcessorConfig.Setting.APPLICATION_ID.defaultValue : GatewayConfig.Setting.GROUP_ID.defaultValue;
+        }
+
+        synchronized void start() throws IOException {
+            port = FreePorts.next();
+            Map<String, String> s = new LinkedHashMap<>();
+            Path log = data.resolve("logs").resolve(name + ".log");
+            Files.createDirectories(log.getParent());
+            if (processor) {
+                s.put(ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
+                s.put(ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl());
+                s.put(ProcessorConfig.Setting.STATE_DIR.key, data.resolve("state").resolve(name).toString());
+                s.put(ProcessorConfig.Setting.METRICS_PORT.key, Integer.toString(port));
+                s.put(ProcessorConfig.Setting.MANDATE_KEYS.key, keySpec);
+                // Robots buying at machine speed: the burst and outlier rules would send them all to a human.
+                s.put(ProcessorConfig.Setting.RISK_BURST_COUNT.key, "1000000000");
+                s.put(ProcessorConfig.Setting.RISK_OUTLIER_FACTOR.key, "1000000");
+                s.put(ProcessorConfig.Setting.RISK_NEW_PAYEE_SCORE.key, "0");
+                s.put(ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, "PT20S");
+                s.put("logback.configurationFile", home.resolve("deploy/stack/src/main/resources/logback-chaos.xml").toString());
+                child = Stack.ChildService.start(name, home, "processor", "dev.paystream.processor.ProcessorMain", s, Map.of(), log, port);
+            } else {
+                s.put(GatewayConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
+                s.put(GatewayConfig.Setting.REGISTRY.key, kit.registryUrl());
+                s.put(GatewayConfig.Setting.PSPS.key, "primary=" + psp.baseUri());
+                s.put(GatewayConfig.Setting.METRICS_PORT.key, Integer.toString(port));
+                s.put("logback.configurationFile", home.resolve("deploy/stack/src/main/resources/logback-chaos.xml").toString());
+                child = Stack.ChildService.start(name, home, "processor", "dev.paystream.processor.gateway.GatewayMain", s,
+                        Map.of(PSP_KEY_ENV, pspKey), log, port);
+            }
+        }
+
+        synchronized void awaitHealthy(long deadline) {
+            child.awaitHealthy(HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build(), deadline);
+        }
+
+        synchronized void kill() throws InterruptedException {
+            child.kill();
+        }
+
+        synchronized void stop() {
+            if (child != null) {
+                child.close();
+            }
+        }
+    }
+
+    // ---- observing the ledger ---------------------------------------------------------------------------
+
+    /** Follows the ledger (read_committed) for the state each payment is in. */
+    private final class LedgerFollower implements Runnable {
+        final Map<String, PaymentState> states = new ConcurrentHashMap<>();
+        final AtomicBoolean stop = new AtomicBoolean();
+
+        long atRest(Set<String> ids) {
+            return ids.stream().filter(id -> AT_REST.contains(states.get(id))).count();
+        }
+
+        @Override
+        public void run() {
+            Properties p = new Properties();
+            p.put("bootstrap.servers", kit.bootstrapServers());
+            p.put("group.id", "chaos-follower-" + UUID.randomUUID());
+            p.put("auto.offset.reset", "earliest");
+            p.put("isolation.level", "read_committed");
+            try (var consumer = new KafkaConsumer<>(p, new StringDeserializer(), topics.paymentEvents().valueSerde().deserializer())) {
+                consumer.subscribe(List.of(topics.paymentEvents().name()));
+                while (!stop.get()) {
+                    try {
+                        for (var r : consumer.poll(Duration.ofMillis(200))) {
+                            states.put(r.key(), r.value().getToState());
+                        }
+                    } catch (RuntimeException e) {
+                        LOG.warn("ledger follower: {}", e.toString());
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- the invariants ---------------------------------------------------------------------------------
+
+    private Map<String, Object> check(List<Send> distinct, int sent, List<Mandate> mandates, List<Recovery> recoveries,
+                                      long brokerRecoveryMillis, long sendFailures, double seconds) {
+        var events = topics.paymentEvents().valueSerde().deserializer();
+        Map<String, List<PaymentEvent>> byPayment = new HashMap<>();
+        for (ConsumerRecord<String, byte[]> r : TopicReader.all(kit.bootstrapServers(), topics.paymentEvents().name(), true)) {
+            byPayment.computeIfAbsent(r.key(), k -> new ArrayList<>()).add(events.deserialize(r.topic(), r.headers(), r.value()));
+        }
+        // 2. one event per (payment, sequence), in order
+        long duplicateEvents = 0;
+        long gaps = 0;
+        for (List<PaymentEvent> list : byPayment.values()) {
+            Set<Long> seen = new HashSet<>();
+            long expected = 1;
+            for (PaymentEvent e : list) {
+                if (!seen.add(e.getSequence())) {
+                    duplicateEvents++;
+                } else if (e.getSequence() != expected) {
+                    gaps++;
+                }
+                expected = e.getSequence() + 1;
+            }
+        }
+        // 5. every payment applied, refused with an audit record or dead-lettered
+        Set<String> accounted = new HashSet<>(byPayment.keySet());
+        TopicReader.all(kit.bootstrapServers(), topics.audit().name(), true).forEach(r -> accounted.add(r.key()));
+        int deadLetters = TopicReader.all(kit.bootstrapServers(), topics.deadLetters().name(), true).size();
+        long lost = distinct.stream().filter(s -> !accounted.contains(s.paymentId())).count();
+        // at rest: nothing in flight, nothing unknown
+        Map<String, Long> states = new java.util.TreeMap<>();
+        long stuck = 0;
+        long failed = 0;
+        for (Send s : distinct) {
+            List<PaymentEvent> list = byPayment.get(s.paymentId());
+            PaymentState last = list == null ? null : list.getLast().getToState();
+            states.merge(String.valueOf(last), 1L, Long::sum);
+            if (list != null && !AT_REST.contains(last)) {
+                stuck++;
+            }
+            if (last == PaymentState.FAILED) {
+                failed++;
+            }
+        }
+        // 4. no charge twice; the PSP and the ledger agree on who was charged
+        PspLedger pspLedger = psp.ledger();
+        long doubleCharges = pspLedger.doubleCharged().size();
+        long strays = pspLedger.strayAuthorisations().size();
+        long uncapturedAtPsp = pspLedger.uncaptured().size();
+        Map<String, Send> sendOf = new HashMap<>();
+        distinct.forEach(s -> sendOf.put(s.paymentId(), s));
+        long mismatches = 0;
+        long[] chargedPerAgent = new long[AGENTS];
+        long overPerTransaction = 0;
+        for (Send s : distinct) {
+            int charges = pspLedger.charges(s.paymentId());
+            List<PaymentEvent> list = byPayment.getOrDefault(s.paymentId(), List.of());
+            boolean captured = list.stream().anyMatch(e -> e.getToState() == PaymentState.CAPTURED);
+            if ((charges > 0) != captured) {
+                mismatches++;
+            }
+            if (charges > 0) {
+                long received = pspLedger.intentsOf(s.paymentId()).stream().mapToLong(PspLedger.Intent::receivedMinor).sum();
+                chargedPerAgent[s.agent()] += received;
+                if (received > PER_TRANSACTION_MAX) {
+                    overPerTransaction++;
+                }
+            }
+        }
+        // 3. mandate limits
+        long budgetViolations = overPerTransaction;
+        for (int a = 0; a < AGENTS; a++) {
+            if (chargedPerAgent[a] > mandates.get(a).getBudgetMinor()) {
+                budgetViolations++;
+            }
+        }
+        long budgetUse = 0;
+        long budgetTotal = 0;
+        for (int a = 0; a < AGENTS; a++) {
+            budgetUse += chargedPerAgent[a];
+            budgetTotal += mandates.get(a).getBudgetMinor();
+        }
+        double recoveryMax = recoveries.stream().mapToDouble(Recovery::seconds).max().orElse(0);
+        boolean unrecovered = recoveries.stream().anyMatch(r -> r.seconds() < 0);
+
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("payments", distinct.size());
+        result.put("requests_sent", sent);
+        result.put("kills", recoveries.size());
+        result.put("broker_restarts", 1);
+        result.put("request_partitions", Map.of("before", REQUEST_PARTITIONS, "after", GROWN_REQUEST_PARTITIONS));
+        result.put("duplicate_events", duplicateEvents);
+        result.put("sequence_gaps", gaps);
+        result.put("lost", lost);
+        result.put("stuck", stuck);
+        result.put("failed", failed);
+        result.put("double_charges", doubleCharges);
+        result.put("stray_authorisations", strays);
+        result.put("uncaptured_at_psp", uncapturedAtPsp);
+        result.put("ledger_psp_mismatches", mismatches);
+        result.put("budget_violations", budgetViolations);
+        result.put("dead_letters", deadLetters);
+        result.put("send_failures", sendFailures);
+        result.put("recovery_s_max", Math.round(recoveryMax * 10) / 10.0);
+        result.put("recovery_s", recoveries.stream().map(r -> Map.of("instance", r.instance(), "seconds", Math.round(r.seconds() * 10) / 10.0)).toList());
+        result.put("broker_restart_recovery_s", brokerRecoveryMillis < 0 ? -1 : brokerRecoveryMillis / 1000.0);
+        result.put("final_states", states);
+        result.put("budget_used_share", budgetTotal == 0 ? 0 : Math.round(1000.0 * budgetUse / budgetTotal) / 1000.0);
+        result.put("psp", Map.of("requests", psp.requests(), "server_errors", psp.serverErrors(), "lost_responses", psp.lostResponses()));
+        result.put("elapsed_s", Math.round(seconds));
+        long violations = duplicateEvents + gaps + lost + stuck + failed + doubleCharges + strays + uncapturedAtPsp + mismatches
+                + budgetViolations + deadLetters + sendFailures + (unrecovered ? 1 : 0);
+        result.put("violations", violations);
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("processors", options.processors());
+        settings.put("rate", options.rate());
+        settings.put("duplicates", options.duplicates());
+        settings.put("seed", options.seed());
+        settings.put("agents", AGENTS);
+        settings.put("budgets", "90 % of what each agent asks for; per-transaction maximum " + PER_TRANSACTION_MAX);
+        settings.put("psp_faults", "latency median 5 ms / p99 60 ms, 2 % 5xx, 1 % responses lost after processing");
+        result.put("settings", settings);
+        result.put("timeline", List.copyOf(timeline));
+
+        out.println();
+        out.printf("payments %,d (%,d requests), kills %d, broker restarts 1, request partitions %d -> %d%n",
+                distinct.size(), sent, recoveries.size(), REQUEST_PARTITIONS, GROWN_REQUEST_PARTITIONS);
+        out.printf("final states %s%n", states);
+        line("duplicate ledger events", duplicateEvents);
+        line("sequence gaps", gaps);
+        line("lost payments", lost);
+        line("stuck payments (in flight at the end)", stuck);
+        line("FAILED payments", failed);
+        line("double charges at the PSP", doubleCharges);
+        line("stray authorisations at the PSP", strays);
+        line("authorised, never captured at the PSP", uncapturedAtPsp);
+        line("ledger and PSP disagree", mismatches);
+        line("mandate limit violations", budgetViolations);
+        line("dead letters", deadLetters);
+        line("requests the agents could not send", sendFailures);
+        out.printf("recovery after a kill: max %.1f s %s; after the broker restart %.1f s%n", recoveryMax,
+                recoveries.stream().map(r -> String.format("%.1f", r.seconds())).toList(), brokerRecoveryMillis / 1000.0);
+        out.println(violations == 0 ? "Every invariant held." : "BROKEN: " + violations + " violations");
+        return result;
+    }
+
+    private void line(String what, long count) {
+        out.printf("  %s  %-40s %d%n", count == 0 ? "ok  " : "FAIL", what, count);
+    }
+
+    private void note(String format, Object... args) {
+        String line = String.format("%6.1f s  %s", (System.nanoTime() - started) / 1e9, String.format(format, args));
+        timeline.add(line);
+        out.println(line);
+    }
+}
