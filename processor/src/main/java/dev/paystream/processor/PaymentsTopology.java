@@ -212,6 +212,8 @@ public final class PaymentsTopology {
         // An undecodable PSP result is dead-lettered too (the request source reads bytes and classifies itself).
         p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, org.apache.kafka.streams.errors.LogAndContinueExceptionHandler.class.getName());
         p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class.getName());
+        p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, dev.paystream.processor.ops.BoundedRocksDbMemory.class.getName());
+        p.put(dev.paystream.processor.ops.BoundedRocksDbMemory.CONFIG, Long.toString((long) config.rocksDbMemoryMb() << 20));
         p.put(StreamsConfig.consumerPrefix("isolation.level"), "read_committed");
         p.put(StreamsConfig.consumerPrefix("session.timeout.ms"), 15_000);
         p.put(StreamsConfig.consumerPrefix("heartbeat.interval.ms"), 3_000);

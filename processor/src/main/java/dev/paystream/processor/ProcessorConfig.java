@@ -41,6 +41,7 @@ public record ProcessorConfig(
         String mandateKeys,
         Duration tokenLeeway,
         RiskSettings risk,
+        int rocksDbMemoryMb,
         Map<String, String> streamsOverrides) {
 
     /** One documented setting. */
@@ -69,6 +70,7 @@ public record ProcessorConfig(
         APPROVAL_TIMEOUT("paystream.approval.timeout", "PT1H", "A payment in PENDING_APPROVAL with no approve or deny for this long goes to EXPIRED; its reservation is released."),
         MANDATE_KEYS("paystream.mandate.keys", "", "Public keys that mandate tokens may be signed with: kid=key,kid=key (Ed25519, URL-safe base64 X.509). Keep an old key id listed until its last token expired."),
         TOKEN_LEEWAY("paystream.mandate.token.leeway", "PT30S", "Clock skew tolerated on a token's iat/exp."),
+        ROCKSDB_MEMORY("paystream.rocksdb.memory.mb", "256", "Off-heap memory (MiB) all RocksDB stores of the instance share: block cache, index and filter blocks, and memtables. Heap plus this plus ~150 MiB is the instance's RSS."),
         RISK_APPROVAL_SCORE("paystream.risk.approval.score", "50", "Risk score from which a payment needs the principal's approval."),
         RISK_REJECT_SCORE("paystream.risk.reject.score", "100", "Risk score from which a payment is rejected."),
         RISK_BURST_COUNT("paystream.risk.burst.count", "20", "More payments than this within the burst window is a velocity burst."),
@@ -159,6 +161,7 @@ public record ProcessorConfig(
                         Integer.parseInt(v.get(Setting.RISK_CONTEXT_INCONSISTENT_SCORE.key)),
                         Integer.parseInt(v.get(Setting.RISK_INSTRUCTIONS_SCORE.key)),
                         Pattern.compile(v.get(Setting.RISK_INSTRUCTIONS_PATTERN.key))),
+                positive(v, Setting.ROCKSDB_MEMORY),
                 Map.copyOf(overrides));
     }
 
