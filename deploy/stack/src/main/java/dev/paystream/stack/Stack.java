@@ -296,6 +296,8 @@ public final class Stack implements AutoCloseable {
 
     /** A Paystream service running as its own JVM, its output appended to a log file. */
     static final class ChildService implements AutoCloseable {
+        /** Small and quick to start: a laptop runs several of these beside the broker. */
+        static final String JVM_OPTIONS = "-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1";
         private final String name;
         private final Process process;
         private final Path log;
@@ -324,7 +326,9 @@ public final class Stack implements AutoCloseable {
                     + Files.readString(classpathFile).trim();
             List<String> cmd = new ArrayList<>();
             cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-            cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", classpath));
+            cmd.add("--enable-native-access=ALL-UNNAMED");
+            cmd.addAll(List.of(JVM_OPTIONS.split(" ")));
+            cmd.addAll(List.of("-cp", classpath));
             settings.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
             cmd.add(mainClass);
             cmd.addAll(List.of(args));

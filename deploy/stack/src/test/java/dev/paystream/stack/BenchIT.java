@@ -1,0 +1,45 @@
+package dev.paystream.stack;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A short {@code paystream bench}: every phase runs and reports its figures (printed, not asserted). The
+ * phases fail on a wrong outcome: a payment that never reaches its state, or a restored idempotency key
+ * that is not recognised.
+ */
+class BenchIT {
+
+    @Test
+    void shouldRunEveryPhaseAndReportItsFigures(@TempDir Path dir) throws Exception {
+        System.setProperty("paystream.home", LauncherIT.ROOT.toString());
+        Path json = dir.resolve("bench.json");
+        ByteArrayOutputStream summary = new ByteArrayOutputStream();
+        int exit = BenchCommand.run(new String[] {"--records", "4000", "--lifecycle", "500", "--rate", "200", "--latency-seconds", "3",
+                "--dedup-entries", "50000", "--out", json.toString()}, new PrintStream(summary, true, StandardCharsets.UTF_8), System.err);
+        String text = summary.toString(StandardCharsets.UTF_8);
+        System.out.println(text);
+
+        assertThat(exit).as(text).isZero();
+        JsonNode result = new ObjectMapper().readTree(Files.readString(json));
+        for (String figure : List.of("baseline_records_per_s", "intake_per_s", "intake_before_per_s", "lifecycle_per_s", "offered_rate", "rss_mb")) {
+            assertThat(result.get(figure).asDouble()).as(figure).isPositive();
+        }
+        assertThat(result.at("/latency_ms/payments").asInt()).isEqualTo(600);
+        assertThat(result.at("/latency_ms_below_capacity/payments").asInt()).isPositive();
+        assertThat(result.at("/latency_ms/p50").asDouble()).isPositive().isLessThanOrEqualTo(result.at("/latency_ms/p99").asDouble());
+        assertThat(result.get("dedup_entries").asInt()).isEqualTo(50_000);
+        assertThat(result.at("/settings/commit_interval_ms").asInt()).isPositive();
+        assertThat(text).contains("baseline").contains("intake").contains("lifecycle").contains("latency").contains("memory");
+    }
+}
