@@ -88,7 +88,7 @@ public final class ChaosCommand {
               --payments N     distinct payments (default 50000)
               --kills K        SIGKILLs of a processor instance or the gateway (default 6)
               --processors P   processor instances (default 2)
-              --rate R         requests sent per second (default 600)
+              --rate R         requests sent per second (default 400, below what two processors and the gateway sustain here)
               --duplicates F   share of sends that repeat an earlier request (default 0.10)
               --seed S         random seed of the workload and the chaos schedule (default 7)""";
 
@@ -132,7 +132,7 @@ public final class ChaosCommand {
         int payments = 50_000;
         int kills = 6;
         int processors = 2;
-        int rate = 600;
+        int rate = 400;
         double duplicates = 0.10;
         long seed = 7;
         Path json = Path.of("target/paystream-chaos.json");
@@ -263,14 +263,7 @@ public final class ChaosCommand {
                 sends.add(distinct.get(Math.max(0, i - random.nextInt(Math.min(i + 1, 2_000)))));
             }
         }
-        Properties p = new Properties();
-        p.put("bootstrap.servers", kit.bootstrapServers());
-        p.put("acks", "all");
-        try (var producer = new KafkaProducer<>(p, new StringSerializer(), topics.mandates().valueSerde().serializer())) {
-            for (Mandate m : agents.mandates()) {
-                producer.send(new ProducerRecord<>(topics.mandates().name(), m.getMandateId(), m));
-            }
-        }
+        agents.publish(kit.bootstrapServers(), topics);
         return agents;
     }
 
@@ -296,6 +289,22 @@ public final class ChaosCommand {
         schedule.merge((int) (n * 0.30), this::growRequests, ChaosCommand::both);
         schedule.merge((int) (n * 0.55), () -> restartBroker(watchers, brokerRecovery), ChaosCommand::both);
 
+        AtomicLong unplannedExits = new AtomicLong();
+        AtomicBoolean supervising = new AtomicBoolean(true);
+        Thread supervisor = Thread.ofPlatform().name("chaos-supervisor").daemon().start(() -> {
+            while (supervising.get()) {
+                for (Instance instance : instances.values()) {
+                    try {
+                        if (instance.restartIfExited()) {
+                            unplannedExits.incrementAndGet();
+                        }
+                    } catch (IOException e) {
+                        LOG.error("cannot restart {}", instance.name, e);
+                    }
+                }
+                Stack.pause(Duration.ofSeconds(1));
+            }
+        });
         LedgerFollower ledger = new LedgerFollower();
         Thread follower = Thread.ofPlatform().name("ledger-follower").daemon().start(ledger);
         AtomicLong sendFailures = new AtomicLong();
@@ -351,7 +360,9 @@ public final class ChaosCommand {
         watchers.awaitTermination(5, TimeUnit.MINUTES);
         ledger.stop.set(true);
         follower.join(10_000);
-        return check(distinct, sends.size(), mandates, recoveries, brokerRecovery.get(), sendFailures.get(), processedSeconds);
+        supervising.set(false);
+        supervisor.join(10_000);
+        return check(distinct, sends.size(), mandates, recoveries, brokerRecovery.get(), sendFailures.get(), unplannedExits.get(), processedSeconds);
     }
 
     private static Runnable both(Runnable a, Runnable b) {
@@ -363,26 +374,36 @@ public final class ChaosCommand {
 
     // ---- chaos actions ----------------------------------------------------------------------------------
 
-    /** Time from a kill until the instance's consumer group had processed everything that was there at the kill. */
-    record Recovery(String instance, double seconds) {}
+    /**
+     * After a kill of {@code instance}: seconds until processing had resumed on every partition where work
+     * was waiting, and until everything waiting at the kill was processed (-1: not within 5 minutes).
+     */
+    record Recovery(String instance, double resumedSeconds, double caughtUpSeconds) {}
 
     private Future<Recovery> kill(Instance victim, ExecutorService watchers) {
         try {
             String group = victim.group();
-            long killedAt = System.nanoTime();
-            victim.kill();
-            // Read after the kill: until then the victim's commits keep moving its offsets.
-            Map<TopicPartition, Long> backlog = backlog(group);
-            note("kill -9 %s", victim.name);
-            Future<Double> recovered = watchers.submit(() -> awaitCaughtUp(group, backlog, killedAt));
-            Stack.pause(Duration.ofMillis(500 + random.nextInt(2_500)));
-            victim.start();
+            long killedAt;
+            Map<TopicPartition, Long> backlog;
+            synchronized (victim) {
+                killedAt = System.nanoTime();
+                victim.kill();
+                // Read after the kill: until then the victim's commits keep moving its offsets.
+                backlog = backlog(group);
+                note("kill -9 %s", victim.name);
+                Stack.pause(Duration.ofMillis(500 + random.nextInt(2_500)));
+                victim.start();
+            }
+            Future<Double> resumed = watchers.submit(() -> awaitResumed(group, backlog, killedAt));
+            Future<Double> caughtUp = watchers.submit(() -> awaitCaughtUp(group, backlog, killedAt));
             victim.awaitHealthy(System.nanoTime() + Duration.ofMinutes(2).toNanos());
             note("%s restarted on its state", victim.name);
             return watchers.submit(() -> {
-                double seconds = recovered.get();
-                note("%s: processing resumed on all its partitions %.1f s after the kill", victim.name, seconds);
-                return new Recovery(victim.name, seconds);
+                double r = resumed.get();
+                note("%s: processing resumed on every partition with work waiting %.1f s after the kill", victim.name, r);
+                double c = caughtUp.get();
+                note("%s: everything waiting at the kill processed %.1f s after it", victim.name, c);
+                return new Recovery(victim.name, r, c);
             });
         } catch (Exception e) {
             throw new IllegalStateException("killing " + victim.name + " failed", e);
@@ -414,33 +435,50 @@ public final class ChaosCommand {
         }
     }
 
-    /** The offsets {@code group} has committed, now. */
+    /**
+     * The last stable offset, now, of every partition {@code group} consumes: what is waiting for it. Read
+     * after a kill, it includes records the victim never saw, so only another consumer (or the restarted
+     * victim) can commit past it.
+     */
     private Map<TopicPartition, Long> backlog(String group) throws Exception {
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()))) {
-            Map<TopicPartition, Long> committed = new HashMap<>();
-            admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().forEach((tp, o) -> committed.put(tp, o.offset()));
-            return committed;
+            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+            admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().keySet().forEach(tp -> latest.put(tp, OffsetSpec.latest()));
+            Map<TopicPartition, Long> end = new HashMap<>();
+            admin.listOffsets(latest, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all().get().forEach((tp, info) -> end.put(tp, info.offset()));
+            return end;
         }
     }
 
     /**
-     * Seconds from {@code since} until processing had resumed on every partition {@code group} consumes: its
-     * committed offset moved past where it was at {@code since}, or no committed input waits there.
+     * Seconds from the kill at {@code since} until {@code group}'s committed offset moved on every partition
+     * where work was waiting. The baseline is read 2 s after the kill, when a commit the victim had sent
+     * just before it died has completed; after that only another consumer (or the restarted victim) can
+     * move an offset the victim owned.
      */
-    private double awaitCaughtUp(String group, Map<TopicPartition, Long> before, long since) throws Exception {
+    private double awaitResumed(String group, Map<TopicPartition, Long> backlog, long since) throws Exception {
+        Stack.pause(Duration.ofNanos(Math.max(0, since + Duration.ofSeconds(2).toNanos() - System.nanoTime())));
+        Map<TopicPartition, Long> baseline = new HashMap<>();
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()))) {
+            admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().forEach((tp, o) -> baseline.put(tp, o.offset()));
+        }
+        Map<TopicPartition, Long> waiting = new HashMap<>();
+        baseline.forEach((tp, offset) -> {
+            if (backlog.getOrDefault(tp, 0L) > offset) {
+                waiting.put(tp, offset + 1);
+            }
+        });
+        return awaitCaughtUp(group, waiting, since);
+    }
+
+    /** Seconds from {@code since} until {@code group} had committed at least {@code backlog} on every partition. */
+    private double awaitCaughtUp(String group, Map<TopicPartition, Long> backlog, long since) throws Exception {
         long deadline = since + Duration.ofMinutes(5).toNanos();
         while (System.nanoTime() < deadline) {
             try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers(), "request.timeout.ms", 5_000, "default.api.timeout.ms", 10_000))) {
                 while (System.nanoTime() < deadline) {
                     Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
-                    Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
-                    before.keySet().forEach(tp -> latest.put(tp, OffsetSpec.latest()));
-                    var end = admin.listOffsets(latest, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all().get();
-                    boolean resumed = before.entrySet().stream().allMatch(e -> {
-                        OffsetAndMetadata now = committed.get(e.getKey());
-                        return (now != null && now.offset() > e.getValue()) || end.get(e.getKey()).offset() <= e.getValue();
-                    });
-                    if (resumed) {
+                    if (backlog.entrySet().stream().allMatch(e -> committed.get(e.getKey()) != null && committed.get(e.getKey()).offset() >= e.getValue())) {
                         return (System.nanoTime() - since) / 1e9;
                     }
                     Stack.pause(Duration.ofMillis(200));
@@ -485,7 +523,6 @@ public final class ChaosCommand {
                 s.put(ProcessorConfig.Setting.RISK_BURST_COUNT.key, "1000000000");
                 s.put(ProcessorConfig.Setting.RISK_OUTLIER_FACTOR.key, "1000000");
                 s.put(ProcessorConfig.Setting.RISK_NEW_PAYEE_SCORE.key, "0");
-                s.put(ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, "PT20S");
                 s.put("logback.configurationFile", home.resolve("deploy/stack/src/main/resources/logback-chaos.xml").toString());
                 child = Stack.ChildService.start(name, home, "processor", "dev.paystream.processor.ProcessorMain", s, Map.of(), log, port);
             } else {
@@ -505,6 +542,16 @@ public final class ChaosCommand {
 
         synchronized void kill() throws InterruptedException {
             child.kill();
+        }
+
+        /** As an orchestrator would: an instance that exited by itself is started again. */
+        synchronized boolean restartIfExited() throws IOException {
+            if (child == null || child.alive()) {
+                return false;
+            }
+            note("%s exited by itself; restarting it", name);
+            start();
+            return true;
         }
 
         synchronized void stop() {
@@ -550,7 +597,7 @@ public final class ChaosCommand {
     // ---- the invariants ---------------------------------------------------------------------------------
 
     private Map<String, Object> check(List<Send> distinct, int sent, List<Mandate> mandates, List<Recovery> recoveries,
-                                      long brokerRecoveryMillis, long sendFailures, double seconds) {
+                                      long brokerRecoveryMillis, long sendFailures, long unplannedExits, double seconds) {
         var events = topics.paymentEvents().valueSerde().deserializer();
         Map<String, List<PaymentEvent>> byPayment = new HashMap<>();
         for (ConsumerRecord<String, byte[]> r : TopicReader.all(kit.bootstrapServers(), topics.paymentEvents().name(), true)) {
@@ -629,14 +676,16 @@ public final class ChaosCommand {
             budgetUse += chargedPerAgent[a];
             budgetTotal += mandates.get(a).getBudgetMinor();
         }
-        double recoveryMax = recoveries.stream().mapToDouble(Recovery::seconds).max().orElse(0);
-        boolean unrecovered = recoveries.stream().anyMatch(r -> r.seconds() < 0);
+        double recoveryMax = recoveries.stream().mapToDouble(Recovery::resumedSeconds).max().orElse(0);
+        double caughtUpMax = recoveries.stream().mapToDouble(Recovery::caughtUpSeconds).max().orElse(0);
+        boolean unrecovered = recoveries.stream().anyMatch(r -> r.resumedSeconds() < 0 || r.caughtUpSeconds() < 0);
 
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("payments", distinct.size());
         result.put("requests_sent", sent);
         result.put("kills", recoveries.size());
         result.put("broker_restarts", 1);
+        result.put("unplanned_exits", unplannedExits);
         result.put("request_partitions", Map.of("before", REQUEST_PARTITIONS, "after", GROWN_REQUEST_PARTITIONS));
         result.put("duplicate_events", duplicateEvents);
         result.put("sequence_gaps", gaps);
@@ -651,7 +700,9 @@ public final class ChaosCommand {
         result.put("dead_letters", deadLetters);
         result.put("send_failures", sendFailures);
         result.put("recovery_s_max", Math.round(recoveryMax * 10) / 10.0);
-        result.put("recovery_s", recoveries.stream().map(r -> Map.of("instance", r.instance(), "seconds", Math.round(r.seconds() * 10) / 10.0)).toList());
+        result.put("caught_up_s_max", Math.round(caughtUpMax * 10) / 10.0);
+        result.put("recovery_s", recoveries.stream().map(r -> Map.of("instance", r.instance(), "resumed", Math.round(r.resumedSeconds() * 10) / 10.0,
+                "caught_up", Math.round(r.caughtUpSeconds() * 10) / 10.0)).toList());
         result.put("broker_restart_recovery_s", brokerRecoveryMillis < 0 ? -1 : brokerRecoveryMillis / 1000.0);
         result.put("final_states", states);
         result.put("budget_used_share", budgetTotal == 0 ? 0 : Math.round(1000.0 * budgetUse / budgetTotal) / 1000.0);
@@ -687,8 +738,11 @@ public final class ChaosCommand {
         line("mandate limit violations", budgetViolations);
         line("dead letters", deadLetters);
         line("requests the agents could not send", sendFailures);
-        out.printf("recovery after a kill: max %.1f s %s; after the broker restart %.1f s%n", recoveryMax,
-                recoveries.stream().map(r -> String.format("%.1f", r.seconds())).toList(), brokerRecoveryMillis / 1000.0);
+        out.printf("instances that exited by themselves (restarted, as an orchestrator would): %d%n", unplannedExits);
+        out.printf("after a kill, processing resumed within: max %.1f s %s%n", recoveryMax,
+                recoveries.stream().map(r -> String.format("%.1f", r.resumedSeconds())).toList());
+        out.printf("after a kill, the backlog at the kill was processed within: max %.1f s %s; after the broker restart %.1f s%n", caughtUpMax,
+                recoveries.stream().map(r -> String.format("%.1f", r.caughtUpSeconds())).toList(), brokerRecoveryMillis / 1000.0);
         out.println(violations == 0 ? "Every invariant held." : "BROKEN: " + violations + " violations");
         return result;
     }

@@ -347,6 +347,10 @@ public final class Stack implements AutoCloseable {
             return process.pid();
         }
 
+        boolean alive() {
+            return process.isAlive();
+        }
+
         /** {@code kill -9}: no shutdown hook, no flush, no goodbye to the group coordinator. */
         void kill() throws InterruptedException {
             process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
