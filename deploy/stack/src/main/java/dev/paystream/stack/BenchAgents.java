@@ -1,5 +1,6 @@
 package dev.paystream.stack;
 
+import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.MandateStatus;
 import dev.paystream.schemas.mandate.MandateTokens;
@@ -8,7 +9,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Properties;
 import java.util.function.IntToLongFunction;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * Agents of a generated workload ({@code bench}, {@code chaos}): one EUR mandate each, signed by a key made
@@ -41,6 +46,18 @@ record BenchAgents(List<Mandate> mandates, List<String> tokens, String keySpec) 
             tokens.add(signer.sign(m.getPrincipalId(), agent, m.getMandateId(), 1, from, 3650L * 86_400));
         }
         return new BenchAgents(List.copyOf(mandates), List.copyOf(tokens), "bench-1=" + MandateTokens.encodePublicKey(pair.getPublic()));
+    }
+
+    /** Publishes every mandate to the mandates topic of {@code topics}, as the ingest service would. */
+    void publish(String bootstrap, TopicCatalog topics) {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bootstrap);
+        p.put("acks", "all");
+        try (var producer = new KafkaProducer<>(p, new StringSerializer(), topics.mandates().valueSerde().serializer())) {
+            for (Mandate m : mandates) {
+                producer.send(new ProducerRecord<>(topics.mandates().name(), m.getMandateId(), m));
+            }
+        }
     }
 
     static String agent(int index) {

@@ -25,7 +25,7 @@ class BenchIT {
         System.setProperty("paystream.home", LauncherIT.ROOT.toString());
         Path json = dir.resolve("bench.json");
         ByteArrayOutputStream summary = new ByteArrayOutputStream();
-        int exit = BenchCommand.run(new String[] {"--records", "4000", "--lifecycle", "500", "--rate", "200", "--latency-seconds", "3",
+        int exit = BenchCommand.run(new String[] {"--records", "4000", "--rounds", "1", "--lifecycle", "500", "--rate", "200", "--latency-seconds", "3",
                 "--dedup-entries", "50000", "--out", json.toString()}, new PrintStream(summary, true, StandardCharsets.UTF_8), System.err);
         String text = summary.toString(StandardCharsets.UTF_8);
         System.out.println(text);
