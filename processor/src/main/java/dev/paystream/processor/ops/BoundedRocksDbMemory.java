@@ -24,36 +24,39 @@ public final class BoundedRocksDbMemory implements RocksDBConfigSetter {
     private static final double MEMTABLE_SHARE = 0.25;
     private static final double HIGH_PRIORITY_SHARE = 0.1;
 
-    private static Cache cache;
-    private static WriteBufferManager writeBuffers;
-    private static long capacity;
+    /** The cache and the write buffer manager that stores configured with one bound share. */
+    private record Shared(Cache cache, WriteBufferManager writeBuffers) {}
 
-    /** The shared cache, created on first use with {@code bytes}; one per JVM, never closed while stores use it. */
-    static synchronized Cache cache(long bytes) {
-        if (cache == null) {
-            capacity = bytes;
-            cache = new LRUCache(bytes, -1, false, HIGH_PRIORITY_SHARE);
-            writeBuffers = new WriteBufferManager((long) (bytes * MEMTABLE_SHARE), cache);
-        } else if (bytes != capacity) {
-            throw new IllegalStateException("RocksDB memory is already bounded at " + capacity + " bytes in this JVM; cannot change it to " + bytes);
-        }
-        return cache;
+    private static final Map<Long, Shared> SHARED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * The cache for a bound of {@code bytes}, created on first use: every store configured with the same
+     * bound in this JVM shares it (one processor instance; a second instance with another bound in the same
+     * JVM, as in tests, gets its own). Never closed while stores use it.
+     */
+    static Cache cache(long bytes) {
+        return shared(bytes).cache();
+    }
+
+    private static Shared shared(long bytes) {
+        return SHARED.computeIfAbsent(bytes, b -> {
+            Cache cache = new LRUCache(b, -1, false, HIGH_PRIORITY_SHARE);
+            return new Shared(cache, new WriteBufferManager((long) (b * MEMTABLE_SHARE), cache));
+        });
     }
 
     @Override
     public void setConfig(String storeName, Options options, Map<String, Object> configs) {
         Object value = configs.get(CONFIG);
         long bytes = value == null ? 256L << 20 : Long.parseLong(value.toString());
-        Cache shared = cache(bytes);
+        Shared shared = shared(bytes);
         BlockBasedTableConfig table = options.tableFormatConfig() instanceof BlockBasedTableConfig given ? given : new BlockBasedTableConfig();
-        table.setBlockCache(shared);
+        table.setBlockCache(shared.cache());
         table.setCacheIndexAndFilterBlocks(true);
         table.setCacheIndexAndFilterBlocksWithHighPriority(true);
         table.setPinTopLevelIndexAndFilter(true);
         options.setTableFormatConfig(table);
-        synchronized (BoundedRocksDbMemory.class) {
-            options.setWriteBufferManager(writeBuffers);
-        }
+        options.setWriteBufferManager(shared.writeBuffers());
         // Small memtables: many stores share the budget, and flushes are cheap next to a fenced commit.
         options.setWriteBufferSize(4L << 20);
         options.setMaxWriteBufferNumber(2);

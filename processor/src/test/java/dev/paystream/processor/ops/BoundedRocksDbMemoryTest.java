@@ -1,7 +1,6 @@
 package dev.paystream.processor.ops;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.util.Map;
@@ -47,8 +46,8 @@ class BoundedRocksDbMemoryTest {
     }
 
     @Test
-    void theBoundCannotChangeOnceStoresUseIt() {
-        BoundedRocksDbMemory.cache(BYTES);
-        assertThatThrownBy(() -> BoundedRocksDbMemory.cache(BYTES * 2)).isInstanceOf(IllegalStateException.class).hasMessageContaining("already bounded");
+    void storesWithTheSameBoundShareOneCacheAndAnotherBoundGetsItsOwn() {
+        assertThat(BoundedRocksDbMemory.cache(BYTES)).isSameAs(BoundedRocksDbMemory.cache(BYTES));
+        assertThat(BoundedRocksDbMemory.cache(BYTES * 2)).isNotSameAs(BoundedRocksDbMemory.cache(BYTES));
     }
 }
