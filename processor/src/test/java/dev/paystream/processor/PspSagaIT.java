@@ -347,14 +347,27 @@ class PspSagaIT {
             await().atMost(Duration.ofMinutes(1)).untilAsserted(() ->
                     assertThat(scrape(gw, "paystream_psp_breaker_state", "psp=\"primary\"")).as("open").isEqualTo(2.0));
             List<String> during = w.send(200, 5);
-            await().atMost(Duration.ofMinutes(2)).untilAsserted(() -> assertThat(during.stream()
-                    .filter(id -> ledger.latest.containsKey(id) && "secondary".equals(ledger.latest.get(id).getPsp())).count())
-                    .as(() -> "payments sent during the outage, by state and PSP: " + during.stream().collect(java.util.stream.Collectors.groupingBy(
-                            id -> ledger.latest.containsKey(id) ? ledger.latest.get(id).getToState() + "@" + ledger.latest.get(id).getPsp() : "no event",
-                            java.util.TreeMap::new, java.util.stream.Collectors.counting())))
-                    .isGreaterThanOrEqualTo(150));
+            // Each of them fails over to the secondary, unless its authorisation reached the primary (a half-open
+            // breaker lets probes through, and how many depends on timing): then it is pinned there until the outage
+            // ends. A payment announced to the primary but never sent would be pinned too: the gateway announces
+            // only when a call is about to go out, so there is none. Most fail over.
+            await().atMost(Duration.ofMinutes(2)).untilAsserted(() -> {
+                long failedOver = during.stream().filter(id -> ledger.latest.containsKey(id) && "secondary".equals(ledger.latest.get(id).getPsp())).count();
+                long pinnedThere = during.stream().filter(primary::authorisationAttempted).count();
+                assertThat(failedOver + pinnedThere).as(() -> "payments sent during the outage, by state and PSP: " + during.stream().collect(
+                        java.util.stream.Collectors.groupingBy(
+                                id -> (ledger.latest.containsKey(id) ? ledger.latest.get(id).getToState() + "@" + ledger.latest.get(id).getPsp() : "no event")
+                                        + (primary.authorisationAttempted(id) ? " (reached the primary)" : ""),
+                                java.util.TreeMap::new, java.util.stream.Collectors.counting())))
+                        .isEqualTo(during.size());
+                assertThat(failedOver).as("most fail over").isGreaterThan(during.size() / 2);
+            });
+            long failedOver = during.stream().filter(id -> ledger.latest.containsKey(id) && "secondary".equals(ledger.latest.get(id).getPsp())).count();
+            assertThat(during.stream().filter(primary::authorisationAttempted))
+                    .as("nothing that reached the primary during the outage is authorised elsewhere")
+                    .noneMatch(id -> ledger.latest.containsKey(id) && "secondary".equals(ledger.latest.get(id).getPsp()));
             assertThat(scrape(gw, "paystream_psp_breaker_transitions_total", "psp=\"primary\"", "to=\"OPEN\"")).isGreaterThanOrEqualTo(1);
-            assertThat(scrape(processor.opsPort(), "paystream_psp_failovers_total", "from=\"primary\"")).isGreaterThanOrEqualTo(150);
+            assertThat(scrape(processor.opsPort(), "paystream_psp_failovers_total", "from=\"primary\"")).isGreaterThanOrEqualTo(failedOver);
             // A command the gateway took up only once the breaker was open never reached the primary and may fail
             // over; one that reached it (refused, so its outcome is unknown) is pinned there.
             List<String> reachedPrimary = pinned.stream().filter(primary::authorisationAttempted).toList();

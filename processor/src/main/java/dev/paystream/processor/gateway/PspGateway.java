@@ -253,6 +253,10 @@ public final class PspGateway implements AutoCloseable {
     /** As {@link #execute(PspCommand)}, sending {@code traceparent} (may be null) with every call. */
     PspResult execute(PspCommand cmd, String traceparent) {
         PspAdapter target;
+        // A new authorisation is announced (pinned) only when its first call is about to go out; until then it
+        // may still fail over, since it has reached no PSP.
+        boolean announce = false;
+        boolean mayFailOver = false;
         if (cmd.getPsp() != null) {
             target = adapters.stream().filter(a -> a.name().equals(cmd.getPsp())).findFirst().orElse(null);
             if (target == null) {
@@ -269,9 +273,8 @@ public final class PspGateway implements AutoCloseable {
                 return result(cmd, target.name(), PspOutcome.FAILED, null, PSP_UNAVAILABLE,
                         target.name() + " breaker is open; not sent", 0, null);
             }
-            if (adapters.size() > 1 && cmd.getOperation() == PspOperation.AUTHORISE) {
-                announce(cmd, target.name(), traceparent);
-            }
+            announce = adapters.size() > 1 && cmd.getOperation() == PspOperation.AUTHORISE;
+            mayFailOver = candidates.size() > 1;
         }
         CircuitBreaker breaker = breakers.get(target.name());
         String op = cmd.getOperation().name();
@@ -284,9 +287,19 @@ public final class PspGateway implements AutoCloseable {
                 + config.breakerOpen().toNanos();
         while (attempts < config.maxAttempts() && System.nanoTime() < budgetEnd) {
             if (!breaker.tryAcquire()) {
+                if (announce && mayFailOver) {
+                    // The breaker opened after the check above: nothing was sent or announced, so fail over.
+                    metrics.rerouted(target.name());
+                    return result(cmd, target.name(), PspOutcome.FAILED, null, PSP_UNAVAILABLE,
+                            target.name() + " breaker opened; not sent", 0, null);
+                }
                 last = target.name() + " breaker open";
                 sleep(50 + ThreadLocalRandom.current().nextLong(100));
                 continue;
+            }
+            if (announce) {
+                announce(cmd, target.name(), traceparent);
+                announce = false;
             }
             if (attempts > 0) {
                 metrics.retry(target.name(), op);
@@ -303,7 +316,7 @@ public final class PspGateway implements AutoCloseable {
             last = c.message();
             pause(attempts);
         }
-        if (breaker.tryAcquire()) {
+        if (!announce && breaker.tryAcquire()) { // a new authorisation never sent has nothing to read back
             long t0 = System.nanoTime();
             PspReply reply = target.retrieve(call);
             Classified c = OutcomeConverter.convertRetrieve(cmd.getOperation(), reply);
