@@ -10,6 +10,7 @@ import dev.paystream.ingest.status.ProcessorClient;
 import dev.paystream.ingest.status.StatusWaiter;
 import dev.paystream.schemas.PanRedactor;
 import dev.paystream.schemas.TraceHeaders;
+import dev.paystream.schemas.registry.RegistryFailures;
 import dev.paystream.schemas.mandate.MandateTokens;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -252,12 +253,25 @@ public final class IngestCore {
     /**
      * Produces and waits for the broker's acknowledgement (acks=all, idempotent producer). When the broker
      * does not acknowledge in time the request may or may not have been appended: the caller gets 503 and
-     * retries with the same key, which the processor deduplicates.
+     * retries with the same key, which the processor deduplicates. When the serializer cannot reach the
+     * schema registry within its bound nothing was sent: 503 {@code registry_unavailable}, and the key is
+     * released for the retry.
      */
     public <V> void produce(Producer<String, V> producer, String topic, String key, V value, String traceparent) {
         RecordHeaders headers = new RecordHeaders();
         headers.add(TraceHeaders.TRACEPARENT, traceparent.getBytes(StandardCharsets.UTF_8));
-        Future<?> sent = producer.send(new ProducerRecord<>(topic, null, key, value, headers));
+        Future<?> sent;
+        try {
+            sent = producer.send(new ProducerRecord<>(topic, null, key, value, headers));
+        } catch (RuntimeException e) {
+            if (!RegistryFailures.isTransient(e)) {
+                throw e;
+            }
+            // The serializer could not reach the schema registry within its bound: nothing was appended.
+            LOG.warn("produce to {} key {} not attempted, schema registry unavailable: {}", topic, key, e.toString());
+            throw new NotProduced(Problem.of(HttpStatus.SERVICE_UNAVAILABLE, "registry_unavailable", "The request could not be recorded",
+                    "the schema registry did not answer in time; retry with the same Idempotency-Key").withHeader("Retry-After", "1").exception());
+        }
         try {
             sent.get(config.produceTimeout().toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException | TimeoutException e) {

@@ -22,6 +22,8 @@ import dev.paystream.schemas.mandate.MandateTokens;
 import dev.paystream.schemas.avro.PspResult;
 import org.apache.avro.specific.SpecificRecord;
 import java.util.Properties;
+import dev.paystream.schemas.streams.TransientFailDeserializationHandler;
+import dev.paystream.schemas.streams.TransientFailProcessingHandler;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
@@ -29,7 +31,6 @@ import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.TopologyConfig;
-import org.apache.kafka.streams.errors.LogAndContinueProcessingExceptionHandler;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
@@ -207,10 +208,10 @@ public final class PaymentsTopology {
         p.put(StreamsConfig.ENSURE_EXPLICIT_INTERNAL_RESOURCE_NAMING_CONFIG, true);
         // A defect in one record must not stop the pipeline: it goes to the dead-letter topic (KIP-1034)
         // with the exception in its headers, and processing continues.
-        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueProcessingExceptionHandler.class.getName());
+        p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, TransientFailProcessingHandler.class.getName());
         p.put(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG, TopicCatalog.deadLettersName(config.topicPrefix()));
         // An undecodable PSP result is dead-lettered too (the request source reads bytes and classifies itself).
-        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, org.apache.kafka.streams.errors.LogAndContinueExceptionHandler.class.getName());
+        p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, TransientFailDeserializationHandler.class.getName());
         p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class.getName());
         p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, dev.paystream.processor.ops.BoundedRocksDbMemory.class.getName());
         p.put(dev.paystream.processor.ops.BoundedRocksDbMemory.CONFIG, Long.toString((long) config.rocksDbMemoryMb() << 20));

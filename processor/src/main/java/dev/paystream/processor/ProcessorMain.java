@@ -19,6 +19,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
+import dev.paystream.schemas.registry.RegistryFailures;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.state.HostInfo;
@@ -87,10 +88,16 @@ public final class ProcessorMain implements AutoCloseable {
 
     /**
      * A stream thread died on an error no handler took (records themselves never get here: they are
-     * dead-lettered). Replace the thread — the transaction was aborted, nothing is half-done — unless it
+     * dead-lettered), or a handler failed the step because the error was transient. Replace the thread — the transaction was aborted, nothing is half-done — unless it
      * keeps happening, then shut the client down so that the orchestrator restarts the instance.
      */
     private synchronized StreamThreadExceptionResponse onUncaught(Throwable e) {
+        if (RegistryFailures.isTransient(e)) {
+            // The registry or broker did not answer in time: nothing is wrong with this instance, so an
+            // outage does not count towards the crash loop. The record is processed again on the new thread.
+            LOG.warn("stream thread failed on a transient error, replacing it: {}", e.toString());
+            return StreamThreadExceptionResponse.REPLACE_THREAD;
+        }
         long now = System.currentTimeMillis();
         replacements.addLast(now);
         while (!replacements.isEmpty() && replacements.peekFirst() < now - CRASH_WINDOW.toMillis()) {

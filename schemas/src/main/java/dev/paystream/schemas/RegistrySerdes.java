@@ -1,5 +1,8 @@
 package dev.paystream.schemas;
 
+import dev.paystream.schemas.registry.RegistryClientSettings;
+import dev.paystream.schemas.registry.RegistryConnections;
+import io.apicurio.registry.resolver.client.RegistryClientFacade;
 import io.apicurio.registry.resolver.config.SchemaResolverConfig;
 import io.apicurio.registry.serde.avro.AvroKafkaDeserializer;
 import io.apicurio.registry.serde.avro.AvroKafkaSerializer;
@@ -17,6 +20,10 @@ import org.apache.kafka.common.serialization.Serdes;
  * the payload (magic byte 0, then the id), so a record is self-describing without headers. Schemas are
  * registered under the topic's value artifact ({@code <topic>-value}) by producers that have
  * {@code autoRegister} on.
+ *
+ * <p>Every serde made here talks to the registry through the process's one bounded client for its URL
+ * ({@link RegistryConnections}): each call has a deadline and is retried while the failure is transient,
+ * then fails with a retriable {@link dev.paystream.schemas.registry.RegistryUnavailableException}.
  */
 public final class RegistrySerdes implements SerdeFactory {
 
@@ -27,13 +34,22 @@ public final class RegistrySerdes implements SerdeFactory {
     public static final String DATUM_CACHE_PROPERTY = "paystream.serde.datum.cache";
 
     private final Map<String, Object> config;
+    private final RegistryClientFacade client;
 
     /**
+     * With the registry client settings of this process's environment ({@link RegistryClientSettings#fromEnvironment()}).
+     *
      * @param registryUrl  e.g. {@code http://127.0.0.1:8080/apis/registry/v3}
      * @param autoRegister whether serializers register the schema they write (producers of the contract do)
      */
     public RegistrySerdes(String registryUrl, boolean autoRegister) {
+        this(registryUrl, autoRegister, RegistryClientSettings.fromEnvironment());
+    }
+
+    /** With explicit registry client settings (deadlines and retries of every registry call). */
+    public RegistrySerdes(String registryUrl, boolean autoRegister, RegistryClientSettings settings) {
         Objects.requireNonNull(registryUrl, "registryUrl");
+        this.client = RegistryConnections.facade(registryUrl, settings);
         AvroTrust.ensure();
         Map<String, Object> c = new HashMap<>();
         c.put(SchemaResolverConfig.REGISTRY_URL, registryUrl);
@@ -53,8 +69,8 @@ public final class RegistrySerdes implements SerdeFactory {
 
     @Override
     public <T extends SpecificRecord> Serde<T> valueSerde(Class<T> type) {
-        AvroKafkaSerializer<T> serializer = new AvroKafkaSerializer<>();
-        AvroKafkaDeserializer<T> deserializer = new AvroKafkaDeserializer<>();
+        AvroKafkaSerializer<T> serializer = new AvroKafkaSerializer<>(client);
+        AvroKafkaDeserializer<T> deserializer = new AvroKafkaDeserializer<>(client);
         serializer.configure(config, false);
         deserializer.configure(config, false);
         return Serdes.serdeFrom(serializer, deserializer);
@@ -62,7 +78,7 @@ public final class RegistrySerdes implements SerdeFactory {
 
     /** A deserializer that returns whatever record the writer schema names (specific when on the classpath). */
     public AvroKafkaDeserializer<Object> anyValueDeserializer() {
-        AvroKafkaDeserializer<Object> deserializer = new AvroKafkaDeserializer<>();
+        AvroKafkaDeserializer<Object> deserializer = new AvroKafkaDeserializer<>(client);
         deserializer.configure(config, false);
         return deserializer;
     }

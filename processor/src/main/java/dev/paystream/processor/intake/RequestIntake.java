@@ -4,8 +4,8 @@ import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.DeadLetterHeaders;
 import dev.paystream.schemas.PanRedactor;
 import dev.paystream.schemas.TraceHeaders;
+import dev.paystream.schemas.registry.RegistryFailures;
 import dev.paystream.schemas.avro.PaymentRequest;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import org.apache.avro.generic.GenericContainer;
@@ -65,7 +65,7 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
         try {
             decoded = deserializer.deserialize(topic(), headers, value);
         } catch (RuntimeException e) {
-            if (isTransient(e)) {
+            if (RegistryFailures.isTransient(e)) {
                 throw e;
             }
             if (registryFramed && value[0] != 0) {
@@ -140,42 +140,10 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
             String name = t.getClass().getSimpleName();
             String msg = String.valueOf(t.getMessage()).toLowerCase();
             if (name.contains("NotFound") || msg.contains("not found") || msg.contains("no content with id")
-                    || msg.contains("404") || httpStatus(t) == 404) {
+                    || msg.contains("404") || RegistryFailures.httpStatus(t) == 404) {
                 return true;
             }
         }
         return false;
-    }
-
-    /** Failures to reach the registry say nothing about the record: retry instead of dead-lettering. */
-    static boolean isTransient(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof java.net.ConnectException || t instanceof java.net.http.HttpTimeoutException
-                    || t instanceof java.net.SocketTimeoutException || t instanceof java.nio.channels.ClosedChannelException
-                    || (t instanceof IOException && !(t instanceof java.io.EOFException)
-                        && String.valueOf(t.getMessage()).toLowerCase().contains("connect"))) {
-                return true;
-            }
-            String msg = String.valueOf(t.getMessage());
-            if (msg.contains(" 503") || msg.contains(" 502") || msg.contains(" 504") || httpStatus(t) >= 500) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** The HTTP status of a registry client error (its ProblemDetails carries one), or -1. */
-    static int httpStatus(Throwable t) {
-        for (String getter : new String[] {"getStatus", "getResponseStatusCode"}) {
-            try {
-                Object status = t.getClass().getMethod(getter).invoke(t);
-                if (status instanceof Number n) {
-                    return n.intValue();
-                }
-            } catch (ReflectiveOperationException | RuntimeException ignored) {
-                // not a registry client error
-            }
-        }
-        return -1;
     }
 }
