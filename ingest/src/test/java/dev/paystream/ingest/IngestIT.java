@@ -76,7 +76,10 @@ class IngestIT {
     @BeforeAll
     static void start(DevKit devKit) throws Exception {
         kit = devKit;
-        stack = new IngestStack(devKit, work, Map.of("paystream.ingest.response.wait", "PT3S"));
+        // The tests read the state a POST answers with, so the POST waits long enough for the pipeline on a loaded
+        // 2-core machine: the first payment through a fresh stack and the mandate hop has taken more than 3 s here
+        // (the test that shows a 202 asks for a short wait itself).
+        stack = new IngestStack(devKit, work, Map.of("paystream.ingest.response.wait", "PT15S"));
         api = new Api(stack.baseUrl());
         JsonNode mandate = grant("agent-1", 1_000_000_00L, null);
         token = mandate.path("token").asText();
@@ -180,7 +183,9 @@ class IngestIT {
         String body = payment(700, "merchant-slow", "automatic", token);
         stack.psp.setFaults(stack.psp.faults().withLatency(Duration.ofSeconds(6), Duration.ofSeconds(6)));
         try {
-            CompletableFuture<Api.Response> first = CompletableFuture.supplyAsync(() -> api.post("/v1/payments", AGENT, key, body));
+            // Asks for a short wait (the stack's is longer): the PSP's 6 s are then surely longer.
+            CompletableFuture<Api.Response> first = CompletableFuture.supplyAsync(() ->
+                    api.call("POST", "/v1/payments", AGENT, key, body, Map.of("Prefer", "wait=2"), true));
             await().atMost(Duration.ofSeconds(30)).until(() -> requestsOnKafka(id) == 1);
 
             Api.Response second = api.post("/v1/payments", AGENT, key, body).problem(409, "idempotency_in_flight");

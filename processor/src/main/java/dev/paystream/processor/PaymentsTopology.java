@@ -129,7 +129,8 @@ public final class PaymentsTopology {
                         .withNumberOfPartitions(config.statefulPartitions()))
                 .mapValues(v -> (SpecificRecord) v, Named.as("result-as-input"));
         PaymentProcessor.SagaSettings saga = new PaymentProcessor.SagaSettings(config.inflightTimeout(), config.redriveMax(),
-                config.redriveBackoff(), config.captureWindow(), config.timerInterval(), config.approvalTimeout());
+                config.redriveBackoff(), config.captureWindow(), config.timerInterval(), config.approvalTimeout(),
+                config.attentionInterval());
 
         KStream<String, IntakeResult> intake = builder
                 .stream(topics.paymentRequests().name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray())

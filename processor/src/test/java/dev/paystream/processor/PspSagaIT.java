@@ -88,6 +88,10 @@ class PspSagaIT {
         }
 
         ProcessorMain processor() {
+            return processor(Map.of());
+        }
+
+        ProcessorMain processor(Map<String, String> overrides) {
             Map<String, String> s = new HashMap<>();
             s.put(ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
             s.put(ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl());
@@ -100,6 +104,7 @@ class PspSagaIT {
             s.put(ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT1S");
             s.put(ProcessorConfig.Setting.REDRIVE_MAX.key, "8");
             s.putAll(TestMandates.highVolumeSettings());
+            s.putAll(overrides);
             ProcessorMain p = new ProcessorMain(ProcessorConfig.fromMap(s));
             closers.add(p);
             return p;
@@ -317,6 +322,47 @@ class PspSagaIT {
             Map<PaymentState, Integer> finals = assertInvariants(ledger.events, ids, primary);
             System.out.printf("saga with %d gateway kills: finals %s; PSP requests %d, lost responses %d, 5xx %d, captures %d%n",
                     kills, finals, primary.requests(), primary.lostResponses(), primary.serverErrors(), primary.ledger().captureCount());
+            assertThat(primary.ledger().captureCount()).as("one capture per captured payment")
+                    .isEqualTo(finals.getOrDefault(PaymentState.CAPTURED, 0).longValue());
+        }
+    }
+
+    @Test
+    void shouldChargeNothingBehindTheLedgersBackWhenTheGatewayIsDownLongerThanTheRedriveBudget(DevKit kit) throws Exception {
+        try (World w = new World(kit); Ledger ledger = new Ledger(w)) {
+            PspSimulator primary = w.psp("primary", PspFaults.none().withLatency(Duration.ofMillis(2), Duration.ofMillis(20)));
+            // A redrive budget of 2 s × (1 + 1): the gateway is down for far longer than that.
+            w.processor(Map.of(
+                    ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, "PT2S",
+                    ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT0.5S",
+                    ProcessorConfig.Setting.REDRIVE_MAX.key, "1",
+                    ProcessorConfig.Setting.ATTENTION_INTERVAL.key, "PT3S"));
+            Map<String, String> settings = w.gatewaySettings(primary);
+            ProcessorProcess gateway = w.gatewayProcess(settings, "gateway-up");
+            List<String> before = w.send(50, 7);
+            ledger.awaitSettled(before, Duration.ofMinutes(2));
+
+            // Given the gateway process is gone while payments keep coming
+            gateway.killHard();
+            List<String> during = w.send(300, 8);
+            // Then, with their outcome unknown past every redrive, none of them is terminal: they need attention
+            await().atMost(Duration.ofMinutes(2)).untilAsserted(() -> assertThat(during)
+                    .allSatisfy(id -> assertThat(ledger.latest.get(id)).as("latest event of " + id).isNotNull()
+                            .extracting(PaymentEvent::getToState).isEqualTo(PaymentState.NEEDS_ATTENTION)));
+            assertThat(during).as("no PSP call while the gateway was down").allSatisfy(id -> assertThat(primary.ledger().charges(id)).isZero());
+
+            // When the gateway comes back: stale copies are not executed, the read-backs are, and every late
+            // definitive result is applied — each payment charged exactly once and CAPTURED, none FAILED.
+            w.gatewayProcess(settings, "gateway-back");
+            ledger.awaitSettled(during, Duration.ofMinutes(3));
+            List<String> all = new ArrayList<>(before);
+            all.addAll(during);
+            Map<PaymentState, Integer> finals = assertInvariants(ledger.events, all, primary);
+            assertThat(finals).doesNotContainKey(PaymentState.FAILED);
+            assertThat(ledger.events).filteredOn(e -> during.contains(e.getPaymentId()))
+                    .filteredOn(e -> e.getToState() == PaymentState.NEEDS_ATTENTION).hasSize(during.size());
+            System.out.printf("gateway down past the redrive budget: finals %s; PSP requests %d, captures %d%n",
+                    finals, primary.requests(), primary.ledger().captureCount());
             assertThat(primary.ledger().captureCount()).as("one capture per captured payment")
                     .isEqualTo(finals.getOrDefault(PaymentState.CAPTURED, 0).longValue());
         }

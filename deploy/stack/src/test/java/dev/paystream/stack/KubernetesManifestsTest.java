@@ -405,12 +405,15 @@ class KubernetesManifestsTest {
         p.deadLettered("MISSING_FIELD");
         p.transition("CAPTURING", "CAPTURED");
         p.paymentFailed("capture_unknown");
+        p.paymentNeedsAttention("CAPTURE");
+        p.strayVoidRefused("stripe");
         p.policyDecision("ALLOW");
         p.timersOverdue(0);
         p.sinceCreated("AUTHORISED", 120);
         GatewayMetrics g = new GatewayMetrics(registry);
         g.call("stripe", "AUTHORISE", "SUCCEEDED", Duration.ofMillis(80));
         g.result("stripe", "AUTHORISE", "SUCCEEDED");
+        g.notSent("CAPTURE");
         g.breaker("stripe", () -> CircuitBreaker.State.CLOSED);
         g.inFlight(() -> 0, () -> 0);
         ReconcilerMetrics r = new ReconcilerMetrics(registry);

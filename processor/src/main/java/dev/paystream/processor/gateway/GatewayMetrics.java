@@ -45,6 +45,12 @@ public final class GatewayMetrics {
         counter("paystream.psp.retries", "Calls repeated with the same idempotency key", "psp", psp, "operation", operation).increment();
     }
 
+    /** A command not executed because its deadline had passed (answered not_sent). */
+    public void notSent(String operation) {
+        counter("paystream.psp.not.sent", "Commands not executed because their deadline had passed (answered not_sent)",
+                "operation", operation).increment();
+    }
+
     public void rerouted(String psp) {
         counter("paystream.psp.unavailable", "New authorisations answered psp_unavailable because this PSP's breaker was open",
                 "psp", psp).increment();

@@ -66,6 +66,12 @@ import org.slf4j.LoggerFactory;
 public final class PspGateway implements AutoCloseable {
 
     public static final String PSP_UNAVAILABLE = "psp_unavailable";
+    /**
+     * Decline code of a command the gateway did not execute because its deadline had passed (it waited too
+     * long in the topic, e.g. while the gateway was down): no PSP call was made, so the processor can send it
+     * again with the same idempotency key, or has already moved on.
+     */
+    public static final String NOT_SENT = "not_sent";
     private static final Logger LOG = LoggerFactory.getLogger(PspGateway.class);
 
     private final GatewayConfig config;
@@ -252,6 +258,11 @@ public final class PspGateway implements AutoCloseable {
 
     /** As {@link #execute(PspCommand)}, sending {@code traceparent} (may be null) with every call. */
     PspResult execute(PspCommand cmd, String traceparent) {
+        if (pastDeadline(cmd)) {
+            metrics.notSent(cmd.getOperation().name());
+            return result(cmd, cmd.getPsp() == null ? "none" : cmd.getPsp(), PspOutcome.FAILED, null, NOT_SENT,
+                    "not sent: its deadline " + cmd.getDeadline() + " had passed", 0, null);
+        }
         PspAdapter target;
         // A new authorisation is announced (pinned) only when its first call is about to go out; until then it
         // may still fail over, since it has reached no PSP.
@@ -286,6 +297,16 @@ public final class PspGateway implements AutoCloseable {
         long budgetEnd = System.nanoTime() + config.maxAttempts() * (config.callTimeout().toNanos() + config.backoffMax().toNanos())
                 + config.breakerOpen().toNanos();
         while (attempts < config.maxAttempts() && System.nanoTime() < budgetEnd) {
+            if (pastDeadline(cmd)) {
+                if (attempts == 0) {
+                    // Waited for the breaker past the deadline: still nothing sent.
+                    metrics.notSent(op);
+                    return result(cmd, target.name(), PspOutcome.FAILED, null, NOT_SENT,
+                            "not sent: its deadline " + cmd.getDeadline() + " passed while " + last, 0, null);
+                }
+                last = last + "; deadline " + cmd.getDeadline() + " passed, no further attempt";
+                break;
+            }
             if (!breaker.tryAcquire()) {
                 if (announce && mayFailOver) {
                     // The breaker opened after the check above: nothing was sent or announced, so fail over.
@@ -328,6 +349,11 @@ public final class PspGateway implements AutoCloseable {
             last = last + "; " + c.message();
         }
         return result(cmd, target.name(), PspOutcome.UNKNOWN, null, null, "after " + attempts + " calls: " + last, attempts, null);
+    }
+
+    /** A command whose deadline has passed is not executed any more (a read-back after attempts is still made). */
+    private static boolean pastDeadline(PspCommand cmd) {
+        return cmd.getDeadline() != null && !Instant.now().isBefore(cmd.getDeadline());
     }
 
     /** Write-ahead: before a new authorisation goes to {@code psp}, the topology learns that it may arrive there. */
@@ -429,6 +455,14 @@ public final class PspGateway implements AutoCloseable {
     @Override
     public void close() {
         stopping = true;
+        if (loop.getState() == Thread.State.NEW) {
+            // Never started: nothing in flight, the clients have nothing to flush.
+            workers.shutdown();
+            consumer.close(Duration.ZERO);
+            producer.close(Duration.ZERO);
+            deadLetters.close(Duration.ZERO);
+            return;
+        }
         consumer.wakeup();
         try {
             loop.join(Duration.ofSeconds(45));

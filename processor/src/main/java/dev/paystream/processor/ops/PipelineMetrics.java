@@ -76,6 +76,22 @@ public final class PipelineMetrics {
         counter("paystream.payments.failed", "Payments that went to FAILED (alert: each needs an operator)", "reason", reason).increment();
     }
 
+    /** Alert: a command's outcome is still unknown after every redrive; the payment waits in NEEDS_ATTENTION. */
+    public void paymentNeedsAttention(String operation) {
+        counter("paystream.payments.attention", "Payments whose awaited PSP outcome is still unknown after every redrive (alert: NEEDS_ATTENTION)",
+                "operation", operation).increment();
+    }
+
+    /** Alert: the PSP definitively refused to void a stray second authorisation; its funds stay held until an operator acts. */
+    public void strayVoidRefused(String psp) {
+        counter("paystream.psp.stray.void.refused", "Voids of stray authorisations the PSP refused (alert: funds held)", "psp", psp).increment();
+    }
+
+    /** A refund the PSP refused: the payment stays CAPTURED (audited REFUND_REFUSED). */
+    public void refundRefused(String psp) {
+        counter("paystream.payments.refunds.refused", "Refunds the PSP refused; the payment stays CAPTURED", "psp", psp).increment();
+    }
+
     public void failover(String fromPsp) {
         counter("paystream.psp.failovers", "New authorisations moved away from a PSP whose breaker was open", "from", fromPsp).increment();
     }

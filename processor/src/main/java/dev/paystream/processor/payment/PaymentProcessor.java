@@ -7,6 +7,7 @@ import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.avro.PolicyCheck;
 import dev.paystream.processor.avro.PolicyDecision;
 import dev.paystream.processor.avro.ReservationSettlement;
+import dev.paystream.processor.avro.StrayVoid;
 import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.mandate.MandateProcessor;
 import dev.paystream.processor.mandate.Rules;
@@ -113,9 +114,16 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
      * @param captureWindow   an uncaptured authorisation is voided this long after it was authorised
      * @param timerInterval   how often due timers fire
      * @param approvalTimeout a payment waiting in PENDING_APPROVAL this long expires (reservation released)
+     * @param attentionInterval how often a payment in NEEDS_ATTENTION sends its awaited command again (read back)
      */
     public record SagaSettings(Duration inflightTimeout, int redriveMax, Duration redriveBackoff, Duration captureWindow,
-                               Duration timerInterval, Duration approvalTimeout) {}
+                               Duration timerInterval, Duration approvalTimeout, Duration attentionInterval) {
+
+        /** How long a command stays worth executing: the whole redrive budget, after which the payment needs attention. */
+        long commandLifetimeMs() {
+            return inflightTimeout.toMillis() * (redriveMax + 1L);
+        }
+    }
 
     public PaymentProcessor(Duration dedupRetention, Duration purgeInterval, SagaSettings saga, MandateGuard guard,
                             PipelineMetrics metrics) {
@@ -613,6 +621,10 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             metrics.pspResult(op, "dispatched");
             return;
         }
+        if (strayVoidResult(step, p, r)) {
+            payments.put(paymentId, p);
+            return;
+        }
         if (p.getSettledCommands().contains(r.getCommandId())) {
             metrics.pspResult(op, "duplicate");
             step.auditOf(p, paymentId, AuditKind.DUPLICATE_REPLAYED, "IGNORED",
@@ -621,6 +633,13 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         }
         if (!r.getCommandId().equals(p.getCurrentKey())) {
             superseded(step, p, r);
+            payments.put(paymentId, p);
+            return;
+        }
+        if (notSent(r) && !PspGateway.PSP_UNAVAILABLE.equals(r.getDeclineCode())) {
+            // The gateway did not execute this copy (its deadline had passed): no outcome, nothing to settle.
+            metrics.pspResult(op, "not_sent");
+            unknownOutcome(step, p, r);
             payments.put(paymentId, p);
             return;
         }
@@ -634,8 +653,20 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         payments.put(paymentId, p);
     }
 
-    /** An unknown outcome is never a transition: wait, then redrive with the same key; past the budget, FAILED. */
+    /** A result that says the command was not executed at all: the gateway's "not sent" answers. */
+    private static boolean notSent(PspResult r) {
+        return r.getOutcome() == PspOutcome.FAILED
+                && (PspGateway.NOT_SENT.equals(r.getDeclineCode()) || PspGateway.PSP_UNAVAILABLE.equals(r.getDeclineCode()));
+    }
+
+    /**
+     * An unknown outcome is never a transition: wait, then redrive with the same key; past the budget the
+     * payment needs attention. In NEEDS_ATTENTION the slow read-back cadence stays as it is.
+     */
     private void unknownOutcome(Step step, PaymentSnapshot p, PspResult r) {
+        if (PaymentState.valueOf(p.getState()) == PaymentState.NEEDS_ATTENTION) {
+            return;
+        }
         if (p.getRedrives() >= saga.redriveMax()) {
             exhausted(step, p, "outcome of " + p.getCurrentOperation() + " still unknown after " + (p.getRedrives() + 1)
                     + " rounds: " + r.getMessage());
@@ -696,7 +727,11 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                     step.apply(p, p.getRefundedMinor() >= p.getCapturedMinor() ? Trigger.PSP_REFUNDED : Trigger.PSP_PARTIALLY_REFUNDED,
                             "refunded " + amount, null);
                 } else {
-                    failed(step, p, Trigger.PSP_REFUND_FAILED, "refund " + outcome + " at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage());
+                    // A refused refund moved no money: the payment stays captured, and may be refunded again.
+                    String why = "refund of " + amount + " " + outcome + " at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage();
+                    step.apply(p, Trigger.PSP_REFUND_FAILED, why, null);
+                    step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "REFUND_REFUSED", why);
+                    metrics.refundRefused(r.getPsp());
                 }
             }
             case RETRIEVE -> throw new IllegalStateException("RETRIEVE is never issued as a command");
@@ -731,7 +766,8 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
 
     /** A result of a command that is no longer awaited: a late copy, or an authorisation that must be undone. */
     private void superseded(Step step, PaymentSnapshot p, PspResult r) {
-        if (r.getOutcome() == PspOutcome.UNKNOWN) {
+        if (r.getOutcome() == PspOutcome.UNKNOWN || notSent(r)) {
+            // Says nothing about whether another copy of that command was executed: never marks it settled.
             metrics.pspResult(r.getOperation().name(), "superseded");
             return;
         }
@@ -740,10 +776,18 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         if (r.getOperation() == PspOperation.AUTHORISE && r.getOutcome() == PspOutcome.SUCCEEDED && !ours) {
             // A second authorisation for one payment (a race between failover and a late delivery): void it.
             metrics.strayAuthorisation(r.getPsp());
-            step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOIDED", "authorisation " + r.getPspReference() + " at "
+            step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOIDING", "authorisation " + r.getPspReference() + " at "
                     + r.getPsp() + " is not the payment's (" + p.getPsp() + " " + p.getPspReference() + "); voiding it");
             String key = p.getPaymentId() + ":void-stray:" + r.getPspReference();
-            step.send(strayVoid(p, r, key));
+            if (p.getStrayVoids().stream().noneMatch(v -> v.getKey().equals(key))) {
+                StrayVoid v = new StrayVoid(key, r.getPsp(), r.getPspReference(), p.getAmountMinor(), 1,
+                        step.now + saga.inflightTimeout().toMillis());
+                List<StrayVoid> strays = new ArrayList<>(p.getStrayVoids());
+                strays.add(v);
+                p.setStrayVoids(strays);
+                step.send(strayVoid(p, v, step.now));
+                rearm(p);
+            }
             return;
         }
         metrics.pspResult(r.getOperation().name(), "superseded");
@@ -751,21 +795,58 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                 r.getOutcome() + " result of " + r.getCommandId() + " arrived after it was superseded (now " + p.getState() + ")");
     }
 
-    private PspCommand strayVoid(PaymentSnapshot p, PspResult r, String key) {
+    /** One copy of a stray authorisation's void, worth executing until its next copy is due. */
+    private PspCommand strayVoid(PaymentSnapshot p, StrayVoid v, long now) {
         return PspCommand.newBuilder()
-                .setCommandId(key)
+                .setCommandId(v.getKey())
                 .setPaymentId(p.getPaymentId())
                 .setOperation(PspOperation.VOID)
-                .setPspIdempotencyKey(key)
+                .setPspIdempotencyKey(v.getKey())
                 .setAttemptGroup(0)
-                .setAmount(new Money(p.getAmountMinor(), p.getCurrency()))
+                .setAmount(new Money(v.getAmountMinor(), p.getCurrency()))
                 .setPayeeId(p.getPayeeId())
-                .setPsp(r.getPsp())
-                .setPspReference(r.getPspReference())
-                .setIssuedAt(Instant.ofEpochMilli(context.currentSystemTimeMs()))
-                .setDeadline(null)
+                .setPsp(v.getPsp())
+                .setPspReference(v.getPspReference())
+                .setIssuedAt(Instant.ofEpochMilli(now))
+                .setDeadline(Instant.ofEpochMilli(now + saga.inflightTimeout().toMillis()))
                 .setExcludedPsps(List.of())
                 .build();
+    }
+
+    /**
+     * The result of a stray authorisation's void, if {@code r} is one: voided, done; refused, done with an
+     * alert (the funds stay held until an operator acts); unknown or not sent, sent again soon.
+     */
+    private boolean strayVoidResult(Step step, PaymentSnapshot p, PspResult r) {
+        StrayVoid v = p.getStrayVoids().stream().filter(s -> s.getKey().equals(r.getCommandId())).findFirst().orElse(null);
+        if (v == null) {
+            return false;
+        }
+        String op = r.getOperation().name();
+        if (r.getOutcome() == PspOutcome.UNKNOWN || notSent(r)) {
+            metrics.pspResult(op, "stray_void_unknown");
+            v.setNextAt(Math.min(v.getNextAt(), step.now + saga.redriveBackoff().toMillis()));
+            rearm(p);
+            return true;
+        }
+        List<StrayVoid> strays = new ArrayList<>(p.getStrayVoids());
+        strays.removeIf(s -> s.getKey().equals(v.getKey()));
+        p.setStrayVoids(strays);
+        settle(p, v.getKey());
+        rearm(p);
+        if (r.getOutcome() == PspOutcome.SUCCEEDED) {
+            metrics.pspResult(op, "stray_voided");
+            step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOIDED",
+                    "stray authorisation " + v.getPspReference() + " at " + v.getPsp() + " voided after " + v.getAttempts() + " attempt(s)");
+        } else {
+            metrics.pspResult(op, "stray_void_refused");
+            metrics.strayVoidRefused(v.getPsp());
+            LOG.error("payment {}: {} refused to void stray authorisation {} ({} {}): funds stay held, an operator must act",
+                    p.getPaymentId(), v.getPsp(), v.getPspReference(), r.getDeclineCode(), r.getMessage());
+            step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOID_REFUSED", "void of stray authorisation "
+                    + v.getPspReference() + " at " + v.getPsp() + " refused: " + r.getDeclineCode() + " " + r.getMessage());
+        }
+        return true;
     }
 
     private void failed(Step step, PaymentSnapshot p, Trigger trigger, String why) {
@@ -775,9 +856,16 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         setDeadline(p, 0);
     }
 
+    /**
+     * The awaited command's outcome is still unknown after every redrive. It may still be executed, so the
+     * payment is not made terminal: it goes to NEEDS_ATTENTION, keeps its command and its reservation, reads
+     * the PSP back every attention interval, and takes the definitive result whenever it comes.
+     */
     private void exhausted(Step step, PaymentSnapshot p, String why) {
-        clearCommand(p);
-        failed(step, p, Trigger.RETRY_BUDGET_EXHAUSTED, why);
+        metrics.paymentNeedsAttention(p.getCurrentOperation());
+        LOG.warn("payment {} NEEDS_ATTENTION: {}", p.getPaymentId(), why);
+        step.apply(p, Trigger.RETRY_BUDGET_EXHAUSTED, why, null);
+        setDeadline(p, step.now + saga.attentionInterval().toMillis());
     }
 
     // ---- commands and timers ----------------------------------------------------------------------------
@@ -794,6 +882,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         p.setCurrentAmountMinor(amountMinor);
         p.setCurrentPsp(psp);
         p.setRedrives(0);
+        p.setCommandDeadline(step.now + saga.commandLifetimeMs());
         setDeadline(p, step.now + saga.inflightTimeout().toMillis());
         step.send(currentCommand(p, step.now));
     }
@@ -810,7 +899,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                 .setPsp(p.getCurrentPsp())
                 .setPspReference(p.getPspReference())
                 .setIssuedAt(Instant.ofEpochMilli(now))
-                .setDeadline(p.getDeadlineAt() > 0 ? Instant.ofEpochMilli(p.getDeadlineAt()) : null)
+                .setDeadline(p.getCommandDeadline() > 0 ? Instant.ofEpochMilli(p.getCommandDeadline()) : null)
                 .setExcludedPsps(p.getExcludedPsps())
                 .build();
     }
@@ -821,6 +910,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         p.setCurrentAmountMinor(0);
         p.setCurrentPsp(null);
         p.setRedrives(0);
+        p.setCommandDeadline(0);
     }
 
     private static void settle(PaymentSnapshot p, String commandId) {
@@ -835,15 +925,40 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         return out;
     }
 
-    /** Moves the payment's timer to {@code at} (0: none), keeping the index in step with the snapshot. */
+    /** Moves the payment's own timer to {@code at} (0: none), keeping the index in step with the snapshot. */
     private void setDeadline(PaymentSnapshot p, long at) {
-        if (p.getDeadlineAt() > 0) {
-            deadlines.delete(deadlineKey(p.getDeadlineAt(), p.getPaymentId()));
-        }
-        if (at > 0) {
-            deadlines.put(deadlineKey(at, p.getPaymentId()), new byte[0]);
-        }
+        long armed = armedAt(p);
         p.setDeadlineAt(at);
+        rearm(p, armed);
+    }
+
+    /** The index entry a snapshot holds: {@code timerAt}, or for snapshots written before it existed, {@code deadlineAt}. */
+    private static long armedAt(PaymentSnapshot p) {
+        return p.getTimerAt() > 0 ? p.getTimerAt() : p.getDeadlineAt();
+    }
+
+    private void rearm(PaymentSnapshot p) {
+        rearm(p, armedAt(p));
+    }
+
+    /**
+     * Points the payment's one index entry (now at {@code armed}, 0: none) at its earliest due time: its own
+     * timer or a stray void's next attempt.
+     */
+    private void rearm(PaymentSnapshot p, long armed) {
+        long want = p.getDeadlineAt();
+        for (StrayVoid v : p.getStrayVoids()) {
+            want = want == 0 ? v.getNextAt() : Math.min(want, v.getNextAt());
+        }
+        if (armed != want) {
+            if (armed > 0) {
+                deadlines.delete(deadlineKey(armed, p.getPaymentId()));
+            }
+            if (want > 0) {
+                deadlines.put(deadlineKey(want, p.getPaymentId()), new byte[0]);
+            }
+        }
+        p.setTimerAt(want);
     }
 
     static Bytes deadlineKey(long at, String paymentId) {
@@ -873,19 +988,45 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             }
             oldest = oldest < 0 ? at : oldest;
             PaymentSnapshot p = payments.get(d.value);
-            if (p == null || p.getDeadlineAt() != at) {
+            if (p == null || armedAt(p) != at) {
                 deadlines.delete(d.key);
                 continue;
             }
             Step step = new Step(null);
-            timerFired(step, p);
+            if (p.getDeadlineAt() > 0 && p.getDeadlineAt() <= now) {
+                timerFired(step, p);
+            }
+            strayVoidsDue(step, p);
+            rearm(p);
             payments.put(p.getPaymentId(), p);
         }
         metrics.timersOverdue(oldest < 0 ? 0 : now - oldest);
     }
 
+    /** Sends every stray void that is due again, each later than the last (up to the attention interval). */
+    private void strayVoidsDue(Step step, PaymentSnapshot p) {
+        for (StrayVoid v : p.getStrayVoids()) {
+            if (v.getNextAt() <= step.now) {
+                v.setAttempts(v.getAttempts() + 1);
+                long wait = Math.min(saga.attentionInterval().toMillis(),
+                        saga.inflightTimeout().toMillis() << Math.min(v.getAttempts() - 1, 20));
+                v.setNextAt(step.now + wait);
+                metrics.redrive("VOID_STRAY");
+                step.send(strayVoid(p, v, step.now));
+            }
+        }
+    }
+
     private void timerFired(Step step, PaymentSnapshot p) {
         PaymentState state = PaymentState.valueOf(p.getState());
+        if (p.getCurrentKey() != null && state == PaymentState.NEEDS_ATTENTION) {
+            // Read the PSP back: the same command, same key, worth executing for one more in-flight period.
+            metrics.redrive(p.getCurrentOperation());
+            p.setCommandDeadline(step.now + saga.inflightTimeout().toMillis());
+            setDeadline(p, step.now + saga.attentionInterval().toMillis());
+            step.send(currentCommand(p, step.now));
+            return;
+        }
         if (p.getCurrentKey() != null && PaymentTransitions.isInFlight(state)) {
             if (p.getRedrives() >= saga.redriveMax()) {
                 exhausted(step, p, "no outcome for " + p.getCurrentOperation() + " " + p.getCurrentKey() + " after "
@@ -945,16 +1086,17 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         }
 
         /**
-         * How a transition closes the payment's reservation: the captured amount on capture (the rest is
-         * released), 0 (all released) when no money can move any more, -1 when the reservation stays.
-         * FAILED releases only from AUTHORISING (nothing was authorised for certain); a FAILED capture or
-         * void keeps it until an operator has established what the PSP did.
+         * How a transition closes the payment's reservation: the captured amount on the first capture (the
+         * rest is released), 0 (all released) when no money can move any more, -1 when the reservation stays.
+         * A terminal state never keeps one: FAILED after a refused void counts the authorised amount as spent
+         * (the authorisation stands and may yet be captured), FAILED after a refused authorisation releases
+         * it. NEEDS_ATTENTION keeps it: the command may still be executed.
          */
         private long consumedOnEntering(PaymentSnapshot p, Transition.Allowed t) {
             return switch (t.to()) {
-                case CAPTURED -> t.from() == PaymentState.CAPTURING ? p.getCapturedMinor() : -1;
+                case CAPTURED -> p.getCapturedMinor();
                 case DECLINED, VOIDED, EXPIRED, REJECTED -> 0;
-                case FAILED -> t.from() == PaymentState.AUTHORISING ? 0 : -1;
+                case FAILED -> t.trigger() == Trigger.PSP_VOID_FAILED ? p.getAmountMinor() : 0;
                 default -> -1;
             };
         }

@@ -18,14 +18,16 @@ import java.util.Set;
  *  INITIATED ─▶ VALIDATED ─▶ AUTHORISING ─▶ AUTHORISED ─▶ CAPTURING ─▶ CAPTURED ─▶ SETTLED ─▶ RECONCILED
  *      │            │  ▲          │  │           │  │          │  │          │          │          │
  *      │            ▼  │          │  ▼           │  ▼          │  ▼          ▼          ▼          ▼
- *      │     PENDING_APPROVAL     │ DECLINED     │ VOIDING ◀───┘ FAILED     REFUNDING ─▶ REFUNDED
- *      ▼            │             ▼              │    │                       │
- *   REJECTED ◀──────┴─▶ EXPIRED  FAILED          └────┴─▶ VOIDED              └─▶ FAILED
+ *      │     PENDING_APPROVAL     │ DECLINED     │ VOIDING ◀───┘ NEEDS_     REFUNDING ─▶ REFUNDED
+ *      ▼            │             ▼              │    │          ATTENTION     │  (refused: back to CAPTURED)
+ *   REJECTED ◀──────┴─▶ EXPIRED  FAILED          └────┴─▶ VOIDED              └─▶ NEEDS_ATTENTION
  * </pre>
  *
  * In-flight states ({@code AUTHORISING}, {@code CAPTURING}, {@code VOIDING}, {@code REFUNDING}) wait for a
- * PSP outcome; an unknown outcome is not a trigger at all (the gateway keeps asking), only an exhausted
- * retry budget moves them to {@code FAILED}. Terminal states accept nothing.
+ * PSP outcome; an unknown outcome is not a trigger at all (the gateway keeps asking). An exhausted retry
+ * budget moves them to {@code NEEDS_ATTENTION}, which is in flight too: the command may still be executed,
+ * so the payment keeps its reservation, keeps reading the PSP back and takes the late definitive result.
+ * {@code FAILED} is reached only on a definitive PSP error. Terminal states accept nothing.
  */
 public final class PaymentTransitions {
 
@@ -56,7 +58,7 @@ public final class PaymentTransitions {
                 PSP_AUTHORISED, AUTHORISED,
                 PSP_DECLINED, DECLINED,
                 PSP_FAILED, FAILED,
-                RETRY_BUDGET_EXHAUSTED, FAILED));
+                RETRY_BUDGET_EXHAUSTED, NEEDS_ATTENTION));
         t.get(AUTHORISED).putAll(Map.of(
                 CAPTURE_REQUESTED, CAPTURING,
                 CANCEL_REQUESTED, VOIDING,
@@ -64,11 +66,11 @@ public final class PaymentTransitions {
         t.get(CAPTURING).putAll(Map.of(
                 PSP_CAPTURED, CAPTURED,
                 PSP_CAPTURE_FAILED, VOIDING,
-                RETRY_BUDGET_EXHAUSTED, FAILED));
+                RETRY_BUDGET_EXHAUSTED, NEEDS_ATTENTION));
         t.get(VOIDING).putAll(Map.of(
                 PSP_VOIDED, VOIDED,
                 PSP_VOID_FAILED, FAILED,
-                RETRY_BUDGET_EXHAUSTED, FAILED));
+                RETRY_BUDGET_EXHAUSTED, NEEDS_ATTENTION));
         t.get(CAPTURED).putAll(Map.of(
                 SETTLEMENT_MATCHED, SETTLED,
                 REFUND_REQUESTED, REFUNDING));
@@ -80,8 +82,22 @@ public final class PaymentTransitions {
         t.get(REFUNDING).putAll(Map.of(
                 PSP_REFUNDED, REFUNDED,
                 PSP_PARTIALLY_REFUNDED, CAPTURED,
-                PSP_REFUND_FAILED, FAILED,
-                RETRY_BUDGET_EXHAUSTED, FAILED));
+                PSP_REFUND_FAILED, CAPTURED,
+                RETRY_BUDGET_EXHAUSTED, NEEDS_ATTENTION));
+        // The outcome of the awaited command is still unknown after every redrive: the command may yet be
+        // executed, so the payment is not terminal. It waits for the command's definitive result — each
+        // trigger names its operation, so the awaited one decides where it goes, as from its in-flight state.
+        t.get(NEEDS_ATTENTION).putAll(Map.ofEntries(
+                Map.entry(PSP_AUTHORISED, AUTHORISED),
+                Map.entry(PSP_DECLINED, DECLINED),
+                Map.entry(PSP_FAILED, FAILED),
+                Map.entry(PSP_CAPTURED, CAPTURED),
+                Map.entry(PSP_CAPTURE_FAILED, VOIDING),
+                Map.entry(PSP_VOIDED, VOIDED),
+                Map.entry(PSP_VOID_FAILED, FAILED),
+                Map.entry(PSP_REFUNDED, REFUNDED),
+                Map.entry(PSP_PARTIALLY_REFUNDED, CAPTURED),
+                Map.entry(PSP_REFUND_FAILED, CAPTURED)));
         // REFUNDED, REJECTED, DECLINED, VOIDED, EXPIRED, FAILED: terminal, nothing leaves them.
         Map<PaymentState, Map<Trigger, PaymentState>> frozen = new EnumMap<>(PaymentState.class);
         t.forEach((s, m) -> frozen.put(s, Collections.unmodifiableMap(m)));
@@ -110,9 +126,9 @@ public final class PaymentTransitions {
         return TABLE.get(state).isEmpty();
     }
 
-    /** True for states that wait on a PSP outcome. */
+    /** True for states that wait on a PSP outcome: a command for the payment may still be executed. */
     public static boolean isInFlight(PaymentState state) {
-        return EnumSet.of(AUTHORISING, CAPTURING, VOIDING, REFUNDING).contains(state);
+        return EnumSet.of(AUTHORISING, CAPTURING, VOIDING, REFUNDING, NEEDS_ATTENTION).contains(state);
     }
 
     /** The triggers {@code state} accepts. */

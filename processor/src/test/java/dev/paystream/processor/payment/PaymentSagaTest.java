@@ -6,7 +6,9 @@ import dev.paystream.processor.PaymentsTopology;
 import dev.paystream.processor.ProcessorConfig;
 import dev.paystream.processor.TestMandates;
 import dev.paystream.schemas.avro.Mandate;
+import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
+import dev.paystream.processor.mandate.MandateProcessor;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.PaymentIds;
 import dev.paystream.schemas.PlainAvroSerdes;
@@ -53,6 +55,7 @@ class PaymentSagaTest {
     private static final String AGENT = "agent-9";
     private static final Duration INFLIGHT = Duration.ofSeconds(30);
     private static final Duration CAPTURE_WINDOW = Duration.ofHours(1);
+    private static final Duration ATTENTION = Duration.ofMinutes(5);
 
     @TempDir
     Path stateDir;
@@ -76,6 +79,7 @@ class PaymentSagaTest {
                 ProcessorConfig.Setting.REDRIVE_MAX.key, "2",
                 ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT2S",
                 ProcessorConfig.Setting.CAPTURE_WINDOW.key, CAPTURE_WINDOW.toString(),
+                ProcessorConfig.Setting.ATTENTION_INTERVAL.key, ATTENTION.toString(),
                 ProcessorConfig.Setting.TIMER_INTERVAL.key, "PT1S",
                 ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec()));
         var topology = PaymentsTopology.build(config, topics, serdes,
@@ -163,6 +167,19 @@ class PaymentSagaTest {
     private PaymentSnapshot snapshot(String id) {
         KeyValueStore<String, PaymentSnapshot> store = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
         return store.get(id);
+    }
+
+    /** What the agent's USD mandate holds reserved. */
+    private long reserved() {
+        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateProcessor.BOOKS);
+        MandateBook book = books.get(TestMandates.mandateIdFor(AGENT, "USD"));
+        return book == null ? 0 : book.getReservedMinor();
+    }
+
+    private int openReservations() {
+        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateProcessor.BOOKS);
+        MandateBook book = books.get(TestMandates.mandateIdFor(AGENT, "USD"));
+        return book == null ? 0 : book.getOpenReservations();
     }
 
     private double counter(String name, String... tags) {
@@ -408,23 +425,37 @@ class PaymentSagaTest {
     }
 
     @Test
-    void shouldFailARefundThePspRefuses() {
-        create("o-8", 1000, CaptureMethod.AUTOMATIC);
+    void shouldLeaveThePaymentCapturedWhenThePspRefusesARefund() {
+        String id = create("o-8", 1000, CaptureMethod.AUTOMATIC);
         states();
         answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
         answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
         follow("o-8", new RefundPayment(null, "r"));
         states();
-        answer(command(PspOperation.REFUND), PspOutcome.FAILED);
-        assertThat(states()).containsExactly(PaymentState.FAILED);
-        assertThat(counter("paystream.payments.failed", "reason", "PSP_REFUND_FAILED")).isEqualTo(1.0);
+        audit.readValuesToList();
+        answer(command(PspOperation.REFUND), PspOutcome.DECLINED);
+
+        // A refused refund moved no money: the payment is captured as before, the refusal is on the ledger and audited.
+        List<PaymentEvent> out = events.readValuesToList();
+        assertThat(out).extracting(PaymentEvent::getToState).containsExactly(PaymentState.CAPTURED);
+        assertThat(out.getFirst().getCause()).isEqualTo("PSP_REFUND_FAILED");
+        assertThat(snapshot(id).getCapturedMinor()).isEqualTo(1000L);
+        assertThat(snapshot(id).getRefundedMinor()).isZero();
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getOutcome).contains("REFUND_REFUSED");
+        assertThat(counter("paystream.payments.failed", "reason", "PSP_REFUND_FAILED")).isZero();
+
+        // ...and it can be refunded again.
+        follow("o-8", new RefundPayment(null, "second try"));
+        assertThat(states()).containsExactly(PaymentState.REFUNDING);
+        answer(command(PspOperation.REFUND), PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.REFUNDED);
     }
 
     // ---- unknown outcomes, silence, duplicates --------------------------------------------------------
 
     @Test
-    void shouldRedriveAnUnknownOutcomeWithTheSameKeyAndFailAfterTheBudget() {
-        create("o-9", 1000, CaptureMethod.AUTOMATIC);
+    void shouldRedriveAnUnknownOutcomeWithTheSameKeyAndNeedAttentionAfterTheBudget() {
+        String id = create("o-9", 1000, CaptureMethod.AUTOMATIC);
         states();
         PspCommand authorise = command(PspOperation.AUTHORISE);
         answer(authorise, PspOutcome.UNKNOWN);
@@ -440,10 +471,58 @@ class PaymentSagaTest {
         driver.advanceWallClockTime(Duration.ofSeconds(5));
         answer(command(PspOperation.AUTHORISE), PspOutcome.UNKNOWN);
 
+        // Still unknown after the budget: not terminal, the reservation is kept, an operator is alerted.
         List<PaymentEvent> out = events.readValuesToList();
-        assertThat(out).extracting(PaymentEvent::getToState).containsExactly(PaymentState.FAILED);
+        assertThat(out).extracting(PaymentEvent::getToState).containsExactly(PaymentState.NEEDS_ATTENTION);
         assertThat(out.getFirst().getCause()).isEqualTo("RETRY_BUDGET_EXHAUSTED");
-        assertThat(counter("paystream.payments.failed", "reason", "RETRY_BUDGET_EXHAUSTED")).isEqualTo(1.0);
+        assertThat(counter("paystream.payments.attention", "operation", "AUTHORISE")).isEqualTo(1.0);
+        assertThat(counter("paystream.payments.failed", "reason", "RETRY_BUDGET_EXHAUSTED")).isZero();
+        assertThat(reserved()).isEqualTo(1000L);
+        assertThat(snapshot(id).getCurrentKey()).isEqualTo(authorise.getPspIdempotencyKey());
+    }
+
+    @Test
+    void shouldApplyALateResultAfterTheRedriveBudgetInsteadOfLeavingAChargeBehindAFailedPayment() {
+        // Given the gateway is down for longer than inflight timeout × (redrives + 1)
+        String id = create("o-late", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        PspCommand authorise = command(PspOperation.AUTHORISE);
+        for (int i = 0; i < 4; i++) {
+            driver.advanceWallClockTime(INFLIGHT.plusSeconds(1));
+        }
+        assertThat(states()).containsExactly(PaymentState.NEEDS_ATTENTION);
+        List<PspCommand> redrives = commands.readValuesToList();
+        assertThat(redrives).extracting(PspCommand::getPspIdempotencyKey).containsOnly(authorise.getPspIdempotencyKey());
+        assertThat(redrives).allSatisfy(c -> assertThat(c.getDeadline()).as("every copy says when it stops being worth executing").isNotNull());
+
+        // While it needs attention the PSP is asked again, slowly, with the same key
+        driver.advanceWallClockTime(ATTENTION.plusSeconds(1));
+        PspCommand readBack = command(PspOperation.AUTHORISE);
+        assertThat(readBack.getPspIdempotencyKey()).isEqualTo(authorise.getPspIdempotencyKey());
+        assertThat(readBack.getDeadline()).isAfter(Instant.parse("2026-11-21T10:00:00Z").plus(INFLIGHT.multipliedBy(3)));
+
+        // When the gateway comes back and executes a queued copy, its definitive result is applied
+        answer(authorise, PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.AUTHORISED, PaymentState.CAPTURING);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.CAPTURED);
+        assertThat(reserved()).as("the reservation was consumed by the capture").isZero();
+        assertThat(snapshot(id).getCapturedMinor()).isEqualTo(1000L);
+    }
+
+    @Test
+    void shouldNotCountACommandTheGatewayDidNotSendAsAnOutcome() {
+        create("o-notsent", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        PspCommand authorise = command(PspOperation.AUTHORISE);
+        results.pipeInput(authorise.getPaymentId(), result(authorise, PspOutcome.FAILED, "primary", null, "not_sent"));
+
+        assertThat(states()).as("not sent is no outcome").isEmpty();
+        driver.advanceWallClockTime(Duration.ofSeconds(3));
+        PspCommand again = command(PspOperation.AUTHORISE);
+        assertThat(again.getPspIdempotencyKey()).isEqualTo(authorise.getPspIdempotencyKey());
+        answer(again, PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.AUTHORISED, PaymentState.CAPTURING);
     }
 
     @Test
@@ -466,7 +545,56 @@ class PaymentSagaTest {
         }
         List<PspCommand> redrives = commands.readValuesToList();
         assertThat(redrives).hasSize(2).extracting(PspCommand::getPspIdempotencyKey).containsOnly(captureKey);
-        assertThat(after).containsExactly(PaymentState.FAILED);
+        assertThat(after).containsExactly(PaymentState.NEEDS_ATTENTION);
+        assertThat(reserved()).as("a capture that may have happened keeps its reservation").isEqualTo(1000L);
+    }
+
+    @Test
+    void shouldReleaseOrConsumeTheReservationWhenAPaymentFails() {
+        // A void the PSP refuses: the authorisation may still be captured, so its amount counts as spent, not held forever
+        create("o-vf", 700, CaptureMethod.MANUAL);
+        states();
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        follow("o-vf", new CancelPayment("changed my mind"));
+        assertThat(states()).containsExactly(PaymentState.AUTHORISED, PaymentState.VOIDING);
+        answer(command(PspOperation.VOID), PspOutcome.FAILED);
+        assertThat(states()).containsExactly(PaymentState.FAILED);
+        assertThat(reserved()).as("no reservation is left open by a terminal payment").isZero();
+        assertThat(openReservations()).isZero();
+    }
+
+    @Test
+    void shouldRetryTheVoidOfAStrayAuthorisationUntilItIsDefinitive() {
+        String id = create("o-stray", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        PspCommand first = command(PspOperation.AUTHORISE);
+        results.pipeInput(id, result(first, PspOutcome.FAILED, "primary", null, "psp_unavailable"));
+        PspCommand second = command(PspOperation.AUTHORISE);
+        audit.readValuesToList();
+        results.pipeInput(id, result(second, PspOutcome.SUCCEEDED, "secondary", "pi_s", null));
+        command(PspOperation.CAPTURE);
+        states();
+
+        // The first attempt group authorised at the primary after all: void it
+        results.pipeInput(id, result(first, PspOutcome.SUCCEEDED, "primary", "pi_p", null));
+        PspCommand stray = command(PspOperation.VOID);
+        assertThat(stray.getPspReference()).isEqualTo("pi_p");
+        assertThat(stray.getDeadline()).isNotNull();
+
+        // Its outcome is unknown: it is sent again, same key, until it is definitive
+        results.pipeInput(id, result(stray, PspOutcome.UNKNOWN, "primary", "pi_p", null));
+        driver.advanceWallClockTime(INFLIGHT.plusSeconds(1));
+        PspCommand again = commands.readValuesToList().stream().filter(c -> c.getOperation() == PspOperation.VOID).findFirst().orElseThrow();
+        assertThat(again.getPspIdempotencyKey()).isEqualTo(stray.getPspIdempotencyKey());
+        assertThat(again.getPspReference()).isEqualTo("pi_p");
+
+        results.pipeInput(id, result(again, PspOutcome.SUCCEEDED, "primary", "pi_p", null));
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getOutcome).contains("STRAY_VOIDED");
+        assertThat(snapshot(id).getStrayVoids()).isEmpty();
+        for (int i = 0; i < 3; i++) {
+            driver.advanceWallClockTime(INFLIGHT.plusSeconds(1));
+        }
+        assertThat(commands.readValuesToList()).extracting(PspCommand::getOperation).doesNotContain(PspOperation.VOID);
     }
 
     @Test

@@ -30,16 +30,16 @@ class PaymentTransitionsTest {
             Map.entry("PENDING_APPROVAL+CANCEL_REQUESTED", "VOIDED"),
             Map.entry("AUTHORISING+PSP_AUTHORISED", "AUTHORISED"),
             Map.entry("AUTHORISING+PSP_DECLINED", "DECLINED"),
-            Map.entry("AUTHORISING+RETRY_BUDGET_EXHAUSTED", "FAILED"),
+            Map.entry("AUTHORISING+RETRY_BUDGET_EXHAUSTED", "NEEDS_ATTENTION"),
             Map.entry("AUTHORISING+PSP_FAILED", "FAILED"),
             Map.entry("AUTHORISED+CAPTURE_REQUESTED", "CAPTURING"),
             Map.entry("AUTHORISED+CANCEL_REQUESTED", "VOIDING"),
             Map.entry("AUTHORISED+AUTHORISATION_EXPIRING", "VOIDING"),
             Map.entry("CAPTURING+PSP_CAPTURED", "CAPTURED"),
             Map.entry("CAPTURING+PSP_CAPTURE_FAILED", "VOIDING"),
-            Map.entry("CAPTURING+RETRY_BUDGET_EXHAUSTED", "FAILED"),
+            Map.entry("CAPTURING+RETRY_BUDGET_EXHAUSTED", "NEEDS_ATTENTION"),
             Map.entry("VOIDING+PSP_VOIDED", "VOIDED"),
-            Map.entry("VOIDING+RETRY_BUDGET_EXHAUSTED", "FAILED"),
+            Map.entry("VOIDING+RETRY_BUDGET_EXHAUSTED", "NEEDS_ATTENTION"),
             Map.entry("VOIDING+PSP_VOID_FAILED", "FAILED"),
             Map.entry("CAPTURED+SETTLEMENT_MATCHED", "SETTLED"),
             Map.entry("CAPTURED+REFUND_REQUESTED", "REFUNDING"),
@@ -48,8 +48,18 @@ class PaymentTransitionsTest {
             Map.entry("RECONCILED+REFUND_REQUESTED", "REFUNDING"),
             Map.entry("REFUNDING+PSP_REFUNDED", "REFUNDED"),
             Map.entry("REFUNDING+PSP_PARTIALLY_REFUNDED", "CAPTURED"),
-            Map.entry("REFUNDING+PSP_REFUND_FAILED", "FAILED"),
-            Map.entry("REFUNDING+RETRY_BUDGET_EXHAUSTED", "FAILED"));
+            Map.entry("REFUNDING+PSP_REFUND_FAILED", "CAPTURED"),
+            Map.entry("REFUNDING+RETRY_BUDGET_EXHAUSTED", "NEEDS_ATTENTION"),
+            Map.entry("NEEDS_ATTENTION+PSP_AUTHORISED", "AUTHORISED"),
+            Map.entry("NEEDS_ATTENTION+PSP_DECLINED", "DECLINED"),
+            Map.entry("NEEDS_ATTENTION+PSP_FAILED", "FAILED"),
+            Map.entry("NEEDS_ATTENTION+PSP_CAPTURED", "CAPTURED"),
+            Map.entry("NEEDS_ATTENTION+PSP_CAPTURE_FAILED", "VOIDING"),
+            Map.entry("NEEDS_ATTENTION+PSP_VOIDED", "VOIDED"),
+            Map.entry("NEEDS_ATTENTION+PSP_VOID_FAILED", "FAILED"),
+            Map.entry("NEEDS_ATTENTION+PSP_REFUNDED", "REFUNDED"),
+            Map.entry("NEEDS_ATTENTION+PSP_PARTIALLY_REFUNDED", "CAPTURED"),
+            Map.entry("NEEDS_ATTENTION+PSP_REFUND_FAILED", "CAPTURED"));
 
     static Stream<Arguments> everyPair() {
         List<Arguments> pairs = new ArrayList<>();
@@ -95,11 +105,29 @@ class PaymentTransitionsTest {
                         PaymentState.VOIDED, PaymentState.EXPIRED, PaymentState.FAILED);
         assertThat(Stream.of(PaymentState.values()).filter(PaymentTransitions::isInFlight))
                 .containsExactlyInAnyOrder(PaymentState.AUTHORISING, PaymentState.CAPTURING, PaymentState.VOIDING,
-                        PaymentState.REFUNDING);
+                        PaymentState.REFUNDING, PaymentState.NEEDS_ATTENTION);
         for (PaymentState s : PaymentState.values()) {
-            if (PaymentTransitions.isInFlight(s)) {
-                assertThat(PaymentTransitions.accepted(s)).as("%s can always give up into FAILED", s)
+            if (PaymentTransitions.isInFlight(s) && s != PaymentState.NEEDS_ATTENTION) {
+                assertThat(PaymentTransitions.accepted(s)).as("%s can always give up into NEEDS_ATTENTION", s)
                         .contains(Trigger.RETRY_BUDGET_EXHAUSTED);
+                assertThat(PaymentTransitions.next(s, Trigger.RETRY_BUDGET_EXHAUSTED))
+                        .isEqualTo(new Transition.Allowed(s, Trigger.RETRY_BUDGET_EXHAUSTED, PaymentState.NEEDS_ATTENTION));
+            }
+        }
+    }
+
+    @Test
+    void shouldNeverMakeAPaymentTerminalBecauseAnOutcomeIsUnknown() {
+        // Only a definitive PSP answer (or a request before any money moved) leads to a terminal state from
+        // a state in which a command may still be executed.
+        for (PaymentState s : PaymentState.values()) {
+            if (!PaymentTransitions.isInFlight(s)) {
+                continue;
+            }
+            for (Trigger t : Trigger.values()) {
+                if (PaymentTransitions.next(s, t) instanceof Transition.Allowed a && PaymentTransitions.isTerminal(a.to())) {
+                    assertThat(t.name()).as("%s -> %s on %s", s, a.to(), t).startsWith("PSP_");
+                }
             }
         }
     }
