@@ -1,8 +1,10 @@
 package dev.paystream.schemas.streams;
 
 import dev.paystream.schemas.registry.RegistryFailures;
+import java.util.List;
+import java.util.Map;
 import org.apache.kafka.streams.errors.ErrorHandlerContext;
-import org.apache.kafka.streams.errors.LogAndContinueProcessingExceptionHandler;
+import org.apache.kafka.streams.errors.ProcessingExceptionHandler;
 import org.apache.kafka.streams.processor.api.Record;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -11,12 +13,21 @@ import org.slf4j.LoggerFactory;
  * Processing errors: a transient failure ({@link RegistryFailures#isTransient}: the registry or broker did
  * not answer, including a serializer that could not reach the registry at a sink) fails the step, so that
  * the transaction aborts and the record is processed again by a replaced stream thread; it is never
- * dead-lettered. Every other error is about the record and goes to the dead-letter topic as
- * {@link LogAndContinueProcessingExceptionHandler} sends it.
+ * dead-lettered. Every other error is about the record: it goes to the dead-letter topic as Paystream
+ * writes dead letters (reason {@code PROCESSING_ERROR}, redacted detail and source, original bytes with
+ * card numbers masked) and processing continues.
  */
-public class TransientFailProcessingHandler extends LogAndContinueProcessingExceptionHandler {
+public class TransientFailProcessingHandler implements ProcessingExceptionHandler {
 
+    public static final String REASON = "PROCESSING_ERROR";
     private static final Logger LOG = LoggerFactory.getLogger(TransientFailProcessingHandler.class);
+
+    private String deadLetterTopic;
+
+    @Override
+    public void configure(Map<String, ?> configs) {
+        deadLetterTopic = DeadLetters.topic(configs);
+    }
 
     @Override
     public Response handleError(ErrorHandlerContext context, Record<?, ?> record, Exception exception) {
@@ -25,6 +36,14 @@ public class TransientFailProcessingHandler extends LogAndContinueProcessingExce
                     context.topic(), context.partition(), context.offset(), context.processorNodeId(), exception.toString());
             return Response.fail();
         }
-        return super.handleError(context, record, exception);
+        String detail = DeadLetters.detail(exception, context.processorNodeId());
+        if (deadLetterTopic == null) {
+            LOG.error("processing failed on {}-{}@{} and no dead-letter topic is configured: failing: {}",
+                    context.topic(), context.partition(), context.offset(), detail);
+            return Response.fail();
+        }
+        LOG.warn("dead-lettering {}-{}@{} reason={} detail={}", context.topic(), context.partition(), context.offset(), REASON, detail);
+        return Response.resume(List.of(DeadLetters.of(deadLetterTopic, context, context.sourceRawKey(), context.sourceRawValue(),
+                REASON, exception)));
     }
 }

@@ -1,0 +1,63 @@
+package dev.paystream.schemas.streams;
+
+import dev.paystream.schemas.DeadLetterHeaders;
+import dev.paystream.schemas.PanRedactor;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.ErrorHandlerContext;
+
+/**
+ * Paystream's dead-letter record for a record a Streams error handler gives up on: the source record's
+ * key and value (card numbers masked, lengths kept), its headers, and Paystream's
+ * {@link DeadLetterHeaders} with the reason, a redacted detail and where it came from — the same shape
+ * the request intake writes, so one replay tool reads them all.
+ */
+final class DeadLetters {
+
+    private static final int MAX_DETAIL = 500;
+
+    private DeadLetters() {}
+
+    /** The dead-letter topic the application is configured with ({@code errors.dead.letter.queue.topic.name}). */
+    static String topic(Map<String, ?> configs) {
+        Object t = configs.get(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG);
+        return t == null || t.toString().isBlank() ? null : t.toString();
+    }
+
+    static ProducerRecord<byte[], byte[]> of(String topic, ErrorHandlerContext context, byte[] key, byte[] value,
+                                            String reason, Throwable error) {
+        Headers headers = new RecordHeaders(context.headers() == null ? new RecordHeaders().toArray() : context.headers().toArray());
+        headers.add(DeadLetterHeaders.REASON, utf8(reason));
+        headers.add(DeadLetterHeaders.DETAIL, utf8(detail(error, context.processorNodeId())));
+        headers.add(DeadLetterHeaders.SOURCE_TOPIC, utf8(String.valueOf(context.topic())));
+        headers.add(DeadLetterHeaders.SOURCE_PARTITION, utf8(String.valueOf(context.partition())));
+        headers.add(DeadLetterHeaders.SOURCE_OFFSET, utf8(String.valueOf(context.offset())));
+        headers.add(DeadLetterHeaders.DEAD_LETTERED_AT, utf8(String.valueOf(System.currentTimeMillis())));
+        return new ProducerRecord<>(topic, null, PanRedactor.redactBytes(key), PanRedactor.redactBytes(value), headers);
+    }
+
+    /** "Type: message <- Cause: message …" at node, card numbers masked, at most 500 characters. */
+    static String detail(Throwable error, String node) {
+        StringBuilder sb = new StringBuilder();
+        if (node != null) {
+            sb.append("at ").append(node).append(": ");
+        }
+        int start = sb.length();
+        for (Throwable t = error; t != null && sb.length() < MAX_DETAIL; t = t.getCause() == t ? null : t.getCause()) {
+            if (sb.length() > start) {
+                sb.append(" <- ");
+            }
+            sb.append(t.getClass().getSimpleName()).append(": ").append(t.getMessage());
+        }
+        String text = PanRedactor.redact(sb.toString());
+        return text.length() > MAX_DETAIL ? text.substring(0, MAX_DETAIL) : text;
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+}
