@@ -49,7 +49,7 @@ class RegistryConnectionsTest {
     @Test
     void shouldGiveUpWithinItsBoundWhenTheRegistryAcceptsAndNeverAnswers() throws Exception {
         // Given a server that reads the request and never writes a byte back
-        server = new FakeRegistry(out -> sleepUntilClosed());
+        server = new FakeRegistry(out -> server.awaitClosed());
         Serializer<PaymentRequest> serializer = serializerFor(server);
 
         // When a record is serialised (which registers its schema)
@@ -83,7 +83,7 @@ class RegistryConnectionsTest {
             out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"groupId\":")
                     .getBytes(StandardCharsets.US_ASCII));
             out.flush();
-            sleepUntilClosed();
+            server.awaitClosed();
         });
         Serializer<PaymentRequest> serializer = serializerFor(server);
 
@@ -215,14 +215,6 @@ class RegistryConnectionsTest {
         return Integer.parseInt(line.toString().split(";")[0].trim(), 16);
     }
 
-    private static void sleepUntilClosed() {
-        try {
-            Thread.sleep(Duration.ofSeconds(30)); // holds the connection open; the test's server close ends it
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
     private interface Behaviour {
         void answer(OutputStream out) throws IOException;
     }
@@ -233,6 +225,7 @@ class RegistryConnectionsTest {
         private final List<Socket> open = new CopyOnWriteArrayList<>();
         private final List<String> requests = new CopyOnWriteArrayList<>();
         private final Thread acceptor;
+        private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
         FakeRegistry(Behaviour behaviour) throws IOException {
             socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
@@ -261,6 +254,15 @@ class RegistryConnectionsTest {
             }
         }
 
+        /** Holds a connection open without answering, until the test closes the server (at most 30 s). */
+        void awaitClosed() {
+            try {
+                closed.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
         List<String> requests() {
             return requests;
         }
@@ -271,6 +273,7 @@ class RegistryConnectionsTest {
 
         @Override
         public void close() throws IOException {
+            closed.countDown();
             socket.close();
             for (Socket s : open) {
                 s.close();
