@@ -295,34 +295,41 @@ class IngestIT {
 
     @Test
     void shouldAnswerStatusFromWhicheverProcessorInstanceIsAsked() {
-        Map<Integer, String> byOwner = new java.util.HashMap<>();
-        for (int i = 0; i < 40 && byOwner.size() < 2; i++) {
-            Api.Response r = api.post("/v1/payments", AGENT, "owner-" + UUID.randomUUID(), payment(100 + i, "merchant-o", "manual", token));
-            String id = r.json().path("id").asText();
-            int owner = ownerIndex(id);
-            byOwner.putIfAbsent(owner, id);
+        // State is partitioned by agent. These five agents hash to five of the six stateful partitions, so the two
+        // instances (three tasks each) both hold some of them.
+        Map<Integer, String[]> byOwner = new java.util.HashMap<>();
+        for (String agent : List.of("agent-1", "agent-2", "agent-4", "agent-6", "agent-7")) {
+            String tok = grant(agent, 1_000_000L, null).path("token").asText();
+            Api.Response r = api.post("/v1/payments", "key-" + agent, "owner-" + UUID.randomUUID(), payment(150, "merchant-o", "manual", tok));
+            assertThat(r.status()).as(r.text()).isEqualTo(201);
+            byOwner.putIfAbsent(ownerIndex(agent), new String[] {agent, r.json().path("id").asText()});
         }
         assertThat(byOwner).as("payments held by each of the two instances").hasSize(2);
-        for (String id : byOwner.values()) {
-            JsonNode viaIngest = api.get("/v1/payments/" + id, AGENT).json();
+        for (String[] agentAndId : byOwner.values()) {
+            String agent = agentAndId[0];
+            String id = agentAndId[1];
+            JsonNode viaIngest = api.get("/v1/payments/" + id, "key-" + agent).json();
+            assertThat(viaIngest.path("state").asText()).isEqualTo("AUTHORISED");
             for (ProcessorMain p : stack.processors) {
-                JsonNode direct = rawGet("http://127.0.0.1:" + p.opsPort() + "/query/payments/" + id);
-                assertThat(direct.path("paymentId").asText()).isEqualTo(id);
-                assertThat(direct.path("state").asText()).isEqualTo(viaIngest.path("state").asText()).isEqualTo("AUTHORISED");
-                assertThat(direct.path("sequence").asLong()).isEqualTo(viaIngest.path("sequence").asLong());
+                for (String query : List.of("", "?agent=" + agent)) {
+                    JsonNode direct = rawGet("http://127.0.0.1:" + p.opsPort() + "/query/payments/" + id + query);
+                    assertThat(direct.path("paymentId").asText()).isEqualTo(id);
+                    assertThat(direct.path("state").asText()).isEqualTo("AUTHORISED");
+                    assertThat(direct.path("sequence").asLong()).isEqualTo(viaIngest.path("sequence").asLong());
+                }
             }
         }
     }
 
-    private static int ownerIndex(String id) {
+    private static int ownerIndex(String agent) {
         for (int i = 0; i < stack.processors.size(); i++) {
             ProcessorMain p = stack.processors.get(i);
-            var loc = new PaymentQueries(p.streams()).ownerOf(id).orElseThrow();
+            var loc = new PaymentQueries(p.streams()).ownerOfAgent(agent).orElseThrow();
             if (loc.active().port() == p.opsPort()) {
                 return i;
             }
         }
-        throw new AssertionError("no instance owns " + id);
+        throw new AssertionError("no instance owns agent " + agent);
     }
 
     private static JsonNode rawGet(String url) {

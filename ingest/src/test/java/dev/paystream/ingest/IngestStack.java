@@ -74,6 +74,7 @@ final class IngestStack implements AutoCloseable {
         g.put(GatewayConfig.Setting.GROUP_ID.key, prefix + "gateway");
         g.put(GatewayConfig.Setting.PSPS.key, psp.name() + "=" + psp.baseUri());
         g.put(GatewayConfig.Setting.METRICS_PORT.key, "-1");
+        g.put(GatewayConfig.Setting.STATEFUL_PARTITIONS.key, "6");
         closers.push(new GatewayMain(GatewayConfig.fromMap(g, Map.of())));
         awaitRunning();
 
@@ -85,7 +86,7 @@ final class IngestStack implements AutoCloseable {
         props.put(IngestConfig.Setting.TOPIC_PREFIX.key, prefix);
         props.put(IngestConfig.Setting.PROCESSOR_URLS.key, String.join(",",
                 processors.stream().map(p -> "http://127.0.0.1:" + p.opsPort()).toList()));
-        props.put(IngestConfig.Setting.AGENT_KEYS.key, credentials("agent-1", "agent-2"));
+        props.put(IngestConfig.Setting.AGENT_KEYS.key, credentials("agent-1", "agent-2", "agent-4", "agent-6", "agent-7"));
         props.put(IngestConfig.Setting.PRINCIPAL_KEYS.key, credentials("principal-1", "principal-2"));
         props.put(IngestConfig.Setting.OPERATOR_KEYS.key, credentials("ops-1"));
         props.put(IngestConfig.Setting.MANDATE_KEYS.key, publicSpec);

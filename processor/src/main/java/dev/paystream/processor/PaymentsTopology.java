@@ -2,12 +2,10 @@ package dev.paystream.processor;
 
 import dev.paystream.processor.avro.DedupEntry;
 import dev.paystream.processor.avro.MandateBook;
-import dev.paystream.processor.avro.MandateWork;
 import dev.paystream.processor.avro.PaymentSnapshot;
-import dev.paystream.processor.avro.PolicyDecision;
 import dev.paystream.processor.avro.Reservation;
+import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.mandate.MandateGuard;
-import dev.paystream.processor.mandate.MandateProcessor;
 import dev.paystream.processor.dedup.IdempotencyStore;
 import dev.paystream.processor.intake.IntakeResult;
 import dev.paystream.processor.intake.RequestIntake;
@@ -48,38 +46,31 @@ import org.apache.kafka.streams.state.Stores;
  *
  * <pre>
  *  payment-requests.v1 (bytes, any key, any partition count)
- *    └─ request-intake: deserialize, check, redact, key by payment id ──▶ dead-letters.v1
- *        └─ repartition "payment-requests-by-payment-id" (fixed: stateful.partitions)
+ *    └─ request-intake: deserialize, check, redact, key by owning agent id ──▶ dead-letters.v1
+ *        └─ repartition "payment-requests-by-agent-id" (fixed: stateful.partitions)
  *            └─ payment-processor [payments-store, payments-dedup-store, payments-dedup-expiry-index,
- *               ▲                  payments-deadline-index]
- *  psp-results.v1 ─▶ repartition "psp-results-by-payment-id" (fixed: stateful.partitions) ─┤
- *  &lt;app&gt;-policy-decisions (fixed: stateful.partitions) ──────────────────────────────────┘
- *                ├─▶ payment-events.v1
- *                ├─▶ audit.v1
- *                ├─▶ psp-commands.v1
- *                └─▶ repartition "mandate-work-by-mandate-id" (fixed: stateful.partitions)
- *                     └─ mandate-processor [mandate-books, mandate-reservations; reads mandates-global]
- *                          ├─▶ audit.v1 (POLICY_DECISION)
- *                          └─▶ &lt;app&gt;-policy-decisions ─▶ back to payment-processor
+ *               ▲                  payments-deadline-index, mandate-books, mandate-reservations;
+ *               │                  reads mandates-global]
+ *  psp-results.v1 (key: agent id, stateful.partitions partitions) ─┘
+ *                ├─▶ payment-events.v1 (key: payment id)
+ *                ├─▶ audit.v1          (key: payment id)
+ *                └─▶ psp-commands.v1   (key: payment id; carries the agent id as routing key)
  *  mandates.v1 (compacted) ─▶ global table "mandates-global" (every instance holds every mandate)
  * </pre>
  *
- * Growing the request topic re-routes only new records of the stateless intake; every payment's state
- * stays in the partition of the fixed-count repartition topic its id hashes to, every mandate's budget
- * in the partition its mandate id hashes to. The policy-decisions topic closes a loop the DSL cannot
- * express with a repartition, so it is an ordinary topic that the processor creates with the stateful
- * partition count (and refuses to start if it differs).
+ * Stateful work is routed by agent id: an agent's idempotency scope (agent id + idempotency key), its
+ * payments and the budgets of its mandates (a mandate belongs to one agent) live in one task, so the
+ * policy decision and the reservation are a local call in the payment's own transaction. The gateway
+ * writes each PSP result with the routing key its command carries, on a results topic with the stateful
+ * partition count, so results need no repartition. Kafka Streams makes one task per partition number
+ * across a sub-topology's sources and a result is only seen by the task of its partition, so the processor
+ * refuses to start when that count differs ({@code TopicAdmin.ensureCoPartitioned}). Growing the request
+ * topic re-routes only new records of the stateless intake; every agent's state stays in the partition of
+ * the fixed-count repartition topic its id hashes to. One agent's work is serial on one partition (see the README on hot agents).
  */
 public final class PaymentsTopology {
 
-    public static final String REPARTITION_NAME = "payment-requests-by-payment-id";
-    public static final String RESULTS_REPARTITION_NAME = "psp-results-by-payment-id";
-    public static final String MANDATE_REPARTITION_NAME = "mandate-work-by-mandate-id";
-
-    /** The topic that carries policy decisions back to the payments processor: {@code <application id>-policy-decisions}. */
-    public static String decisionsTopic(ProcessorConfig config) {
-        return config.applicationId() + "-policy-decisions";
-    }
+    public static final String REPARTITION_NAME = "payment-requests-by-agent-id";
 
     private PaymentsTopology() {}
 
@@ -106,27 +97,20 @@ public final class PaymentsTopology {
                 Stores.persistentKeyValueStore(PaymentProcessor.DEADLINE_INDEX), Serdes.Bytes(), Serdes.ByteArray()));
 
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(MandateProcessor.BOOKS), Serdes.String(), serdes.valueSerde(MandateBook.class)));
+                Stores.persistentKeyValueStore(MandateDesk.BOOKS), Serdes.String(), serdes.valueSerde(MandateBook.class)));
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(MandateProcessor.RESERVATIONS), Serdes.String(), serdes.valueSerde(Reservation.class)));
+                Stores.persistentKeyValueStore(MandateDesk.RESERVATIONS), Serdes.String(), serdes.valueSerde(Reservation.class)));
         builder.globalTable(topics.mandates().name(),
                 Consumed.with(Serdes.String(), topics.mandates().valueSerde()).withName("mandates-source"),
-                Materialized.<String, Mandate, KeyValueStore<Bytes, byte[]>>as(MandateProcessor.MANDATES)
+                Materialized.<String, Mandate, KeyValueStore<Bytes, byte[]>>as(MandateDesk.MANDATES)
                         .withKeySerde(Serdes.String()).withValueSerde(topics.mandates().valueSerde()));
         MandateGuard guard = new MandateGuard(new MandateTokens.Verifier(MandateTokens.parseKeys(config.mandateKeys()),
                 config.tokenLeeway().toSeconds()));
-        String decisionsTopic = decisionsTopic(config);
-        KStream<String, SpecificRecord> decisions = builder
-                .stream(decisionsTopic, Consumed.with(Serdes.String(), serdes.valueSerde(PolicyDecision.class)).withName("policy-decisions-source"))
-                .mapValues(v -> (SpecificRecord) v, Named.as("decision-as-input"));
 
+        // Already partitioned like the payments tasks: the gateway keys each result by the command's routing key.
         KStream<String, SpecificRecord> results = builder
                 .stream(topics.pspResults().name(), Consumed.with(Serdes.String(), topics.pspResults().valueSerde())
                         .withName("psp-results-source"))
-                .repartition(Repartitioned.<String, PspResult>as(RESULTS_REPARTITION_NAME)
-                        .withKeySerde(Serdes.String())
-                        .withValueSerde(topics.pspResults().valueSerde())
-                        .withNumberOfPartitions(config.statefulPartitions()))
                 .mapValues(v -> (SpecificRecord) v, Named.as("result-as-input"));
         PaymentProcessor.SagaSettings saga = new PaymentProcessor.SagaSettings(config.inflightTimeout(), config.redriveMax(),
                 config.redriveBackoff(), config.captureWindow(), config.timerInterval(), config.approvalTimeout(),
@@ -153,11 +137,11 @@ public final class PaymentsTopology {
                                 .withNumberOfPartitions(config.statefulPartitions()))
                         .mapValues(v -> (SpecificRecord) v, Named.as("request-as-input"))
                         .merge(results, Named.as("requests-and-results"))
-                        .merge(decisions, Named.as("requests-results-and-decisions"))
-                        .process(() -> new PaymentProcessor(config.dedupRetention(), config.dedupPurgeInterval(), saga, guard, metrics),
+                        .process(() -> new PaymentProcessor(config.dedupRetention(), config.dedupPurgeInterval(), saga, guard,
+                                        config.risk(), metrics),
                                 Named.as("payment-processor"),
                                 PaymentProcessor.PAYMENTS_STORE, IdempotencyStore.STORE, IdempotencyStore.EXPIRY_INDEX,
-                                PaymentProcessor.DEADLINE_INDEX)
+                                PaymentProcessor.DEADLINE_INDEX, MandateDesk.BOOKS, MandateDesk.RESERVATIONS)
                         .split(Named.as("outbound-"))
                         .branch((k, v) -> v instanceof Outbound.Event, Branched.withConsumer(s -> s
                                 .mapValues(v -> ((Outbound.Event) v).value(), Named.as("event-unwrap"))
@@ -171,24 +155,6 @@ public final class PaymentsTopology {
                                 .mapValues(v -> ((Outbound.Command) v).value(), Named.as("command-unwrap"))
                                 .to(topics.pspCommands().name(), Produced.with(Serdes.String(), topics.pspCommands().valueSerde())
                                         .withName("psp-commands-sink")), "command"))
-                        .branch((k, v) -> v instanceof Outbound.ToMandate, Branched.withConsumer(s -> s
-                                .mapValues(v -> ((Outbound.ToMandate) v).value(), Named.as("mandate-work-unwrap"))
-                                .repartition(Repartitioned.<String, MandateWork>as(MANDATE_REPARTITION_NAME)
-                                        .withKeySerde(Serdes.String())
-                                        .withValueSerde(serdes.valueSerde(MandateWork.class))
-                                        .withNumberOfPartitions(config.statefulPartitions()))
-                                .process(() -> new MandateProcessor(config.risk(), metrics), Named.as("mandate-processor"),
-                                        MandateProcessor.BOOKS, MandateProcessor.RESERVATIONS)
-                                .split(Named.as("mandate-outbound-"))
-                                .branch((k, v) -> v instanceof Outbound.Decision, Branched.withConsumer(d -> d
-                                        .mapValues(v -> ((Outbound.Decision) v).value(), Named.as("decision-unwrap"))
-                                        .to(decisionsTopic, Produced.with(Serdes.String(), serdes.valueSerde(PolicyDecision.class))
-                                                .withName("policy-decisions-sink")), "decision"))
-                                .branch((k, v) -> v instanceof Outbound.Audit, Branched.withConsumer(a -> a
-                                        .mapValues(v -> ((Outbound.Audit) v).value(), Named.as("policy-audit-unwrap"))
-                                        .to(topics.audit().name(), Produced.with(Serdes.String(), topics.audit().valueSerde())
-                                                .withName("policy-audit-sink")), "audit"))
-                                .noDefaultBranch(), "mandate"))
                         .noDefaultBranch(), "accepted"));
 
         return builder.build();

@@ -48,8 +48,7 @@ public final class ProcessorMain implements AutoCloseable {
     public ProcessorMain(ProcessorConfig config) {
         RegistrySerdes serdes = new RegistrySerdes(config.registryUrl(), true);
         TopicCatalog topics = new TopicCatalog(config.topicPrefix(), serdes);
-        TopicAdmin.ensureTopics(config.bootstrapServers(), topics, config.requestPartitions(), config.replicationFactor());
-        TopicAdmin.ensureCoPartitioned(config.bootstrapServers(), PaymentsTopology.decisionsTopic(config), config.statefulPartitions(),
+        TopicAdmin.ensureTopics(config.bootstrapServers(), topics, config.requestPartitions(), config.statefulPartitions(),
                 config.replicationFactor());
         if (config.mandateKeys().isBlank()) {
             LOG.warn("paystream.mandate.keys is empty: no mandate token can verify, every agent request will be refused (token.key)");

@@ -124,7 +124,7 @@ class CardNumberScanIT {
     void shouldNotLetACardNumberSurviveInAnyTopicLogOrStateFile(DevKit kit) throws Exception {
         String prefix = "pan" + UUID.randomUUID().toString().substring(0, 8) + ".";
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 3, (short) 1);
+        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 3, 3, (short) 1);
         Mandate mandate = TestMandates.open(AGENT, "EUR");
         TestMandates.publish(kit.bootstrapServers(), topics.mandates(), List.of(mandate));
         String token = TestMandates.token(mandate);
@@ -144,6 +144,7 @@ class CardNumberScanIT {
         g.put(GatewayConfig.Setting.TOPIC_PREFIX.key, prefix);
         g.put(GatewayConfig.Setting.GROUP_ID.key, prefix + "gateway");
         g.put(GatewayConfig.Setting.METRICS_PORT.key, "-1");
+        g.put(GatewayConfig.Setting.STATEFUL_PARTITIONS.key, "3");
 
         Set<String> wellBehaved = new HashSet<>();
         List<String> allIds = new ArrayList<>();
@@ -229,7 +230,7 @@ class CardNumberScanIT {
         assertThat(found).as("card numbers that survived").isEmpty();
         assertThat(scanned).as("the scan really read the topics")
                 .containsKeys(topics.audit().name(), topics.paymentEvents().name(), topics.deadLetters().name(),
-                        prefix + "payments-mandate-work-by-mandate-id-repartition", prefix + "payments-payments-store-changelog");
+                        prefix + "payments-payment-requests-by-agent-id-repartition", prefix + "payments-payments-store-changelog");
         assertThat(policy).as("one policy decision per create, with the redacted context").hasSize(10);
         assertThat(policy).allSatisfy(a -> assertThat(a.getDecisionContext().getReasoning())
                 .matches("Paying shop-pan\\. The user typed their card \\*[* -]+\\d{4} exp 12/29 into the chat\\."));

@@ -220,7 +220,7 @@ class MandateBudgetIT {
     @Test
     void shouldNeverExceedTheBudgetUnderConcurrentBurstsDuplicatesAndAKilledInstance(DevKit kit) throws Exception {
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 6, (short) 1);
+        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 6, 6, (short) 1);
         Mandate mandate = TestMandates.open(MANDATE, "principal-budget", AGENT, "USD", BUDGET);
         mandate.setPerTransactionMaxMinor(MAX_AMOUNT);
         TestMandates.publish(kit.bootstrapServers(), topics.mandates(), List.of(mandate));
@@ -237,6 +237,7 @@ class MandateBudgetIT {
             g.put(GatewayConfig.Setting.GROUP_ID.key, prefix + "gateway");
             g.put(GatewayConfig.Setting.PSPS.key, "primary=" + psp.baseUri());
             g.put(GatewayConfig.Setting.METRICS_PORT.key, "-1");
+            g.put(GatewayConfig.Setting.STATEFUL_PARTITIONS.key, "6");
             closers.add(new GatewayMain(GatewayConfig.fromMap(g, Map.of())));
             Map<String, ProcessorProcess> instances = new HashMap<>();
             for (String name : List.of("a", "b")) {

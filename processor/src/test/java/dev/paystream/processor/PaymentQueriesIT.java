@@ -39,7 +39,7 @@ class PaymentQueriesIT {
     void shouldLocateAPaymentAndReadItsStateThroughInteractiveQueries(DevKit kit, @TempDir Path state) throws Exception {
         String prefix = "iq" + UUID.randomUUID().toString().substring(0, 8) + ".";
         TopicCatalog catalog = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-        TopicAdmin.ensureTopics(kit.bootstrapServers(), catalog, 6, (short) 1);
+        TopicAdmin.ensureTopics(kit.bootstrapServers(), catalog, 6, ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
         TestMandates.publish(kit.bootstrapServers(), catalog.mandates(), List.of(TestMandates.open("agent-iq", "EUR")));
         Map<String, String> settings = new HashMap<>(TestMandates.settings());
         settings.putAll(Map.of(
@@ -75,9 +75,10 @@ class PaymentQueriesIT {
             assertThat(view.sequence()).isEqualTo(3L);
             assertThat(view.amountMinor()).isEqualTo(4200L);
             assertThat(view.currency()).isEqualTo("EUR");
-            var owner = queries.ownerOf(id).orElseThrow();
+            var owner = queries.ownerOfAgent("agent-iq").orElseThrow();
             assertThat(owner.active().host()).isEqualTo("127.0.0.1");
             assertThat(owner.active().port()).isEqualTo(7070);
+            assertThat(queries.hosts()).containsExactly(owner.active());
             assertThat(queries.findLocal(PaymentIds.derive("agent-iq", "unknown"), false)).isEmpty();
         }
     }

@@ -76,7 +76,7 @@ class PaymentsPipelineIT {
             this.kit = kit;
             this.serdes = new RegistrySerdes(kit.registryUrl(), true);
             this.topics = new TopicCatalog(prefix, serdes);
-            TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, requestPartitions, (short) 1);
+            TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, requestPartitions, 6, (short) 1);
             List<Mandate> mandates = new ArrayList<>();
             for (int a = 0; a < AGENTS; a++) {
                 mandates.add(TestMandates.open("agent-" + a, "USD"));

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.paystream.processor.avro.DedupEntry;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.dedup.IdempotencyStore;
+import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.processor.payment.PaymentProcessor;
 import dev.paystream.schemas.DeadLetterHeaders;
@@ -36,6 +37,7 @@ import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyDescription;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.test.TestRecord;
@@ -148,6 +150,7 @@ class PaymentsTopologyTest {
         assertThat(command.getOperation()).isEqualTo(PspOperation.AUTHORISE);
         assertThat(command.getAmount()).isEqualTo(new Money(1999L, "USD"));
         assertThat(command.getPspIdempotencyKey()).isEqualTo(id + ":authorise:0");
+        assertThat(command.getRoutingKey()).as("results come back keyed by the agent, to the task that holds the payment").isEqualTo(AGENT);
         AuditRecord decision = audit.readValue();
         assertThat(decision.getKind()).isEqualTo(AuditKind.POLICY_DECISION);
         assertThat(decision.getOutcome()).isEqualTo("ALLOWED");
@@ -157,6 +160,56 @@ class PaymentsTopologyTest {
         assertThat(audit.isEmpty()).isTrue();
         assertThat(commands.isEmpty()).isTrue();
         assertThat(deadLetters.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldDecideTheMandateInThePaymentsTaskWithOneRepartitionAndNoLoop() {
+        ProcessorConfig config = ProcessorConfig.fromMap(Map.of(ProcessorConfig.Setting.STATE_DIR.key, stateDir.toString(),
+                ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec()));
+        TopologyDescription description = PaymentsTopology.build(config, topics, serdes,
+                PlainAvroSerdes.serde(PaymentRequest.class).deserializer(), new PipelineMetrics(meters)).describe();
+
+        java.util.Set<String> read = new java.util.TreeSet<>();
+        java.util.Set<String> written = new java.util.TreeSet<>();
+        TopologyDescription.Subtopology payments = null;
+        for (TopologyDescription.Subtopology sub : description.subtopologies()) {
+            for (TopologyDescription.Node node : sub.nodes()) {
+                if (node instanceof TopologyDescription.Source source) {
+                    read.addAll(source.topicSet());
+                }
+                if (node instanceof TopologyDescription.Sink sink) {
+                    written.add(sink.topic());
+                }
+                if (node instanceof TopologyDescription.Processor processor && processor.name().equals("payment-processor")) {
+                    payments = sub;
+                    assertThat(processor.stores()).contains(PaymentProcessor.PAYMENTS_STORE, MandateDesk.BOOKS, MandateDesk.RESERVATIONS);
+                }
+            }
+        }
+        java.util.Set<String> hops = new java.util.TreeSet<>(read);
+        hops.retainAll(written);
+        assertThat(hops).as("topics the application writes and reads back: one hop from request to payment task")
+                .containsExactly(PaymentsTopology.REPARTITION_NAME + "-repartition");
+        assertThat(payments).isNotNull();
+        assertThat(payments.nodes()).filteredOn(n -> n instanceof TopologyDescription.Source)
+                .flatExtracting(n -> ((TopologyDescription.Source) n).topicSet())
+                .containsExactlyInAnyOrder(PaymentsTopology.REPARTITION_NAME + "-repartition", topics.pspResults().name());
+        assertThat(payments.nodes()).extracting(TopologyDescription.Node::name).doesNotContain("mandate-processor");
+    }
+
+    @Test
+    void shouldRouteEveryRequestByTheAgentThatOwnsItsPayment() {
+        PaymentRequest create = create(AGENT, "order-route", 100, "EUR");
+        create.setPaymentAgentId("someone-else"); // a create's payment is always its sender's
+        assertThat(dev.paystream.processor.intake.RequestChecks.routingKey(create)).isEqualTo(AGENT);
+
+        PaymentRequest approve = PaymentRequest.newBuilder().setRequestId("r").setAgentId("principal-of-" + AGENT)
+                .setIdempotencyKey("approve-1").setPaymentId(PaymentIds.derive(AGENT, "order-route"))
+                .setPaymentAgentId(AGENT).setSubmittedAt(Instant.parse("2026-11-21T10:00:00Z"))
+                .setBody(new dev.paystream.schemas.avro.ApprovePayment("principal-of-" + AGENT, null)).build();
+        assertThat(dev.paystream.processor.intake.RequestChecks.routingKey(approve)).isEqualTo(AGENT);
+        approve.setPaymentAgentId(null);
+        assertThat(dev.paystream.processor.intake.RequestChecks.routingKey(approve)).isEqualTo("principal-of-" + AGENT);
     }
 
     @Test
@@ -216,7 +269,7 @@ class PaymentsTopologyTest {
     }
 
     @Test
-    void shouldKeyByPaymentIdWhateverKeyTheProducerUsed() {
+    void shouldKeyEveryOutputByPaymentIdWhateverKeyTheProducerUsed() {
         PaymentRequest request = create(AGENT, "order-5", 100, "USD");
         send(null, request);
         send("some-wrong-key", create(AGENT, "order-5", 100, "USD"));

@@ -79,7 +79,7 @@ class PspSagaIT {
         World(DevKit kit) {
             this.kit = kit;
             this.topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-            TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 6, (short) 1);
+            TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 6, 6, (short) 1);
             List<Mandate> mandates = new ArrayList<>();
             for (int a = 0; a < AGENTS; a++) {
                 mandates.add(TestMandates.open("agent-" + a, "EUR"));
@@ -116,6 +116,7 @@ class PspSagaIT {
             s.put(GatewayConfig.Setting.REGISTRY.key, kit.registryUrl());
             s.put(GatewayConfig.Setting.TOPIC_PREFIX.key, prefix);
             s.put(GatewayConfig.Setting.GROUP_ID.key, prefix + "gateway");
+            s.put(GatewayConfig.Setting.STATEFUL_PARTITIONS.key, "6");
             List<String> spec = new ArrayList<>();
             for (PspSimulator p : psps) {
                 spec.add(p.name() + "=" + p.baseUri());

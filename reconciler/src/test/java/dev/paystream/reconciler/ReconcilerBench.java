@@ -49,7 +49,7 @@ public final class ReconcilerBench {
         try (DevKit kit = DevKit.start(null)) {
             String prefix = "bench.";
             TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-            TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 6, (short) 1);
+            TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 6, dev.paystream.processor.ProcessorConfig.fromMap(java.util.Map.of()).statefulPartitions(), (short) 1);
 
             long t0 = System.nanoTime();
             Instant at = Instant.parse("2026-11-20T09:00:00Z");

@@ -114,7 +114,7 @@ class ReconcilerIT {
 
     private void run(DevKit kit) throws Exception {
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 6, (short) 1);
+        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, 6, 6, (short) 1);
         publishMandates(kit, topics);
         startReaders(kit, topics);
         PspSimulator stripe = PspSimulator.start("stripe", PspFaults.none());
@@ -271,6 +271,7 @@ class ReconcilerIT {
         g.put(GatewayConfig.Setting.GROUP_ID.key, prefix + "gateway");
         g.put(GatewayConfig.Setting.PSPS.key, String.join(",", psps.stream().map(p -> p.name() + "=" + p.baseUri()).toList()));
         g.put(GatewayConfig.Setting.METRICS_PORT.key, "-1");
+        g.put(GatewayConfig.Setting.STATEFUL_PARTITIONS.key, "6");
         g.put(GatewayConfig.Setting.CONCURRENCY.key, "64");
         GatewayMain gateway = new GatewayMain(GatewayConfig.fromMap(g, Map.of()));
         List<String> ids = new ArrayList<>();

@@ -20,6 +20,7 @@ import dev.paystream.schemas.avro.PaymentState;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.utils.Utils;
 import dev.paystream.schemas.PaymentIds;
 import dev.paystream.schemas.RegistrySerdes;
@@ -181,6 +182,9 @@ public final class BenchCommand {
             out.printf("lifecycle  request -> CAPTURED                %,10.0f payments/s%n", life.perSecond());
             out.printf("latency    append -> AUTHORISED at %,d/s       %s%n", rate, life.offered().line());
             out.printf("           below capacity, at %,d/s            %s%n", life.belowCapacity().rate(), life.belowCapacity().line());
+            out.printf("records    written per payment to CAPTURED    %,10.1f  %s%n", life.recordsPerPayment(), life.recordsByTopic());
+            out.printf("boundaries commits from request to AUTHORISED %10d  (median of %d probes; through %s)%n",
+                    life.boundaries()[life.boundaries().length / 2], life.boundaries().length, life.boundaryTopics());
 
             Memory memory = dedupEntries == 0 ? null : memory(kit, agents, home, state, dedupEntries, out);
             if (memory != null) {
@@ -198,6 +202,11 @@ public final class BenchCommand {
             result.put("offered_rate", rate);
             result.put("latency_ms", life.offered().json());
             result.put("latency_ms_below_capacity", life.belowCapacity().json());
+            result.put("records_per_payment", life.recordsPerPayment());
+            result.put("records_per_payment_by_topic", life.recordsByTopic());
+            result.put("commit_boundaries_to_authorised", life.boundaries()[life.boundaries().length / 2]);
+            result.put("commit_boundaries_to_authorised_probes", life.boundaries());
+            result.put("commit_boundary_topics", life.boundaryTopics());
             if (memory != null) {
                 result.put("rss_mb", memory.rssMb());
                 result.put("peak_rss_mb", memory.peakRssMb());
@@ -346,7 +355,7 @@ public final class BenchCommand {
 
     private static double intake(DevKit kit, Workload w, BenchAgents agents, Path state, String prefix) throws Exception {
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, PARTITIONS, (short) 1);
+        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, PARTITIONS, ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
         agents.publish(kit.bootstrapServers(), topics);
         produce(kit.bootstrapServers(), topics.paymentRequests().name(), w);
         try (ProcessorMain processor = new ProcessorMain(ProcessorConfig.fromMap(processorSettings(kit, agents, state, prefix)));
@@ -379,7 +388,17 @@ public final class BenchCommand {
         return s;
     }
 
-    record Lifecycle(double perSecond, Latency offered, Latency belowCapacity) {}
+    /**
+     * @param recordsPerPayment records the pipeline wrote per payment from request to CAPTURED (every topic of
+     *                          the phase, changelogs and the request itself included; committed data records,
+     *                          no transaction markers)
+     * @param recordsByTopic    the same per topic
+     * @param boundaries        per sampled payment, the topics the pipeline wrote and read back between its
+     *                          request and its AUTHORISED event: each is an exactly-once commit to wait for
+     * @param boundaryTopics    which topics those were
+     */
+    record Lifecycle(double perSecond, Latency offered, Latency belowCapacity, double recordsPerPayment,
+                     Map<String, Double> recordsByTopic, int[] boundaries, Set<String> boundaryTopics) {}
 
     /** Append-to-AUTHORISED latencies of payments sent at a fixed rate. */
     record Latency(int rate, double achievedRate, int payments, double p50, double p99, double p999) {
@@ -433,7 +452,7 @@ public final class BenchCommand {
             throws Exception {
         String prefix = "bench-life.";
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, PARTITIONS, (short) 1);
+        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, PARTITIONS, ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
         agents.publish(kit.bootstrapServers(), topics);
         Workload life = Workload.make(kit.registryUrl(), agents, "life-order-", payments, 0);
         Workload timed = Workload.make(kit.registryUrl(), agents, "latency-order-", rate * seconds, 0);
@@ -449,19 +468,139 @@ public final class BenchCommand {
              LedgerWatch captured = new LedgerWatch(kit, topics, EnumSet.of(PaymentState.CAPTURED));
              LedgerWatch authorised = new LedgerWatch(kit, topics, EnumSet.of(PaymentState.AUTHORISED))) {
             awaitRunning(processor.streams());
+            Map<String, Long> before = committedRecords(kit.bootstrapServers(), prefix);
             long t0 = System.nanoTime();
             produce(kit.bootstrapServers(), topics.paymentRequests().name(), life);
             captured.await(payments, Duration.ofMinutes(10));
             double perSecond = payments / ((System.nanoTime() - t0) / 1e9);
-            out.printf("           (%,d payments CAPTURED in %.1f s; now %,d/s for %d s)%n", payments, (System.nanoTime() - t0) / 1e9, rate, seconds);
+            Map<String, Long> afterCapture = committedRecords(kit.bootstrapServers(), prefix);
+            Map<String, Double> byTopic = new java.util.TreeMap<>();
+            afterCapture.forEach((topic, n) -> {
+                long written = n - before.getOrDefault(topic, 0L);
+                if (written > 0) {
+                    byTopic.put(topic.substring(prefix.length()), Math.round(100.0 * written / payments) / 100.0);
+                }
+            });
+            double recordsPerPayment = Math.round(100 * byTopic.values().stream().mapToDouble(Double::doubleValue).sum()) / 100.0;
+            out.printf("           (%,d payments CAPTURED in %.1f s, %.1f records written per payment)%n", payments,
+                    (System.nanoTime() - t0) / 1e9, recordsPerPayment);
+            Set<String> hops = new java.util.TreeSet<>();
+            int[] boundaries = boundariesToAuthorised(kit, topics, agents, prefix, authorised, 20, hops);
+            out.printf("           (commit boundaries from request to AUTHORISED: %s, through %s; now %,d/s for %d s)%n",
+                    java.util.Arrays.toString(boundaries), hops, rate, seconds);
 
             Latency offered = latency(kit, topics, timed, rate, authorised, payments);
             int lowRate = Math.max(1, (int) (perSecond / 4));
             out.printf("           (now %,d/s, a quarter of the lifecycle rate, for %d s)%n", lowRate, seconds);
             Workload calm = Workload.make(kit.registryUrl(), agents, "calm-order-", lowRate * seconds, 0);
             Latency below = latency(kit, topics, calm, lowRate, authorised, payments + timed.distinct());
-            return new Lifecycle(perSecond, offered, below);
+            return new Lifecycle(perSecond, offered, below, recordsPerPayment, byTopic, boundaries, hops);
         }
+    }
+
+    /**
+     * Committed data records (read_committed, so no transaction markers and nothing aborted) in every topic
+     * whose name starts with {@code prefix}: the phase's contract topics and the processor's internal ones.
+     */
+    private static Map<String, Long> committedRecords(String bootstrap, String prefix) throws Exception {
+        Map<String, Long> counts = new java.util.TreeMap<>();
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
+            List<String> names = admin.listTopics().names().get().stream().filter(n -> n.startsWith(prefix)).sorted().toList();
+            Properties p = new Properties();
+            p.put("bootstrap.servers", bootstrap);
+            p.put("isolation.level", "read_committed");
+            p.put("max.poll.records", "10000");
+            p.put("fetch.max.bytes", Integer.toString(64 << 20));
+            try (var consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+                List<org.apache.kafka.common.TopicPartition> all = new ArrayList<>();
+                for (var d : admin.describeTopics(names).allTopicNames().get().values()) {
+                    d.partitions().forEach(pi -> all.add(new org.apache.kafka.common.TopicPartition(d.name(), pi.partition())));
+                    counts.put(d.name(), 0L);
+                }
+                consumer.assign(all);
+                consumer.seekToBeginning(all);
+                Map<org.apache.kafka.common.TopicPartition, Long> end = consumer.endOffsets(all, Duration.ofSeconds(30));
+                long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+                while (all.stream().anyMatch(tp -> consumer.position(tp, Duration.ofSeconds(30)) < end.get(tp))) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("counting records took more than 5 minutes");
+                    }
+                    for (var r : consumer.poll(Duration.ofMillis(200))) {
+                        counts.merge(r.topic(), 1L, Long::sum);
+                    }
+                }
+            }
+        }
+        return counts;
+    }
+
+    /**
+     * Sends {@code sample} manually captured payments, each with a trace of its own, and once each is
+     * AUTHORISED counts the topics between its request and that event: topics holding records of its trace
+     * that the pipeline itself reads (the internal topics other than changelogs, the PSP commands and
+     * results), i.e. exactly-once commits the payment waited for. Changelogs, the ledger and audit topics are
+     * written in the same transactions but read by no step of the path.
+     */
+    private static int[] boundariesToAuthorised(DevKit kit, TopicCatalog topics, BenchAgents agents, String prefix,
+                                                LedgerWatch authorised, int sample, Set<String> hopsOut) throws Exception {
+        var serializer = topics.paymentRequests().valueSerde().serializer();
+        Map<String, String> traceOf = new LinkedHashMap<>();
+        Properties p = new Properties();
+        p.put("bootstrap.servers", kit.bootstrapServers());
+        try (var producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
+            for (int i = 0; i < sample; i++) {
+                String agent = BenchAgents.agent(i % AGENTS);
+                String key = "boundary-order-" + UUID.randomUUID();
+                String traceparent = dev.paystream.schemas.TraceHeaders.newTraceparent();
+                PaymentRequest r = PaymentRequest.newBuilder()
+                        .setRequestId(UUID.randomUUID().toString()).setAgentId(agent).setIdempotencyKey(key)
+                        .setMandateToken(agents.tokens().get(i % AGENTS)).setSubmittedAt(Instant.now())
+                        .setBody(CreatePayment.newBuilder().setAmount(new Money(100L, "EUR")).setPayeeId("merchant-1")
+                                .setCaptureMethod(CaptureMethod.MANUAL).setDescription("boundary probe")
+                                .setDecisionContext(DecisionContext.newBuilder().setReasoning("restocking from merchant as scheduled").build())
+                                .build())
+                        .build();
+                String id = PaymentIds.derive(agent, key);
+                traceOf.put(id, traceparent.split("-")[1]);
+                var headers = new org.apache.kafka.common.header.internals.RecordHeaders();
+                headers.add(dev.paystream.schemas.TraceHeaders.TRACEPARENT, traceparent.getBytes(StandardCharsets.UTF_8));
+                producer.send(new ProducerRecord<>(topics.paymentRequests().name(), null, id,
+                        serializer.serialize(topics.paymentRequests().name(), r), headers)).get(30, TimeUnit.SECONDS);
+            }
+        }
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (!traceOf.keySet().stream().allMatch(authorised::reached)) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the boundary probes did not all reach AUTHORISED within 2 minutes");
+            }
+            Stack.pause(Duration.ofMillis(20));
+        }
+        Set<String> notOnThePath = Set.of(topics.paymentRequests().name(), topics.paymentEvents().name(), topics.audit().name(),
+                topics.deadLetters().name(), topics.mandates().name(), topics.settlements().name(), topics.discrepancies().name());
+        Map<String, Set<String>> topicsOfTrace = new HashMap<>();
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()))) {
+            for (String topic : admin.listTopics().names().get()) {
+                if (!topic.startsWith(prefix) || topic.endsWith("-changelog") || notOnThePath.contains(topic)) {
+                    continue;
+                }
+                for (var r : TopicReader.all(kit.bootstrapServers(), topic, true)) {
+                    var h = r.headers().lastHeader(dev.paystream.schemas.TraceHeaders.TRACEPARENT);
+                    if (h != null) {
+                        String trace = new String(h.value(), StandardCharsets.UTF_8).split("-")[1];
+                        topicsOfTrace.computeIfAbsent(trace, t -> new java.util.TreeSet<>()).add(topic.substring(prefix.length()));
+                    }
+                }
+            }
+        }
+        int[] counts = new int[traceOf.size()];
+        int i = 0;
+        for (String trace : traceOf.values()) {
+            Set<String> hops = topicsOfTrace.getOrDefault(trace, Set.of());
+            hopsOut.addAll(hops);
+            counts[i++] = hops.size();
+        }
+        java.util.Arrays.sort(counts);
+        return counts;
     }
 
     private static double percentile(double[] sorted, double q) {
@@ -511,6 +650,10 @@ public final class BenchCommand {
             return reached.get(paymentId);
         }
 
+        boolean reached(String paymentId) {
+            return reached.containsKey(paymentId);
+        }
+
         @Override
         public void close() throws InterruptedException {
             stop.set(true);
@@ -530,7 +673,7 @@ public final class BenchCommand {
         String prefix = "bench-mem.";
         String appId = prefix + "payments";
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, PARTITIONS, (short) 1);
+        TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, PARTITIONS, ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
         agents.publish(kit.bootstrapServers(), topics);
         int statefulPartitions = ProcessorConfig.fromMap(Map.of()).statefulPartitions();
         String storeChangelog = appId + "-" + IdempotencyStore.STORE + "-changelog";
@@ -564,7 +707,7 @@ public final class BenchCommand {
             for (int i = 0; i < entries && failed.get() == null; i++) {
                 String paymentId = PaymentIds.derive(BenchAgents.agent(i % AGENTS), "memory-order-" + i);
                 byte[] key = paymentId.getBytes(StandardCharsets.UTF_8);
-                int partition = Utils.toPositive(Utils.murmur2(key)) % statefulPartitions;
+                int partition = statefulPartition(BenchAgents.agent(i % AGENTS), statefulPartitions);
                 DedupEntry e = new DedupEntry(paymentId, "preloaded-" + Integer.toHexString(i), UUID.randomUUID().toString(), now, expiresAt);
                 producer.send(new ProducerRecord<>(storeChangelog, partition, key, entrySerializer.serialize(storeChangelog, e)), check);
                 byte[] indexKey = java.nio.ByteBuffer.allocate(8 + key.length).putLong(expiresAt).put(key).array();
@@ -594,7 +737,7 @@ public final class BenchCommand {
                 for (int i = 0; probes.size() < statefulPartitions && i < entries; i++) {
                     String agent = BenchAgents.agent(i % AGENTS);
                     String paymentId = PaymentIds.derive(agent, "memory-order-" + i);
-                    int partition = Utils.toPositive(Utils.murmur2(paymentId.getBytes(StandardCharsets.UTF_8))) % statefulPartitions;
+                    int partition = statefulPartition(agent, statefulPartitions);
                     if (probes.putIfAbsent(partition, paymentId) == null) {
                         PaymentRequest r = PaymentRequest.newBuilder()
                                 .setRequestId(UUID.randomUUID().toString()).setAgentId(agent).setIdempotencyKey("memory-order-" + i)
@@ -628,6 +771,11 @@ public final class BenchCommand {
             long[] rss = rssKb(processor.pid());
             return new Memory(rss[0] / 1024, rss[1] / 1024, Stack.ChildService.JVM_OPTIONS, restore);
         }
+    }
+
+    /** The stateful task that holds {@code agent}'s payments: stateful work is routed by agent id. */
+    private static int statefulPartition(String agent, int statefulPartitions) {
+        return Utils.toPositive(Utils.murmur2(agent.getBytes(StandardCharsets.UTF_8))) % statefulPartitions;
     }
 
     /** Waits until every partition of {@code names} has a leader: a producer cannot send to one without. */

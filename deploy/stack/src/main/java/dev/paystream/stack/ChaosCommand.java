@@ -201,7 +201,8 @@ public final class ChaosCommand {
         try (DevKit started = DevKit.start(data.resolve("cluster"))) {
             kit = started;
             topics = new TopicCatalog("", new RegistrySerdes(kit.registryUrl(), true));
-            TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, REQUEST_PARTITIONS, (short) 1);
+            TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, REQUEST_PARTITIONS,
+                    ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
             BenchAgents agents = workload(distinct, sends);
             psp = PspSimulator.start("primary", PspFaults.none().withSeed(options.seed())
                     .withLatency(Duration.ofMillis(5), Duration.ofMillis(60))

@@ -23,16 +23,21 @@ import org.apache.kafka.common.errors.TopicExistsException;
  * (partitions, replication, cleanup policy, retention, min.insync.replicas), verifies the ones that
  * exist, and grows the request topic's partitions. Only the request topic may be grown here: intake is
  * stateless and re-keys every request onto the processor's fixed internal partition count, so no
- * payment's state moves. Every other topic's count is part of a planned migration (see the runbooks).
+ * payment's state moves. {@code psp-results.v1} has the stateful partition count (the payments tasks read
+ * it as the gateway writes it, keyed by agent id). Every other topic's count is part of a planned
+ * migration (see the runbooks).
  */
 public final class TopicsCommand {
 
     static final String USAGE = """
-            usage: paystream topics [--bootstrap HOST:PORT] [--prefix P] [--partitions N] [--replication R] [--min-isr M]
-                                    [--verify] [--grow-requests N] [--config KEY=VALUE]...
+            usage: paystream topics [--bootstrap HOST:PORT] [--prefix P] [--partitions N] [--stateful-partitions S]
+                                    [--replication R] [--min-isr M] [--verify] [--grow-requests N] [--config KEY=VALUE]...
               Creates the missing Paystream topics with their configs, then verifies every one and prints a table.
               --verify           only verify (create nothing); exit 1 on any difference
               --partitions N     partitions of topics created now (default 6)
+              --stateful-partitions S
+                                 partitions of paystream.psp-results.v1: the processor's paystream.stateful.partitions
+                                 (default 12); created with it, verified against it
               --replication R    replication factor of topics created now (default 1; 3 in production)
               --min-isr M        min.insync.replicas of topics created now (default: 2 when R >= 3, else 1)
               --grow-requests N  grow paystream.payment-requests.v1 to N partitions (never shrinks; safe while running)
@@ -51,6 +56,7 @@ public final class TopicsCommand {
         String bootstrap = "127.0.0.1:9092";
         String prefix = "";
         int partitions = TopicCatalog.DEFAULT_PARTITIONS;
+        int statefulPartitions = dev.paystream.processor.ProcessorConfig.fromMap(Map.of()).statefulPartitions();
         short replication = 1;
         Integer minIsr = null;
         boolean verifyOnly = false;
@@ -62,6 +68,7 @@ public final class TopicsCommand {
                     case "--bootstrap" -> bootstrap = args[++i];
                     case "--prefix" -> prefix = args[++i];
                     case "--partitions" -> partitions = Integer.parseInt(args[++i]);
+                    case "--stateful-partitions" -> statefulPartitions = Integer.parseInt(args[++i]);
                     case "--replication" -> replication = Short.parseShort(args[++i]);
                     case "--min-isr" -> minIsr = Integer.parseInt(args[++i]);
                     case "--verify" -> verifyOnly = true;
@@ -86,7 +93,7 @@ public final class TopicsCommand {
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes("http://unused.invalid/apis/registry/v3", false));
         try (Admin client = Admin.create(admin)) {
             if (!verifyOnly) {
-                create(client, topics, partitions, replication, isr, out);
+                create(client, topics, partitions, statefulPartitions, replication, isr, out);
             }
             if (grow != null) {
                 int code = growRequests(client, topics.paymentRequests().name(), grow, out, err);
@@ -94,7 +101,7 @@ public final class TopicsCommand {
                     return code;
                 }
             }
-            return verify(client, topics, out);
+            return verify(client, topics, statefulPartitions, out);
         } catch (ExecutionException e) {
             err.println("cannot reach the cluster at " + bootstrap + ": " + e.getCause().getMessage());
             return 1;
@@ -104,7 +111,8 @@ public final class TopicsCommand {
         }
     }
 
-    private static void create(Admin client, TopicCatalog topics, int partitions, short replication, int minIsr, PrintStream out)
+    private static void create(Admin client, TopicCatalog topics, int partitions, int statefulPartitions, short replication, int minIsr,
+                               PrintStream out)
             throws InterruptedException, ExecutionException {
         Set<String> existing = client.listTopics().names().get();
         List<String> created = new ArrayList<>();
@@ -115,9 +123,10 @@ public final class TopicsCommand {
             created.add(spec.name());
             Map<String, String> configs = new HashMap<>(spec.configs());
             configs.put("min.insync.replicas", Integer.toString(minIsr));
+            int count = spec.name().equals(topics.pspResults().name()) ? statefulPartitions : partitions;
             try {
-                client.createTopics(List.of(new NewTopic(spec.name(), partitions, replication).configs(configs))).all().get();
-                out.printf("created %s (%d partitions, replication %d, %s)%n", spec.name(), partitions, replication, configs);
+                client.createTopics(List.of(new NewTopic(spec.name(), count, replication).configs(configs))).all().get();
+                out.printf("created %s (%d partitions, replication %d, %s)%n", spec.name(), count, replication, configs);
             } catch (ExecutionException e) {
                 if (!(e.getCause() instanceof TopicExistsException)) {
                     throw e;
@@ -148,7 +157,8 @@ public final class TopicsCommand {
         return 0;
     }
 
-    private static int verify(Admin client, TopicCatalog topics, PrintStream out) throws InterruptedException, ExecutionException {
+    private static int verify(Admin client, TopicCatalog topics, int statefulPartitions, PrintStream out)
+            throws InterruptedException, ExecutionException {
         List<String> names = topics.all().stream().map(TopicSpec::name).toList();
         Set<String> existing = client.listTopics().names().get();
         List<String> problems = new ArrayList<>();
@@ -176,6 +186,10 @@ public final class TopicsCommand {
                     problems.add(spec.name() + ": " + k + " is " + have + ", the contract says " + want);
                 }
             });
+            if (spec.name().equals(topics.pspResults().name()) && d.partitions().size() != statefulPartitions) {
+                problems.add(spec.name() + ": " + d.partitions().size() + " partitions, the stateful partition count is " + statefulPartitions
+                        + " (results are read by the stateful tasks as written)");
+            }
             if (isr > replication) {
                 problems.add(spec.name() + ": min.insync.replicas " + isr + " > replication " + replication + " (every acks=all write fails)");
             }

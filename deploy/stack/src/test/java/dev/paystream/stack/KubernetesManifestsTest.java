@@ -290,15 +290,18 @@ class KubernetesManifestsTest {
             assertThat(str(t, "metadata", "labels", "strimzi.io/cluster")).isEqualTo("paystream-kafka");
         }
         Set<String> expected = new HashSet<>(catalog.all().stream().map(TopicSpec::name).toList());
-        expected.addAll(List.of(reconciler.outcomesTopic(), reconciler.cutoffsTopic(), dev.paystream.processor.PaymentsTopology.decisionsTopic(processor)));
+        expected.addAll(List.of(reconciler.outcomesTopic(), reconciler.cutoffsTopic()));
         assertThat(byName.keySet()).containsExactlyInAnyOrderElementsOf(expected);
         for (TopicSpec<?, ?> spec : catalog.all()) {
             spec.configs().forEach((k, v) -> assertThat(str(byName.get(spec.name()), "spec", "config", k)).as(spec.name() + " " + k).isEqualTo(v));
         }
         Map<String, String> processorEnv = literalEnv(containers(named("StatefulSet", "paystream-processor")).getFirst());
-        assertThat(at(byName.get(dev.paystream.processor.PaymentsTopology.decisionsTopic(processor)), "spec", "partitions"))
-                .as("the co-partitioned decisions topic has the stateful partition count")
-                .isEqualTo(Integer.parseInt(processorEnv.get("PAYSTREAM_STATEFUL_PARTITIONS")));
+        assertThat(at(byName.get(catalog.pspResults().name()), "spec", "partitions"))
+                .as("PSP results are read by the stateful tasks as written: the stateful partition count")
+                .isEqualTo(Integer.parseInt(processorEnv.get("PAYSTREAM_STATEFUL_PARTITIONS")))
+                .isEqualTo(processor.statefulPartitions())
+                .isEqualTo(Integer.parseInt(literalEnv(containers(named("Deployment", "paystream-gateway")).getFirst())
+                        .get("PAYSTREAM_STATEFUL_PARTITIONS")));
         assertThat(at(byName.get(catalog.settlements().name()), "spec", "partitions")).as("settlements as the reconciler expects")
                 .isEqualTo(reconciler.partitions());
     }

@@ -67,6 +67,10 @@ class OpsCommandsIT {
         Run created = topics("--bootstrap", b, "--prefix", prefix, "--partitions", "4");
         assertThat(created.exit()).as(created.out() + created.err()).isZero();
         assertThat(created.out()).contains("created " + prefix + "paystream.mandates.v1 (4 partitions").contains("every topic matches its contract");
+        assertThat(created.out()).contains("created " + prefix + "paystream.psp-results.v1 (12 partitions");
+        Run otherCount = topics("--bootstrap", b, "--prefix", prefix, "--verify", "--stateful-partitions", "6");
+        assertThat(otherCount.exit()).isEqualTo(1);
+        assertThat(otherCount.out()).contains("DIFFERS " + prefix + "paystream.psp-results.v1: 12 partitions, the stateful partition count is 6");
         assertThat(topics("--bootstrap", b, "--prefix", prefix).out()).doesNotContain("created ");
 
         // A topic whose config drifted from the contract is reported, and the exit code says so
@@ -95,7 +99,7 @@ class OpsCommandsIT {
     void shouldListDeadLettersAndReplayTheSelectedOnesToTheirSourceTopic(DevKit kit) throws Exception {
         String prefix = "dl" + UUID.randomUUID().toString().substring(0, 8) + ".";
         String b = kit.bootstrapServers();
-        assertThat(topics("--bootstrap", b, "--prefix", prefix).exit()).isZero();
+        assertThat(topics("--bootstrap", b, "--prefix", prefix, "--stateful-partitions", "4").exit()).isZero();
         try (ProcessorMain processor = new ProcessorMain(ProcessorConfig.fromMap(Map.of(
                 ProcessorConfig.Setting.BOOTSTRAP.key, b, ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl(),
                 ProcessorConfig.Setting.TOPIC_PREFIX.key, prefix, ProcessorConfig.Setting.APPLICATION_ID.key, prefix + "payments",

@@ -146,7 +146,7 @@ public class PaymentsController {
             JsonNode before = visible(caller, paymentId);
             PaymentRequest request = PaymentRequest.newBuilder()
                     .setRequestId(UUID.randomUUID().toString()).setAgentId(caller.id()).setIdempotencyKey(key)
-                    .setPaymentId(paymentId).setMandateToken(token).setSubmittedAt(Instant.now()).setBody(avroBody).build();
+                    .setPaymentId(paymentId).setPaymentAgentId(before.path("agentId").asText()).setMandateToken(token).setSubmittedAt(Instant.now()).setBody(avroBody).build();
             String traceparent = IngestCore.traceparent(http);
             CompletableFuture<StatusWaiter.Signal> first = Settlement.watch(core.waiter(), paymentId, request.getRequestId(),
                     before.path("sequence").asLong());
@@ -240,7 +240,9 @@ public class PaymentsController {
         if (!PaymentIds.isWellFormed(paymentId)) {
             throw notFound(paymentId);
         }
-        Optional<JsonNode> view = core.processor().payment(paymentId);
+        // An agent may only see its own payments: ask the instance that holds that agent's partition.
+        Optional<JsonNode> view = caller.role() == Caller.Role.AGENT ? core.processor().payment(paymentId, caller.id())
+                : core.processor().payment(paymentId);
         if (view.isEmpty()) {
             throw notFound(paymentId);
         }

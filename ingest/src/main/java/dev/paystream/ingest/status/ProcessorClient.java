@@ -40,17 +40,26 @@ public final class ProcessorClient {
         this.baseUrls = List.copyOf(baseUrls);
     }
 
+    /** The payment, asked of every processor instance (its id does not say which holds it). */
     public Optional<JsonNode> payment(String paymentId) {
-        return get("payments", paymentId);
+        return get("payments", paymentId, "");
+    }
+
+    /**
+     * The payment if it belongs to {@code agentId}: the read goes straight to the instance holding that
+     * agent's partition. Empty when it is unknown there (so also when it is another agent's).
+     */
+    public Optional<JsonNode> payment(String paymentId, String agentId) {
+        return get("payments", paymentId, "?agent=" + URLEncoder.encode(agentId, StandardCharsets.UTF_8));
     }
 
     public Optional<JsonNode> mandate(String mandateId) {
-        return get("mandates", mandateId);
+        return get("mandates", mandateId, "");
     }
 
-    private Optional<JsonNode> get(String kind, String key) {
+    private Optional<JsonNode> get(String kind, String key, String query) {
         long deadline = System.nanoTime() + RETRY_BUDGET.toNanos();
-        String path = "/query/" + kind + "/" + URLEncoder.encode(key, StandardCharsets.UTF_8);
+        String path = "/query/" + kind + "/" + URLEncoder.encode(key, StandardCharsets.UTF_8) + query;
         String last = "no processor answered";
         long backoffMs = 25;
         while (true) {

@@ -29,6 +29,7 @@ public record GatewayConfig(
         double breakerFailureRate,
         Duration breakerOpen,
         int requestPartitions,
+        int statefulPartitions,
         short replicationFactor,
         int metricsPort,
         String opsHost) {
@@ -50,6 +51,7 @@ public record GatewayConfig(
         BREAKER_FAILURE_RATE("paystream.gateway.breaker.failure.rate", "0.5", "Share of PSP faults (no answer, 5xx, 429) in the window that opens the breaker."),
         BREAKER_OPEN("paystream.gateway.breaker.open", "PT5S", "How long an open breaker waits before letting one probe through."),
         REQUEST_PARTITIONS("paystream.request.partitions", "6", "Partitions of topics the gateway creates if missing."),
+        STATEFUL_PARTITIONS("paystream.stateful.partitions", "12", "Partitions of psp-results.v1: the processor's stateful partition count (the gateway refuses to start if the topic has another)."),
         REPLICATION("paystream.replication.factor", "1", "Replication factor of topics the gateway creates."),
         METRICS_PORT("paystream.gateway.metrics.port", "0", "Port of the gateway's /metrics and /health on 127.0.0.1 (0: any free port, -1: off)."),
         OPS_HOST("paystream.gateway.ops.host", "127.0.0.1", "Address /metrics and /health bind to; 0.0.0.0 in a container.");
@@ -97,7 +99,8 @@ public record GatewayConfig(
                 Duration.parse(v.get(Setting.BACKOFF_INITIAL.key)), Duration.parse(v.get(Setting.BACKOFF_MAX.key)),
                 Duration.parse(v.get(Setting.BREAKER_WINDOW.key)), Integer.parseInt(v.get(Setting.BREAKER_MIN_CALLS.key)),
                 Double.parseDouble(v.get(Setting.BREAKER_FAILURE_RATE.key)), Duration.parse(v.get(Setting.BREAKER_OPEN.key)),
-                Integer.parseInt(v.get(Setting.REQUEST_PARTITIONS.key)), Short.parseShort(v.get(Setting.REPLICATION.key)),
+                Integer.parseInt(v.get(Setting.REQUEST_PARTITIONS.key)), Integer.parseInt(v.get(Setting.STATEFUL_PARTITIONS.key)),
+                Short.parseShort(v.get(Setting.REPLICATION.key)),
                 Integer.parseInt(v.get(Setting.METRICS_PORT.key)), v.get(Setting.OPS_HOST.key));
     }
 

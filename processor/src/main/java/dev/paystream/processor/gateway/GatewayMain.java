@@ -27,7 +27,8 @@ public final class GatewayMain implements AutoCloseable {
 
     public GatewayMain(GatewayConfig config) {
         TopicCatalog topics = new TopicCatalog(config.topicPrefix(), new RegistrySerdes(config.registryUrl(), true));
-        TopicAdmin.ensureTopics(config.bootstrapServers(), topics, config.requestPartitions(), config.replicationFactor());
+        TopicAdmin.ensureTopics(config.bootstrapServers(), topics, config.requestPartitions(), config.statefulPartitions(),
+                config.replicationFactor());
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("service", "psp-gateway");
         new JvmMemoryMetrics().bindTo(registry);

@@ -224,7 +224,7 @@ public final class PspGateway implements AutoCloseable {
 
     private void publish(ConsumerRecord<String, PspCommand> r, PspResult result) {
         TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-        producer.send(new ProducerRecord<>(topics.pspResults().name(), null, r.key(), result, childTrace(r.headers())), (md, e) -> {
+        producer.send(new ProducerRecord<>(topics.pspResults().name(), null, resultKey(r.value()), result, childTrace(r.headers())), (md, e) -> {
             running.remove(result.getCommandId());
             permits.release();
             if (e != null) {
@@ -352,6 +352,14 @@ public final class PspGateway implements AutoCloseable {
     }
 
     /** A command whose deadline has passed is not executed any more (a read-back after attempts is still made). */
+    /**
+     * The key of a command's results: the routing key it carries (the owning agent), so that results land on
+     * the psp-results partition read by the payments task that holds the payment, with no repartition.
+     */
+    static String resultKey(PspCommand cmd) {
+        return cmd.getRoutingKey() != null ? cmd.getRoutingKey() : cmd.getPaymentId();
+    }
+
     private static boolean pastDeadline(PspCommand cmd) {
         return cmd.getDeadline() != null && !Instant.now().isBefore(cmd.getDeadline());
     }
@@ -365,7 +373,7 @@ public final class PspGateway implements AutoCloseable {
             if (traceparent != null) {
                 headers.add(TraceHeaders.TRACEPARENT, traceparent.getBytes(StandardCharsets.UTF_8));
             }
-            producer.send(new ProducerRecord<>(topics.pspResults().name(), null, cmd.getPaymentId(), notice, headers)).get(30, TimeUnit.SECONDS);
+            producer.send(new ProducerRecord<>(topics.pspResults().name(), null, resultKey(cmd), notice, headers)).get(30, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while announcing " + cmd.getCommandId(), e);
@@ -396,6 +404,7 @@ public final class PspGateway implements AutoCloseable {
                 : null;
         return PspResult.newBuilder()
                 .setCommandId(cmd.getCommandId())
+                .setRoutingKey(cmd.getRoutingKey())
                 .setPaymentId(cmd.getPaymentId())
                 .setOperation(cmd.getOperation())
                 .setOutcome(outcome)

@@ -49,6 +49,7 @@ public final class RequestChecks {
         required(problems, "idempotencyKey", r.getIdempotencyKey(), MAX_IDEMPOTENCY_KEY);
         required(problems, "requestId", r.getRequestId(), MAX_ID);
         optional(problems, "mandateToken", r.getMandateToken(), MAX_TOKEN);
+        optional(problems, "paymentAgentId", r.getPaymentAgentId(), MAX_ID);
         if (!problems.isEmpty()) {
             return Optional.of(problems.getFirst());
         }
@@ -57,6 +58,7 @@ public final class RequestChecks {
         identifier(problems, "idempotencyKey", r.getIdempotencyKey());
         identifier(problems, "requestId", r.getRequestId());
         identifier(problems, "paymentId", r.getPaymentId());
+        identifier(problems, "paymentAgentId", r.getPaymentAgentId());
         switch (r.getBody()) {
             case CreatePayment c -> {
                 identifier(problems, "payeeId", c.getPayeeId());
@@ -152,6 +154,18 @@ public final class RequestChecks {
         return r.getBody() instanceof CreatePayment
                 ? PaymentIds.derive(r.getAgentId(), r.getIdempotencyKey())
                 : r.getPaymentId();
+    }
+
+    /**
+     * The routing key of a structurally valid request: the agent that owns the payment it names. A create's
+     * payment is its sender's ({@code agentId}); a follow-up names its owner in {@code paymentAgentId} when the
+     * sender is someone else (a principal, the reconciler).
+     */
+    public static String routingKey(PaymentRequest r) {
+        if (r.getBody() instanceof CreatePayment || r.getPaymentAgentId() == null || r.getPaymentAgentId().isBlank()) {
+            return r.getAgentId();
+        }
+        return r.getPaymentAgentId();
     }
 
     /** Masks PANs in every free-text field, in place (see {@link RequestRedaction}). */

@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
 /**
  * First, stateless step of the payments topology. Reads raw bytes of {@code paystream.payment-requests.v1},
  * so that no input can fail deserialization inside Kafka Streams; deserializes through the registry,
- * checks structure and size, masks PANs, and keys each request by its canonical payment id (whatever key
- * the producer used). Everything it cannot accept leaves as {@link IntakeResult.DeadLettered} with the
+ * checks structure and size, masks PANs, sets the canonical payment id, and keys each request by the agent
+ * that owns its payment ({@link RequestChecks#routingKey}), whatever key the producer used. Everything it cannot accept leaves as {@link IntakeResult.DeadLettered} with the
  * reason. Errors that are not about the record (registry unreachable) are thrown, so the record is
  * retried rather than dead-lettered.
  */
@@ -93,7 +93,8 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
         String paymentId = RequestChecks.canonicalPaymentId(request);
         request.setPaymentId(paymentId);
         metrics.intakeAccepted();
-        context.forward(new Record<String, IntakeResult>(paymentId, new IntakeResult.Accepted(request), record.timestamp(), headers));
+        context.forward(new Record<String, IntakeResult>(RequestChecks.routingKey(request), new IntakeResult.Accepted(request),
+                record.timestamp(), headers));
     }
 
     private void deadLetter(Record<byte[], byte[]> record, DeadLetterReason reason, String detail) {

@@ -11,7 +11,7 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Creates the contract's topics that do not exist yet (existing ones are left as they are). */
+/** Creates the contract's topics that do not exist yet (existing ones are left as they are, and checked where it matters). */
 public final class TopicAdmin {
 
     private static final Logger LOG = LoggerFactory.getLogger(TopicAdmin.class);
@@ -19,31 +19,42 @@ public final class TopicAdmin {
     private TopicAdmin() {}
 
     /**
-     * Creates {@code name} with exactly {@code partitions} partitions if missing, and refuses to go on if it
-     * exists with another count: the topic is co-partitioned with the stateful repartition topics, and a
-     * different count would route a payment's decisions to a task that does not hold the payment.
+     * Creates the contract's topics that are missing: {@code paystream.psp-results.v1} with
+     * {@code statefulPartitions} partitions, the others with {@code partitions}. Then refuses to go on if
+     * psp-results exists with another count: it is read by the stateful payments tasks as it is (the gateway
+     * keys results by the owning agent), and a different count would deliver a payment's results to a task
+     * that does not hold the payment.
      */
-    public static void ensureCoPartitioned(String bootstrapServers, String name, int partitions, short replication) {
+    public static void ensureTopics(String bootstrapServers, TopicCatalog topics, int partitions, int statefulPartitions,
+                                    short replication) {
         try (Admin admin = Admin.create(dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrapServers))) {
-            // An existing topic (made by the platform, e.g. a KafkaTopic) is only checked: no CREATE permission needed.
-            if (!admin.listTopics().names().get().contains(name)) {
+            // Topics that exist are left alone without asking to create them: in production they are made by the
+            // platform (Strimzi KafkaTopic) and the service's user has no CREATE permission.
+            java.util.Set<String> existing = admin.listTopics().names().get();
+            for (TopicSpec<?, ?> spec : topics.all()) {
+                if (existing.contains(spec.name())) {
+                    continue;
+                }
+                int count = spec.name().equals(topics.pspResults().name()) ? statefulPartitions : partitions;
+                NewTopic topic = new NewTopic(spec.name(), count, replication).configs(spec.configs());
                 try {
-                    admin.createTopics(List.of(new NewTopic(name, partitions, replication)
-                            .configs(Map.of("cleanup.policy", "delete", "retention.ms", "604800000")))).all().get();
-                    LOG.info("created topic={} partitions={} replication={}", name, partitions, replication);
+                    admin.createTopics(List.of(topic)).all().get();
+                    LOG.info("created topic={} partitions={} replication={}", spec.name(), count, replication);
                 } catch (ExecutionException e) {
                     if (!(e.getCause() instanceof TopicExistsException)) {
-                        throw new IllegalStateException("cannot create topic " + name, e.getCause());
+                        throw new IllegalStateException("cannot create topic " + spec.name(), e.getCause());
                     }
                 }
             }
-            int actual = partitionCount(admin, name);
-            if (actual != partitions) {
-                throw new IllegalStateException("topic " + name + " has " + actual + " partitions but paystream.stateful.partitions is "
-                        + partitions + "; changing the stateful partition count is a planned migration (docs/runbooks.md, 'Change the stateful partition count')");
+            String results = topics.pspResults().name();
+            int actual = partitionCount(admin, results);
+            if (actual != statefulPartitions) {
+                throw new IllegalStateException("topic " + results + " has " + actual + " partitions but paystream.stateful.partitions is "
+                        + statefulPartitions + "; PSP results are read by the stateful tasks as they are written, so the counts must be equal."
+                        + " Changing the stateful partition count is a planned migration (docs/runbooks.md, 'Change the stateful partition count')");
             }
         } catch (ExecutionException e) {
-            throw new IllegalStateException("cannot describe topic " + name, e.getCause());
+            throw new IllegalStateException("cannot list or describe topics", e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while creating topics", e);
@@ -62,33 +73,6 @@ public final class TopicAdmin {
                 }
                 Thread.sleep(100); // metadata of a topic created a moment ago is still propagating
             }
-        }
-    }
-
-    public static void ensureTopics(String bootstrapServers, TopicCatalog topics, int partitions, short replication) {
-        try (Admin admin = Admin.create(dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrapServers))) {
-            // Topics that exist are left alone without asking to create them: in production they are made by the
-            // platform (Strimzi KafkaTopic) and the service's user has no CREATE permission.
-            java.util.Set<String> existing = admin.listTopics().names().get();
-            for (TopicSpec<?, ?> spec : topics.all()) {
-                if (existing.contains(spec.name())) {
-                    continue;
-                }
-                NewTopic topic = new NewTopic(spec.name(), partitions, replication).configs(spec.configs());
-                try {
-                    admin.createTopics(List.of(topic)).all().get();
-                    LOG.info("created topic={} partitions={} replication={}", spec.name(), partitions, replication);
-                } catch (ExecutionException e) {
-                    if (!(e.getCause() instanceof TopicExistsException)) {
-                        throw new IllegalStateException("cannot create topic " + spec.name(), e.getCause());
-                    }
-                }
-            }
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("cannot list topics", e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while creating topics", e);
         }
     }
 }

@@ -2,14 +2,14 @@ package dev.paystream.processor.payment;
 
 import dev.paystream.processor.avro.DedupEntry;
 import dev.paystream.processor.avro.HistoryEntry;
-import dev.paystream.processor.avro.MandateWork;
+import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.avro.PolicyCheck;
-import dev.paystream.processor.avro.PolicyDecision;
-import dev.paystream.processor.avro.ReservationSettlement;
+import dev.paystream.processor.avro.Reservation;
 import dev.paystream.processor.avro.StrayVoid;
 import dev.paystream.processor.mandate.MandateGuard;
-import dev.paystream.processor.mandate.MandateProcessor;
+import dev.paystream.processor.mandate.MandateDesk;
+import dev.paystream.processor.mandate.RiskSettings;
 import dev.paystream.processor.mandate.Rules;
 import dev.paystream.schemas.Fingerprints;
 import dev.paystream.processor.dedup.IdempotencyStore;
@@ -65,17 +65,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The stateful heart of the payments topology, keyed by payment id (input: the fixed-count repartition
- * topic {@code <app>-payment-requests-by-payment-id-repartition}).
+ * The stateful heart of the payments topology, routed by agent id: its inputs are the fixed-count
+ * repartition topic {@code <app>-payment-requests-by-agent-id-repartition} and {@code paystream.psp-results.v1}
+ * (written by the gateway with the agent id the command carries, with the same partition count), so one
+ * task holds an agent's idempotency scope, its payments and its mandates' budgets. Payment ids come from
+ * the record values; every output is keyed by payment id.
  *
  * <p>Stores: {@value #PAYMENTS_STORE} (payment id → {@link PaymentSnapshot}, the current state and last
- * sequence), plus the two stores of {@link IdempotencyStore}; it reads the global mandates table. Outputs:
- * {@link Outbound.Event} for {@code paystream.payment-events.v1}, {@link Outbound.Audit} for
- * {@code paystream.audit.v1}, {@link Outbound.Command} for {@code paystream.psp-commands.v1}, and
- * {@link Outbound.ToMandate} (policy checks, reservation settlements) for the mandate-keyed
- * {@link MandateProcessor}, whose {@link PolicyDecision}s come back as input. Under exactly_once_v2 the
- * store updates, the outputs and the input offset commit in one transaction: a payment's state change and
- * the release or consumption of its reservation are one atomic step.
+ * sequence), the two stores of {@link IdempotencyStore}, the timer index, and the {@link MandateDesk}'s
+ * books and reservations; it reads the global mandates table. Outputs: {@link Outbound.Event} for
+ * {@code paystream.payment-events.v1}, {@link Outbound.Audit} for {@code paystream.audit.v1} and
+ * {@link Outbound.Command} for {@code paystream.psp-commands.v1}. The policy decision and its reservation
+ * are a local call: under exactly_once_v2 the store updates, the outputs and the input offset commit in
+ * one transaction, so a payment's state change and the reservation, consumption or release of its budget
+ * are one atomic step.
  *
  * <p>Every record ends in exactly one of: applied (events), or refused/rejected with an audit record.
  */
@@ -98,7 +101,9 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     private final Duration purgeInterval;
     private final SagaSettings saga;
     private final MandateGuard guard;
+    private final RiskSettings risk;
     private final PipelineMetrics metrics;
+    private MandateDesk desk;
     private ProcessorContext<String, Outbound> context;
     private KeyValueStore<String, PaymentSnapshot> payments;
     private KeyValueStore<Bytes, byte[]> deadlines;
@@ -126,11 +131,12 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     }
 
     public PaymentProcessor(Duration dedupRetention, Duration purgeInterval, SagaSettings saga, MandateGuard guard,
-                            PipelineMetrics metrics) {
+                            RiskSettings risk, PipelineMetrics metrics) {
         this.dedupRetention = dedupRetention;
         this.purgeInterval = purgeInterval;
         this.saga = saga;
         this.guard = guard;
+        this.risk = risk;
         this.metrics = metrics;
     }
 
@@ -142,7 +148,10 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         KeyValueStore<Bytes, byte[]> index = context.getStateStore(IdempotencyStore.EXPIRY_INDEX);
         this.idempotency = new IdempotencyStore(entries, index, dedupRetention);
         this.deadlines = context.getStateStore(DEADLINE_INDEX);
-        this.mandates = context.getStateStore(MandateProcessor.MANDATES);
+        this.mandates = context.getStateStore(MandateDesk.MANDATES);
+        KeyValueStore<String, MandateBook> books = context.getStateStore(MandateDesk.BOOKS);
+        KeyValueStore<String, Reservation> reservations = context.getStateStore(MandateDesk.RESERVATIONS);
+        this.desk = new MandateDesk(books, reservations, mandates, risk, metrics);
         context.schedule(saga.timerInterval(), PunctuationType.WALL_CLOCK_TIME, this::fireTimers);
         context.schedule(purgeInterval, PunctuationType.WALL_CLOCK_TIME, now -> {
             int purged = idempotency.purgeExpired(now, PURGE_BATCH);
@@ -157,9 +166,9 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     public void process(Record<String, SpecificRecord> record) {
         Step step = new Step(record);
         switch (record.value()) {
-            case PaymentRequest request -> request(step, record.key(), request);
-            case PspResult result -> result(step, record.key(), result);
-            case PolicyDecision decision -> decision(step, record.key(), decision);
+            // Keys are routing keys (agent ids): the payment is named in the value.
+            case PaymentRequest request -> request(step, request.getPaymentId(), request);
+            case PspResult result -> result(step, result.getPaymentId(), result);
             default -> throw new IllegalStateException("unexpected input " + record.value().getSchema().getFullName());
         }
     }
@@ -287,7 +296,12 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                 metrics.request("create", "rejected");
             } else {
                 p.setMandateId(token.claims().mandateId());
-                step.toMandate(p, request, policyCheck(create, token.claims()));
+                MandateDesk.Decision d = desk.check(p.getMandateId(), paymentId, p.getAgentId(), request.getRequestId(),
+                        policyCheck(create, token.claims()), now);
+                if (d.audit() != null) {
+                    step.forwardAudit(d.audit());
+                }
+                decided(step, p, d);
                 metrics.request("create", "applied");
             }
         }
@@ -317,35 +331,23 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
 
     // ---- policy decisions -------------------------------------------------------------------------------
 
-    /** The mandate's answer to this payment's policy check. Only a payment still waiting in VALIDATED takes it. */
-    private void decision(Step step, String paymentId, PolicyDecision d) {
-        PaymentSnapshot p = payments.get(paymentId);
-        PaymentState state = p == null ? null : PaymentState.valueOf(p.getState());
-        if (state != PaymentState.VALIDATED) {
-            metrics.request("policy_decision", "stale");
-            if (d.getReservedMinor() > 0 && (p == null || p.getReservedMinor() == 0)) {
-                // Cancelled while the mandate was deciding: give the reservation straight back.
-                step.settle(d.getMandateId(), paymentId, p == null ? "unknown" : p.getAgentId(), 0,
-                        "payment was " + state + " when the decision arrived");
-            }
-            return;
-        }
-        p.setMandateVersion(d.getMandateVersion());
-        p.setPrincipalId(d.getPrincipalId());
-        p.setReservedMinor(d.getReservedMinor());
-        switch (d.getOutcome()) {
+    /** The mandate's answer to a payment waiting in VALIDATED, applied in the same step as the create. */
+    private void decided(Step step, PaymentSnapshot p, MandateDesk.Decision d) {
+        p.setMandateVersion(d.mandateVersion());
+        p.setPrincipalId(d.principalId());
+        p.setReservedMinor(d.reservedMinor());
+        switch (d.outcome()) {
             case ALLOW -> {
                 step.apply(p, Trigger.AUTHORISE_REQUESTED, null, null);
                 issue(step, p, PspOperation.AUTHORISE, p.getAmountMinor(), null);
             }
             case APPROVAL_REQUIRED -> {
-                step.apply(p, Trigger.APPROVAL_REQUIRED, d.getDetail(), null);
+                step.apply(p, Trigger.APPROVAL_REQUIRED, d.detail(), null);
                 setDeadline(p, step.now + saga.approvalTimeout().toMillis());
             }
-            case REJECT -> step.apply(p, Trigger.POLICY_REJECTED, d.getDetail(), null);
+            case REJECT -> step.apply(p, Trigger.POLICY_REJECTED, d.detail(), null);
         }
-        metrics.request("policy_decision", d.getOutcome().name().toLowerCase());
-        payments.put(paymentId, p);
+        metrics.request("policy_decision", d.outcome().name().toLowerCase());
     }
 
     /** Business validation of a create: each rule evaluated and recorded, so the audit shows all of them. */
@@ -800,6 +802,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         return PspCommand.newBuilder()
                 .setCommandId(v.getKey())
                 .setPaymentId(p.getPaymentId())
+                .setRoutingKey(p.getAgentId())
                 .setOperation(PspOperation.VOID)
                 .setPspIdempotencyKey(v.getKey())
                 .setAttemptGroup(0)
@@ -891,6 +894,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         return PspCommand.newBuilder()
                 .setCommandId(p.getCurrentKey())
                 .setPaymentId(p.getPaymentId())
+                .setRoutingKey(p.getAgentId())
                 .setOperation(PspOperation.valueOf(p.getCurrentOperation()))
                 .setPspIdempotencyKey(p.getCurrentKey())
                 .setAttemptGroup(p.getExcludedPsps().size())
@@ -1080,7 +1084,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             }
             long consumed = consumedOnEntering(p, t);
             if (consumed >= 0 && p.getReservedMinor() > 0 && p.getMandateId() != null) {
-                settle(p.getMandateId(), p.getPaymentId(), p.getAgentId(), consumed, t.from() + " -> " + t.to());
+                desk.settle(p.getMandateId(), p.getPaymentId(), consumed, t.from() + " -> " + t.to(), now);
                 p.setReservedMinor(0);
             }
         }
@@ -1099,23 +1103,6 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                 case FAILED -> t.trigger() == Trigger.PSP_VOID_FAILED ? p.getAmountMinor() : 0;
                 default -> -1;
             };
-        }
-
-        void settle(String mandateId, String paymentId, String agentId, long consumed, String reason) {
-            MandateWork w = MandateWork.newBuilder()
-                    .setPaymentId(paymentId).setMandateId(mandateId).setAgentId(agentId)
-                    .setRequestId(input != null && input.value() instanceof PaymentRequest r ? r.getRequestId() : null)
-                    .setAt(now)
-                    .setBody(new ReservationSettlement(consumed, reason))
-                    .build();
-            forward(mandateId, new Outbound.ToMandate(w));
-        }
-
-        void toMandate(PaymentSnapshot p, PaymentRequest request, PolicyCheck check) {
-            MandateWork w = MandateWork.newBuilder()
-                    .setPaymentId(p.getPaymentId()).setMandateId(p.getMandateId()).setAgentId(p.getAgentId())
-                    .setRequestId(request.getRequestId()).setAt(now).setBody(check).build();
-            forward(p.getMandateId(), new Outbound.ToMandate(w));
         }
 
         void event(PaymentSnapshot p, PaymentState from, PaymentState to, String cause, String detail, PaymentRequest request) {
@@ -1162,7 +1149,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             CreatePayment create = request.getBody() instanceof CreatePayment c ? c : null;
             AuditRecord a = AuditRecord.newBuilder()
                     .setAuditId(UUID.randomUUID().toString())
-                    .setPaymentId(input.key())
+                    .setPaymentId(p != null ? p.getPaymentId() : request.getPaymentId())
                     .setKind(kind)
                     .setOutcome(outcome)
                     .setAgentId(request.getAgentId())
@@ -1176,7 +1163,11 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                     .setDetail(detail)
                     .setRecordedAt(Instant.ofEpochMilli(now))
                     .build();
-            forward(input.key(), new Outbound.Audit(a));
+            forwardAudit(a);
+        }
+
+        void forwardAudit(AuditRecord a) {
+            forward(a.getPaymentId(), new Outbound.Audit(a));
         }
 
         /** An audit record about a payment that no request caused (PSP results, timers). */

@@ -2,7 +2,7 @@ package dev.paystream.processor.query;
 
 import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
-import dev.paystream.processor.mandate.MandateProcessor;
+import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.payment.PaymentProcessor;
 import dev.paystream.schemas.avro.Mandate;
 import java.util.Optional;
@@ -19,7 +19,10 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 /**
  * Interactive queries over the payments store ({@code payments}, key: payment id), the mandate books
  * ({@code mandate-books}, key: mandate id) and the global mandates table ({@code mandates-global}): which
- * instance holds a key, and what this instance holds. {@link QueryHandler} routes an HTTP read to the owner.
+ * instance holds an agent's state, and what this instance holds. Stateful work is routed by agent id, so
+ * the owner of a payment or of a mandate's books is the owner of its agent's partition (a mandate names
+ * its agent; a payment id does not, so a read without the agent asks every instance).
+ * {@link QueryHandler} routes an HTTP read to the owner.
  */
 public final class PaymentQueries {
 
@@ -29,14 +32,22 @@ public final class PaymentQueries {
         this.streams = streams;
     }
 
-    /** Where {@code paymentId} lives: the active host, its standbys, and the partition. */
-    public Optional<Location> ownerOf(String paymentId) {
-        return owner(PaymentProcessor.PAYMENTS_STORE, paymentId);
+    /** Where the payments and mandate books of {@code agentId} live: the active host, its standbys, and the partition. */
+    public Optional<Location> ownerOfAgent(String agentId) {
+        return owner(PaymentProcessor.PAYMENTS_STORE, agentId);
     }
 
-    /** Where the books of {@code mandateId} live. */
-    public Optional<Location> bookOwnerOf(String mandateId) {
-        return owner(MandateProcessor.BOOKS, mandateId);
+    /** The agent a mandate was granted to, from the global table every instance holds; empty when unknown. */
+    public Optional<String> agentOfMandate(String mandateId) {
+        Mandate m = this.<Mandate>store(MandateDesk.MANDATES, false).get(mandateId);
+        return Optional.ofNullable(m).map(Mandate::getAgentId);
+    }
+
+    /** Every instance of the application that hosts payment stores (this one included). */
+    public Set<HostInfo> hosts() {
+        return streams.streamsMetadataForStore(PaymentProcessor.PAYMENTS_STORE).stream()
+                .map(org.apache.kafka.streams.StreamsMetadata::hostInfo)
+                .collect(java.util.stream.Collectors.toSet());
     }
 
     private Optional<Location> owner(String store, String key) {
@@ -62,11 +73,11 @@ public final class PaymentQueries {
      * empty when the mandate is unknown. Call it on the books' owner, else spent and reserved read as 0.
      */
     public Optional<MandateView> findMandateLocal(String mandateId, boolean allowStale, long now) {
-        Mandate m = this.<Mandate>store(MandateProcessor.MANDATES, false).get(mandateId);
+        Mandate m = this.<Mandate>store(MandateDesk.MANDATES, false).get(mandateId);
         if (m == null) {
             return Optional.empty();
         }
-        MandateBook book = this.<MandateBook>store(MandateProcessor.BOOKS, allowStale).get(mandateId);
+        MandateBook book = this.<MandateBook>store(MandateDesk.BOOKS, allowStale).get(mandateId);
         return Optional.of(MandateView.of(m, book, now));
     }
 

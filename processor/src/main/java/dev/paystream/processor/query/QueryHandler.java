@@ -22,12 +22,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code GET /query/payments/{id}} and {@code GET /query/mandates/{id}} on the processor's ops port: the
- * interactive-query endpoint the ingest service reads status through. Any instance may be asked: one that
- * does not hold the key forwards the read once to the instance that does (the active host from Kafka
- * Streams metadata, as advertised by {@code application.server}); when the owner cannot be reached and this
- * instance keeps a standby copy, it answers from it and says so ({@code X-Paystream-Stale: true}). During a
- * rebalance the answer is 503 with {@code Retry-After}.
+ * {@code GET /query/payments/{id}[?agent=<agent id>]} and {@code GET /query/mandates/{id}} on the processor's
+ * ops port: the interactive-query endpoint the ingest service reads status through. State is partitioned
+ * by agent id. Any instance may be asked: one that does not hold the agent's partition forwards the read
+ * once to the instance that does (the active host from Kafka Streams metadata, as advertised by
+ * {@code application.server}); a mandate names its agent in the global table; a payment read without
+ * {@code agent} asks every instance. When the owner cannot be reached and this instance keeps a standby
+ * copy, it answers from it and says so ({@code X-Paystream-Stale: true}). During a rebalance the answer is
+ * 503 with {@code Retry-After}.
  *
  * <p>Reads see the store as the stream thread wrote it, which under exactly-once may include the effect
  * of a transaction that has not committed yet (Kafka Streams stores are not transactional); a crash
@@ -86,7 +88,24 @@ public final class QueryHandler implements HttpHandler {
         }
         boolean payment = parts[0].equals("payments");
         String key = parts[1];
-        Optional<PaymentQueries.Location> where = payment ? queries.ownerOf(key) : queries.bookOwnerOf(key);
+        String agent;
+        if (payment) {
+            agent = agentParameter(ex.getRequestURI().getRawQuery());
+            if (agent == null) {
+                return scatter(ex, key);
+            }
+        } else {
+            try {
+                Optional<String> owner = queries.agentOfMandate(key);
+                if (owner.isEmpty()) {
+                    return error(404, "not_found", "mandate " + key + " is unknown");
+                }
+                agent = owner.get();
+            } catch (InvalidStateStoreException e) {
+                return unavailable("store is migrating: " + e.getMessage());
+            }
+        }
+        Optional<PaymentQueries.Location> where = queries.ownerOfAgent(agent);
         if (where.isEmpty()) {
             return unavailable("stream metadata not available yet (starting or rebalancing)");
         }
@@ -94,20 +113,10 @@ public final class QueryHandler implements HttpHandler {
         if (loc.active().equals(self)) {
             return local(payment, key, false);
         }
-        boolean forwarded = ex.getRequestHeaders().containsKey(FORWARDED);
-        if (!forwarded) {
-            try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(
-                                URI.create("http://" + loc.active().host() + ":" + loc.active().port() + ex.getRequestURI().getPath()))
-                        .header(FORWARDED, self.host() + ":" + self.port()).timeout(Duration.ofSeconds(5)).GET().build(),
-                        HttpResponse.BodyHandlers.ofString());
-                return new Answer(r.statusCode(), r.body(), r.headers().firstValue("X-Paystream-Stale")
-                        .map(v -> Map.of("X-Paystream-Stale", v)).orElse(Map.of()));
-            } catch (IOException e) {
-                LOG.warn("owner {} of {} unreachable: {}", loc.active(), key, e.toString());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return unavailable("interrupted");
+        if (!ex.getRequestHeaders().containsKey(FORWARDED)) {
+            Optional<Answer> forwarded = forward(loc.active(), ex);
+            if (forwarded.isPresent()) {
+                return forwarded.get();
             }
         }
         if (loc.standbys().contains(self)) {
@@ -115,6 +124,69 @@ public final class QueryHandler implements HttpHandler {
             return new Answer(stale.status(), stale.body(), Map.of("X-Paystream-Stale", "true"));
         }
         return unavailable("the owner " + loc.active() + " of this key cannot answer right now");
+    }
+
+    /**
+     * A payment read that does not name the payment's agent: this instance's stores first, then every other
+     * instance (each answers from its own stores only). 404 only when every instance answered that it does
+     * not hold the payment; when one could not answer, a standby copy here or a 503.
+     */
+    private Answer scatter(HttpExchange ex, String paymentId) {
+        Answer mine = local(true, paymentId, false);
+        if (mine.status() == 200 || ex.getRequestHeaders().containsKey(FORWARDED)) {
+            return mine;
+        }
+        boolean unanswered = mine.status() != 404;
+        for (HostInfo host : queries.hosts()) {
+            if (host.equals(self)) {
+                continue;
+            }
+            Optional<Answer> a = forward(host, ex);
+            if (a.isPresent() && a.get().status() == 200) {
+                return a.get();
+            }
+            unanswered |= a.isEmpty() || a.get().status() != 404;
+        }
+        if (!unanswered) {
+            return mine;
+        }
+        Answer stale = local(true, paymentId, true);
+        if (stale.status() == 200) {
+            return new Answer(200, stale.body(), Map.of("X-Paystream-Stale", "true"));
+        }
+        return unavailable("an instance that may hold payment " + paymentId + " cannot answer right now");
+    }
+
+    /** The same read on {@code host}, marked as forwarded so that it answers from its own stores; empty when unreachable. */
+    private Optional<Answer> forward(HostInfo host, HttpExchange ex) {
+        String query = ex.getRequestURI().getRawQuery();
+        try {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://" + host.host() + ":" + host.port()
+                            + ex.getRequestURI().getRawPath() + (query == null ? "" : "?" + query)))
+                    .header(FORWARDED, self.host() + ":" + self.port()).timeout(Duration.ofSeconds(5)).GET().build(),
+                    HttpResponse.BodyHandlers.ofString());
+            return Optional.of(new Answer(r.statusCode(), r.body(), r.headers().firstValue("X-Paystream-Stale")
+                    .map(v -> Map.of("X-Paystream-Stale", v)).orElse(Map.of())));
+        } catch (IOException e) {
+            LOG.warn("instance {} unreachable for {}: {}", host, ex.getRequestURI().getPath(), e.toString());
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+    }
+
+    /** The {@code agent} query parameter (the payment's agent id, which routes the read), or null. */
+    static String agentParameter(String rawQuery) {
+        if (rawQuery == null) {
+            return null;
+        }
+        for (String pair : rawQuery.split("&")) {
+            if (pair.startsWith("agent=") && pair.length() > "agent=".length()) {
+                return java.net.URLDecoder.decode(pair.substring("agent=".length()), StandardCharsets.UTF_8);
+            }
+        }
+        return null;
     }
 
     private Answer local(boolean payment, String key, boolean allowStale) {

@@ -153,13 +153,13 @@ class MandateFlowTest {
     }
 
     private long reserved() {
-        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateProcessor.BOOKS);
+        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateDesk.BOOKS);
         MandateBook b = books.get(MANDATE);
         return b == null ? 0 : b.getReservedMinor();
     }
 
     private long spent() {
-        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateProcessor.BOOKS);
+        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateDesk.BOOKS);
         return MandateBooks.spentInWindow(books.get(MANDATE), START.toEpochMilli());
     }
 

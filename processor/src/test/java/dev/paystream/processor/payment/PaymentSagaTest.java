@@ -8,7 +8,7 @@ import dev.paystream.processor.TestMandates;
 import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
-import dev.paystream.processor.mandate.MandateProcessor;
+import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.PaymentIds;
 import dev.paystream.schemas.PlainAvroSerdes;
@@ -171,13 +171,13 @@ class PaymentSagaTest {
 
     /** What the agent's USD mandate holds reserved. */
     private long reserved() {
-        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateProcessor.BOOKS);
+        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateDesk.BOOKS);
         MandateBook book = books.get(TestMandates.mandateIdFor(AGENT, "USD"));
         return book == null ? 0 : book.getReservedMinor();
     }
 
     private int openReservations() {
-        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateProcessor.BOOKS);
+        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateDesk.BOOKS);
         MandateBook book = books.get(TestMandates.mandateIdFor(AGENT, "USD"));
         return book == null ? 0 : book.getOpenReservations();
     }

@@ -110,6 +110,7 @@ public final class Reconciler implements Processor<String, SpecificRecord, Strin
             return; // an older event than what the store has: the store is ahead, nothing to learn
         }
         st.setPaymentId(e.getPaymentId());
+        st.setAgentId(e.getAgentId());
         st.setPsp(e.getPsp());
         st.setState(e.getToState().name());
         st.setLastSequence(e.getSequence());
@@ -284,6 +285,7 @@ public final class Reconciler implements Processor<String, SpecificRecord, Strin
                     .setAgentId(settings.agentId())
                     .setIdempotencyKey("settlement:" + l.getSettlementId())
                     .setPaymentId(st.getPaymentId())
+                    .setPaymentAgentId(st.getAgentId())
                     .setSubmittedAt(Instant.ofEpochMilli(now))
                     .setBody(ReconcilePayment.newBuilder()
                             .setSettlementId(l.getSettlementId()).setPsp(l.getPsp()).setPspReference(reference)

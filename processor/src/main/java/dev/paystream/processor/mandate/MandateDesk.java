@@ -1,0 +1,165 @@
+package dev.paystream.processor.mandate;
+
+import dev.paystream.processor.avro.MandateBook;
+import dev.paystream.processor.avro.PolicyCheck;
+import dev.paystream.processor.avro.PolicyOutcome;
+import dev.paystream.processor.avro.Reservation;
+import dev.paystream.processor.ops.PipelineMetrics;
+import dev.paystream.schemas.avro.AuditKind;
+import dev.paystream.schemas.avro.AuditRecord;
+import dev.paystream.schemas.avro.DecisionContext;
+import dev.paystream.schemas.avro.Mandate;
+import dev.paystream.schemas.avro.PaymentState;
+import dev.paystream.schemas.avro.RuleResult;
+import java.time.Instant;
+import java.util.UUID;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.ValueAndTimestamp;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Enforces mandates inside the payments task: a plain call from the payments processor, not a processor of
+ * its own. Stateful work is routed by agent id and a mandate belongs to one agent, so every decision and
+ * settlement of one mandate runs in the one task that also holds its agent's payments, serially, in the
+ * same transaction as the payment's state change: budgets are exact under any concurrency, and a
+ * reservation exists exactly when the payment that holds it says so.
+ *
+ * <p>Stores (in the payments task): {@value #BOOKS} (mandate id → {@link MandateBook}: reserved total, spend
+ * per period bucket, recent decisions, amounts and payees), {@value #RESERVATIONS} (mandate id + '|' +
+ * payment id → {@link Reservation}, one per open reservation; removed when settled), and the global
+ * {@value #MANDATES} table materialised from the compacted {@code paystream.mandates.v1}. A check of a
+ * mandate granted to another agent is rejected by {@link MandatePolicy} before anything is reserved, so
+ * a mandate's books are only ever written by its own agent's task.
+ */
+public final class MandateDesk {
+
+    public static final String BOOKS = "mandate-books";
+    public static final String RESERVATIONS = "mandate-reservations";
+    public static final String MANDATES = "mandates-global";
+    private static final Logger LOG = LoggerFactory.getLogger(MandateDesk.class);
+
+    private final RiskSettings risk;
+    private final PipelineMetrics metrics;
+    private final KeyValueStore<String, MandateBook> books;
+    private final KeyValueStore<String, Reservation> reservations;
+    private final KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates;
+
+    /**
+     * The mandate's answer to one payment's check.
+     *
+     * @param audit the POLICY_DECISION audit record with every rule evaluated; null when the answer repeats
+     *              one already given (a reservation is already held)
+     */
+    public record Decision(PolicyOutcome outcome, long reservedMinor, Long mandateVersion, String principalId, String detail,
+                           AuditRecord audit) {}
+
+    public MandateDesk(KeyValueStore<String, MandateBook> books, KeyValueStore<String, Reservation> reservations,
+                       KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates, RiskSettings risk, PipelineMetrics metrics) {
+        this.books = books;
+        this.reservations = reservations;
+        this.mandates = mandates;
+        this.risk = risk;
+        this.metrics = metrics;
+    }
+
+    /** Decides {@code check} for payment {@code paymentId} of {@code agentId} and, unless rejected, reserves its amount. */
+    public Decision check(String mandateId, String paymentId, String agentId, String requestId, PolicyCheck check, long now) {
+        String reservationKey = reservationKey(mandateId, paymentId);
+        Mandate mandate = current(mandateId);
+        Reservation open = reservations.get(reservationKey);
+        if (open != null) {
+            // A repeated check of a payment that already holds a reservation: repeat the answer, reserve nothing more.
+            return new Decision(PolicyOutcome.ALLOW, open.getAmountMinor(), mandate == null ? null : mandate.getVersion(),
+                    mandate == null ? null : mandate.getPrincipalId(), "reservation already held", null);
+        }
+        MandateBook book = books.get(mandateId);
+        if (book == null) {
+            book = MandateBooks.empty(mandateId);
+        }
+        MandatePolicy.Verdict verdict = MandatePolicy.decide(mandate, book, check, agentId, check.getTokenPrincipal(), now, risk);
+        long reserved = 0;
+        if (verdict.outcome() != PolicyOutcome.REJECT) {
+            reserved = check.getAmountMinor();
+            long keep = Math.max(risk.burstWindow().toMillis(), mandate.getVelocityPeriodMs() == null ? 0 : mandate.getVelocityPeriodMs());
+            int max = Math.max(risk.burstCount(), mandate.getVelocityMaxCount() == null ? 0 : mandate.getVelocityMaxCount()) + 1;
+            MandateBooks.reserve(book, reserved, check.getPayeeId(), now, keep, max);
+            reservations.put(reservationKey, new Reservation(paymentId, reserved, now));
+            books.put(mandateId, book);
+        }
+        metrics.policyDecision(verdict.outcome().name());
+        verdict.rules().stream().filter(r -> r.getResult() != RuleResult.PASS)
+                .forEach(r -> metrics.policyRule(r.getRule(), r.getResult().name()));
+        LOG.info("policy decision payment={} mandate={} outcome={} score={} reserved={}", paymentId, mandateId,
+                verdict.outcome(), verdict.riskScore(), reserved);
+        AuditRecord audit = AuditRecord.newBuilder()
+                .setAuditId(UUID.randomUUID().toString())
+                .setPaymentId(paymentId)
+                .setKind(AuditKind.POLICY_DECISION)
+                .setOutcome(switch (verdict.outcome()) {
+                    case ALLOW -> "ALLOWED";
+                    case APPROVAL_REQUIRED -> "APPROVAL_REQUIRED";
+                    case REJECT -> "REJECTED";
+                })
+                .setAgentId(agentId)
+                .setPrincipalId(mandate == null ? null : mandate.getPrincipalId())
+                .setMandateId(mandateId)
+                .setMandateVersion(mandate == null ? null : mandate.getVersion())
+                .setRequestId(requestId)
+                .setStateAtDecision(PaymentState.VALIDATED)
+                .setRules(verdict.rules())
+                .setDecisionContext(context(check))
+                .setDetail(verdict.detail())
+                .setRecordedAt(Instant.ofEpochMilli(now))
+                .build();
+        return new Decision(verdict.outcome(), reserved, mandate == null ? null : mandate.getVersion(),
+                mandate == null ? null : mandate.getPrincipalId(), verdict.detail(), audit);
+    }
+
+    /**
+     * The payment no longer needs its reservation: {@code consumedMinor} is spent (captured), the rest is
+     * released. Idempotent: a payment without an open reservation changes nothing.
+     */
+    public void settle(String mandateId, String paymentId, long consumedMinor, String reason, long now) {
+        String key = reservationKey(mandateId, paymentId);
+        Reservation open = reservations.get(key);
+        if (open == null) {
+            metrics.reservationSettled("none");
+            return;
+        }
+        MandateBook book = books.get(mandateId);
+        if (book == null) {
+            book = MandateBooks.empty(mandateId);
+        }
+        Mandate mandate = current(mandateId);
+        long period = mandate == null ? 86_400_000L : mandate.getBudgetPeriodMs();
+        MandateBooks.settle(book, open.getAmountMinor(), open.getReservedAt(), consumedMinor, period, now);
+        reservations.delete(key);
+        books.put(mandateId, book);
+        metrics.reservationSettled(consumedMinor > 0 ? "consumed" : "released");
+        LOG.debug("reservation settled payment={} mandate={} reserved={} consumed={} reason={}", paymentId, mandateId,
+                open.getAmountMinor(), consumedMinor, reason);
+    }
+
+    private Mandate current(String mandateId) {
+        ValueAndTimestamp<Mandate> v = mandates.get(mandateId);
+        return v == null ? null : v.value();
+    }
+
+    private static DecisionContext context(PolicyCheck check) {
+        if (!check.getHasContext()) {
+            return null;
+        }
+        return DecisionContext.newBuilder()
+                .setReasoning(check.getReasoning() == null ? "" : check.getReasoning())
+                .setInputsConsidered(check.getInputsConsidered())
+                .setAlternativesConsidered(check.getAlternativesConsidered())
+                .setModelId(check.getModelId())
+                .setConfidence(check.getConfidence())
+                .build();
+    }
+
+    static String reservationKey(String mandateId, String paymentId) {
+        return mandateId + "|" + paymentId;
+    }
+}
