@@ -100,6 +100,8 @@ public final class BenchCommand {
 
     private static final int PARTITIONS = 6;
     private static final int AGENTS = 100;
+    /** Manually captured payments whose path to AUTHORISED is traced to count its commit boundaries. */
+    private static final int BOUNDARY_PROBES = 20;
     /** Where {@code --commit-interval} is kept for the phases' processors. */
     private static final String COMMIT_INTERVAL_PROPERTY = "paystream.bench.commit.interval";
 
@@ -485,15 +487,15 @@ public final class BenchCommand {
             out.printf("           (%,d payments CAPTURED in %.1f s, %.1f records written per payment)%n", payments,
                     (System.nanoTime() - t0) / 1e9, recordsPerPayment);
             Set<String> hops = new java.util.TreeSet<>();
-            int[] boundaries = boundariesToAuthorised(kit, topics, agents, prefix, authorised, 20, hops);
+            int[] boundaries = boundariesToAuthorised(kit, topics, agents, prefix, authorised, BOUNDARY_PROBES, hops);
             out.printf("           (commit boundaries from request to AUTHORISED: %s, through %s; now %,d/s for %d s)%n",
                     java.util.Arrays.toString(boundaries), hops, rate, seconds);
 
-            Latency offered = latency(kit, topics, timed, rate, authorised, payments);
+            Latency offered = latency(kit, topics, timed, rate, authorised, payments + BOUNDARY_PROBES);
             int lowRate = Math.max(1, (int) (perSecond / 4));
             out.printf("           (now %,d/s, a quarter of the lifecycle rate, for %d s)%n", lowRate, seconds);
             Workload calm = Workload.make(kit.registryUrl(), agents, "calm-order-", lowRate * seconds, 0);
-            Latency below = latency(kit, topics, calm, lowRate, authorised, payments + timed.distinct());
+            Latency below = latency(kit, topics, calm, lowRate, authorised, payments + BOUNDARY_PROBES + timed.distinct());
             return new Lifecycle(perSecond, offered, below, recordsPerPayment, byTopic, boundaries, hops);
         }
     }

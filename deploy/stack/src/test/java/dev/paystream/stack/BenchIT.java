@@ -40,6 +40,11 @@ class BenchIT {
         assertThat(result.at("/latency_ms/p50").asDouble()).isPositive().isLessThanOrEqualTo(result.at("/latency_ms/p99").asDouble());
         assertThat(result.get("dedup_entries").asInt()).isEqualTo(50_000);
         assertThat(result.at("/settings/commit_interval_ms").asInt()).isPositive();
-        assertThat(text).contains("baseline").contains("intake").contains("lifecycle").contains("latency").contains("memory");
+        assertThat(result.get("records_per_payment").asDouble()).as("records written per payment").isGreaterThan(1);
+        assertThat(result.get("records_per_payment_by_topic").has("paystream.payment-events.v1")).isTrue();
+        assertThat(result.get("commit_boundaries_to_authorised").asInt()).as("commits from request to AUTHORISED").isPositive();
+        assertThat(result.get("commit_boundary_topics").toString()).contains("psp-commands.v1").contains("psp-results.v1");
+        assertThat(text).contains("baseline").contains("intake").contains("lifecycle").contains("latency").contains("memory")
+                .contains("records").contains("boundaries");
     }
 }

@@ -64,9 +64,14 @@ class TraceIT {
             List<ConsumerRecord<String, byte[]>> ledger = TopicReader.withKey(stack.bootstrapServers(), topics.paymentEvents().name(), paymentId);
             assertThat(ledger.stream().map(r -> events.deserialize(r.topic(), r.headers(), r.value())).map(PaymentEvent::getToState).map(Enum::name))
                     .containsExactly("INITIATED", "VALIDATED", "AUTHORISING", "AUTHORISED", "CAPTURING", "CAPTURED");
+            var results = topics.pspResults().valueSerde().deserializer();
             for (String topic : List.of(topics.paymentRequests().name(), topics.pspCommands().name(), topics.pspResults().name(),
                     topics.paymentEvents().name())) {
-                List<ConsumerRecord<String, byte[]>> records = TopicReader.withKey(stack.bootstrapServers(), topic, paymentId);
+                // PSP results are keyed by the payment's agent (the routing key of the payments tasks), the rest by payment id
+                List<ConsumerRecord<String, byte[]>> records = topic.equals(topics.pspResults().name())
+                        ? TopicReader.withKey(stack.bootstrapServers(), topic, "agent-1").stream()
+                                .filter(r -> results.deserialize(r.topic(), r.headers(), r.value()).getPaymentId().equals(paymentId)).toList()
+                        : TopicReader.withKey(stack.bootstrapServers(), topic, paymentId);
                 assertThat(records).as(topic).isNotEmpty();
                 assertThat(records).as(topic + " records all in the caller's trace")
                         .allSatisfy(r -> assertThat(traceparentOf(r)).startsWith("00-" + traceId + "-").isNotEqualTo(traceparent));

@@ -104,6 +104,8 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     private final RiskSettings risk;
     private final PipelineMetrics metrics;
     private MandateDesk desk;
+    /** Holds each step's store writes and outputs until the step has decided everything (all or nothing). */
+    private final StepWrites writes = new StepWrites();
     private ProcessorContext<String, Outbound> context;
     private KeyValueStore<String, PaymentSnapshot> payments;
     private KeyValueStore<Bytes, byte[]> deadlines;
@@ -143,18 +145,25 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     @Override
     public void init(ProcessorContext<String, Outbound> context) {
         this.context = context;
-        this.payments = context.getStateStore(PAYMENTS_STORE);
-        KeyValueStore<String, DedupEntry> entries = context.getStateStore(IdempotencyStore.STORE);
-        KeyValueStore<Bytes, byte[]> index = context.getStateStore(IdempotencyStore.EXPIRY_INDEX);
+        this.payments = writes.buffered(context.getStateStore(PAYMENTS_STORE));
+        KeyValueStore<String, DedupEntry> entries = writes.buffered(context.getStateStore(IdempotencyStore.STORE));
+        KeyValueStore<Bytes, byte[]> index = writes.buffered(context.getStateStore(IdempotencyStore.EXPIRY_INDEX));
         this.idempotency = new IdempotencyStore(entries, index, dedupRetention);
-        this.deadlines = context.getStateStore(DEADLINE_INDEX);
+        this.deadlines = writes.buffered(context.getStateStore(DEADLINE_INDEX));
         this.mandates = context.getStateStore(MandateDesk.MANDATES);
-        KeyValueStore<String, MandateBook> books = context.getStateStore(MandateDesk.BOOKS);
-        KeyValueStore<String, Reservation> reservations = context.getStateStore(MandateDesk.RESERVATIONS);
+        KeyValueStore<String, MandateBook> books = writes.buffered(context.getStateStore(MandateDesk.BOOKS));
+        KeyValueStore<String, Reservation> reservations = writes.buffered(context.getStateStore(MandateDesk.RESERVATIONS));
         this.desk = new MandateDesk(books, reservations, mandates, risk, metrics);
         context.schedule(saga.timerInterval(), PunctuationType.WALL_CLOCK_TIME, this::fireTimers);
         context.schedule(purgeInterval, PunctuationType.WALL_CLOCK_TIME, now -> {
-            int purged = idempotency.purgeExpired(now, PURGE_BATCH);
+            int purged;
+            try {
+                purged = idempotency.purgeExpired(now, PURGE_BATCH);
+                writes.commit(context);
+            } catch (RuntimeException e) {
+                writes.discard();
+                throw e;
+            }
             if (purged > 0) {
                 metrics.dedupPurged(purged);
                 LOG.debug("purged {} expired idempotency keys", purged);
@@ -165,12 +174,20 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     @Override
     public void process(Record<String, SpecificRecord> record) {
         Step step = new Step(record);
-        switch (record.value()) {
-            // Keys are routing keys (agent ids): the payment is named in the value.
-            case PaymentRequest request -> request(step, request.getPaymentId(), request);
-            case PspResult result -> result(step, result.getPaymentId(), result);
-            default -> throw new IllegalStateException("unexpected input " + record.value().getSchema().getFullName());
+        try {
+            switch (record.value()) {
+                // Keys are routing keys (agent ids): the payment is named in the value.
+                case PaymentRequest request -> request(step, request.getPaymentId(), request);
+                case PspResult result -> result(step, result.getPaymentId(), result);
+                default -> throw new IllegalStateException("unexpected input " + record.value().getSchema().getFullName());
+            }
+        } catch (RuntimeException e) {
+            // Nothing of a step that did not finish deciding is written: the handler dead-letters the record
+            // (or fails the task on a transient error) and the transaction holds none of its effects.
+            writes.discard();
+            throw e;
         }
+        writes.commit(context);
     }
 
     private void request(Step step, String paymentId, PaymentRequest request) {
@@ -991,18 +1008,24 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                 continue;
             }
             oldest = oldest < 0 ? at : oldest;
-            PaymentSnapshot p = payments.get(d.value);
-            if (p == null || armedAt(p) != at) {
-                deadlines.delete(d.key);
-                continue;
+            try {
+                PaymentSnapshot p = payments.get(d.value);
+                if (p == null || armedAt(p) != at) {
+                    deadlines.delete(d.key);
+                } else {
+                    Step step = new Step(null);
+                    if (p.getDeadlineAt() > 0 && p.getDeadlineAt() <= now) {
+                        timerFired(step, p);
+                    }
+                    strayVoidsDue(step, p);
+                    rearm(p);
+                    payments.put(p.getPaymentId(), p);
+                }
+                writes.commit(context);
+            } catch (RuntimeException e) {
+                writes.discard();
+                throw e;
             }
-            Step step = new Step(null);
-            if (p.getDeadlineAt() > 0 && p.getDeadlineAt() <= now) {
-                timerFired(step, p);
-            }
-            strayVoidsDue(step, p);
-            rearm(p);
-            payments.put(p.getPaymentId(), p);
         }
         metrics.timersOverdue(oldest < 0 ? 0 : now - oldest);
     }
@@ -1194,7 +1217,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
 
         private void forward(String key, Outbound value) {
             Headers headers = TraceHeaders.childOf(input == null ? new RecordHeaders() : input.headers());
-            context.forward(new Record<>(key, value, input == null ? now : input.timestamp(), headers));
+            writes.forward(new Record<>(key, value, input == null ? now : input.timestamp(), headers));
         }
     }
 }

@@ -1,0 +1,147 @@
+package dev.paystream.processor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.paystream.processor.avro.MandateBook;
+import dev.paystream.processor.avro.PaymentSnapshot;
+import dev.paystream.processor.avro.Reservation;
+import dev.paystream.processor.dedup.IdempotencyStore;
+import dev.paystream.processor.mandate.MandateDesk;
+import dev.paystream.processor.ops.PipelineMetrics;
+import dev.paystream.processor.payment.PaymentProcessor;
+import dev.paystream.schemas.PaymentIds;
+import dev.paystream.schemas.PlainAvroSerdes;
+import dev.paystream.schemas.TopicCatalog;
+import dev.paystream.schemas.avro.AuditKind;
+import dev.paystream.schemas.avro.AuditRecord;
+import dev.paystream.schemas.avro.Mandate;
+import dev.paystream.schemas.avro.PaymentEvent;
+import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.avro.PaymentState;
+import dev.paystream.schemas.avro.PspCommand;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.cumulative.CumulativeCounter;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A deterministic failure in the middle of a step, on the production topology: the payments processor
+ * fails after it has decided part of a create (dedup entry, INITIATED event, policy decision and budget
+ * reservation) and before it has stored the payment. The record is dead-lettered by the processing
+ * exception handler and must leave nothing behind: no event, no command, no audit record, no dedup
+ * entry, no reservation. A retry of the same create then makes the payment as if the failure had never
+ * happened.
+ */
+class PartialStepTopologyTest {
+
+    private static final String AGENT = "agent-7";
+
+    @TempDir
+    Path stateDir;
+
+    /** While set, counting an applied create throws: a defect in the last line of the create step. */
+    private final AtomicBoolean failAppliedCreate = new AtomicBoolean();
+    private TopologyTestDriver driver;
+    private TestInputTopic<byte[], byte[]> requests;
+    private TestOutputTopic<String, PaymentEvent> events;
+    private TestOutputTopic<String, AuditRecord> audit;
+    private TestOutputTopic<String, PspCommand> commands;
+    private final PlainAvroSerdes serdes = new PlainAvroSerdes();
+    private final TopicCatalog topics = new TopicCatalog("", serdes);
+
+    /** A registry whose "paystream.requests{type=create,outcome=applied}" counter throws while armed. */
+    private final class FailingRegistry extends SimpleMeterRegistry {
+        @Override
+        protected Counter newCounter(Meter.Id id) {
+            boolean target = id.getName().equals("paystream.requests") && "create".equals(id.getTag("type"))
+                    && "applied".equals(id.getTag("outcome"));
+            return new CumulativeCounter(id) {
+                @Override
+                public void increment(double amount) {
+                    if (target && failAppliedCreate.get()) {
+                        throw new IllegalStateException("injected: a defect after the create was decided");
+                    }
+                    super.increment(amount);
+                }
+            };
+        }
+    }
+
+    @BeforeEach
+    void setUp() {
+        ProcessorConfig config = ProcessorConfig.fromMap(Map.of(
+                ProcessorConfig.Setting.STATE_DIR.key, stateDir.toString(),
+                ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec()));
+        var topology = PaymentsTopology.build(config, topics, serdes, PlainAvroSerdes.serde(PaymentRequest.class).deserializer(),
+                new PipelineMetrics(new FailingRegistry()));
+        driver = new TopologyTestDriver(topology, PaymentsTopology.streamsProperties(config), Instant.parse("2026-12-02T10:00:00Z"));
+        requests = driver.createInputTopic(topics.paymentRequests().name(), Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
+        events = driver.createOutputTopic(topics.paymentEvents().name(), Serdes.String().deserializer(), topics.paymentEvents().valueSerde().deserializer());
+        audit = driver.createOutputTopic(topics.audit().name(), Serdes.String().deserializer(), topics.audit().valueSerde().deserializer());
+        commands = driver.createOutputTopic(topics.pspCommands().name(), Serdes.String().deserializer(), topics.pspCommands().valueSerde().deserializer());
+        TestInputTopic<String, Mandate> mandates = driver.createInputTopic(topics.mandates().name(), Serdes.String().serializer(),
+                topics.mandates().valueSerde().serializer());
+        Mandate m = TestMandates.open(AGENT, "EUR");
+        mandates.pipeInput(m.getMandateId(), m);
+    }
+
+    @AfterEach
+    void tearDown() {
+        driver.close();
+    }
+
+    private void send(PaymentRequest r) {
+        requests.pipeInput(PaymentIds.derive(r.getAgentId(), r.getIdempotencyKey()).getBytes(StandardCharsets.UTF_8),
+                PlainAvroSerdes.serde(PaymentRequest.class).serializer().serialize("t", r));
+    }
+
+    @Test
+    void shouldWriteNothingForARecordWhoseStepFailsHalfWayAndLetItsRetryCreateThePayment() {
+        String id = PaymentIds.derive(AGENT, "order-half");
+        String mandateId = TestMandates.mandateIdFor(AGENT, "EUR");
+
+        // Given a defect that fails the create step after it has decided (dedup, INITIATED, policy, reservation)
+        failAppliedCreate.set(true);
+        send(PaymentsTopologyTest.create(AGENT, "order-half", 2500, "EUR"));
+
+        // Then the record left nothing behind
+        assertThat(events.isEmpty()).as("no event of a step that failed").isTrue();
+        assertThat(commands.isEmpty()).as("no PSP command of a step that failed").isTrue();
+        assertThat(audit.isEmpty()).as("no audit record of a step that failed").isTrue();
+        KeyValueStore<String, PaymentSnapshot> payments = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
+        KeyValueStore<String, ?> dedup = driver.getKeyValueStore(IdempotencyStore.STORE);
+        KeyValueStore<String, Reservation> reservations = driver.getKeyValueStore(MandateDesk.RESERVATIONS);
+        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateDesk.BOOKS);
+        assertThat(payments.get(id)).isNull();
+        assertThat(dedup.get(id)).as("no idempotency entry for a payment that does not exist").isNull();
+        assertThat(reservations.get(mandateId + "|" + id)).as("no reservation for a payment that does not exist").isNull();
+        assertThat(books.get(mandateId) == null || books.get(mandateId).getReservedMinor() == 0).as("nothing reserved on the books").isTrue();
+
+        // When the defect is gone and the agent retries the same create
+        failAppliedCreate.set(false);
+        send(PaymentsTopologyTest.create(AGENT, "order-half", 2500, "EUR"));
+
+        // Then the payment is made, once, with its reservation
+        assertThat(events.readValuesToList()).extracting(PaymentEvent::getToState)
+                .containsExactly(PaymentState.INITIATED, PaymentState.VALIDATED, PaymentState.AUTHORISING);
+        assertThat(commands.readValuesToList()).hasSize(1);
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind).containsExactly(AuditKind.POLICY_DECISION);
+        assertThat(payments.get(id).getState()).isEqualTo(PaymentState.AUTHORISING.name());
+        assertThat(reservations.get(mandateId + "|" + id).getAmountMinor()).isEqualTo(2500L);
+        assertThat(books.get(mandateId).getReservedMinor()).isEqualTo(2500L);
+    }
+}
