@@ -79,7 +79,8 @@ public final class ChaosCommand {
     private static final Logger LOG = LoggerFactory.getLogger(ChaosCommand.class);
 
     static final String USAGE = """
-            usage: paystream chaos [--payments N] [--kills K] [--processors P] [--rate R] [--duplicates F] [--seed S] [--out FILE]
+            usage: paystream chaos [--payments N] [--kills K] [--processors P] [--rate R] [--duplicates F] [--seed S]
+                                   [--gateway-outage DURATION] [--out FILE]
               Runs processor instances and the PSP gateway as separate processes against one broker and a PSP
               simulator with faults (latency, 5xx, responses lost after processing). While agents send N payments
               it kills random instances with SIGKILL K times and restarts them, restarts the broker once and grows
@@ -90,17 +91,34 @@ public final class ChaosCommand {
               --processors P   processor instances (default 2)
               --rate R         requests sent per second (default 400, below what two processors and the gateway sustain here)
               --duplicates F   share of sends that repeat an earlier request (default 0.10)
-              --seed S         random seed of the workload and the chaos schedule (default 7)""";
+              --seed S         random seed of the workload and the chaos schedule (default 7)
+              --gateway-outage DURATION
+                               also stop the gateway once, for DURATION (ISO-8601, e.g. PT40S), longer than the
+                               processors' redrive budget (in-flight timeout PT5S x (2 redrives + 1) = 15 s in this mode,
+                               attention read-back every PT10S): payments must go to NEEDS_ATTENTION, not FAILED, nothing
+                               may be charged that is not CAPTURED, and every one must be at rest at the end""";
+
+    /** Saga timing of the processors when the gateway is stopped past the redrive budget (--gateway-outage). */
+    private static final Duration OUTAGE_INFLIGHT_TIMEOUT = Duration.ofSeconds(5);
+    private static final int OUTAGE_REDRIVES = 2;
+    private static final Duration OUTAGE_ATTENTION_INTERVAL = Duration.ofSeconds(10);
 
     private static final int AGENTS = 50;
     private static final int REQUEST_PARTITIONS = 6;
     private static final int GROWN_REQUEST_PARTITIONS = 8;
     private static final long PER_TRANSACTION_MAX = 9_500;
-    private static final Set<PaymentState> AT_REST = EnumSet.of(PaymentState.CAPTURED, PaymentState.REJECTED, PaymentState.DECLINED,
-            PaymentState.VOIDED, PaymentState.EXPIRED, PaymentState.FAILED, PaymentState.PENDING_APPROVAL);
+    /** States a payment rests in, from the transition table (chaos payments capture automatically, so none rests AUTHORISED). */
+    private static final Set<PaymentState> AT_REST = dev.paystream.schemas.statemachine.PaymentTransitions.atRest();
     private static final String PSP_KEY_ENV = "PAYSTREAM_PSP_PRIMARY_API_KEY";
 
-    record Options(int payments, int kills, int processors, int rate, double duplicates, long seed, Path out) {}
+    /** @param gatewayOutage null, or how long the gateway is stopped once (longer than the redrive budget) */
+    record Options(int payments, int kills, int processors, int rate, double duplicates, long seed, Duration gatewayOutage, Path out) {
+
+        /** How long a command is worth redriving before its payment needs attention, in --gateway-outage mode. */
+        static Duration redriveBudget() {
+            return OUTAGE_INFLIGHT_TIMEOUT.multipliedBy(OUTAGE_REDRIVES + 1L);
+        }
+    }
 
     private final Options options;
     private final PrintStream out;
@@ -135,6 +153,7 @@ public final class ChaosCommand {
         int rate = 400;
         double duplicates = 0.10;
         long seed = 7;
+        Duration outage = null;
         Path json = Path.of("target/paystream-chaos.json");
         try {
             for (int i = 0; i < args.length; i++) {
@@ -145,6 +164,7 @@ public final class ChaosCommand {
                     case "--rate" -> rate = Integer.parseInt(args[++i]);
                     case "--duplicates" -> duplicates = Double.parseDouble(args[++i]);
                     case "--seed" -> seed = Long.parseLong(args[++i]);
+                    case "--gateway-outage" -> outage = Duration.parse(args[++i]);
                     case "--out" -> json = Path.of(args[++i]);
                     case "--help", "-h" -> {
                         out.println(USAGE);
@@ -156,13 +176,16 @@ public final class ChaosCommand {
             if (payments < AGENTS || kills < 0 || processors < 1 || rate < 1 || duplicates < 0 || duplicates >= 1) {
                 throw new IllegalArgumentException("--payments must be at least " + AGENTS + ", --processors and --rate at least 1, --kills not negative, --duplicates in [0, 1)");
             }
+            if (outage != null && outage.compareTo(Options.redriveBudget()) <= 0) {
+                throw new IllegalArgumentException("--gateway-outage must be longer than the redrive budget of " + Options.redriveBudget());
+            }
         } catch (RuntimeException e) {
             err.println(e.getMessage() + "\n" + USAGE);
             return 2;
         }
         Path home = Path.of(System.getProperty("paystream.home", ".")).toAbsolutePath();
         Path data = Files.createTempDirectory("paystream-chaos-");
-        ChaosCommand chaos = new ChaosCommand(new Options(payments, kills, processors, rate, duplicates, seed, json), out, data, home);
+        ChaosCommand chaos = new ChaosCommand(new Options(payments, kills, processors, rate, duplicates, seed, outage, json), out, data, home);
         try {
             Map<String, Object> result = chaos.play();
             ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -289,6 +312,9 @@ public final class ChaosCommand {
         AtomicLong brokerRecovery = new AtomicLong(-1);
         schedule.merge((int) (n * 0.30), this::growRequests, ChaosCommand::both);
         schedule.merge((int) (n * 0.55), () -> restartBroker(watchers, brokerRecovery), ChaosCommand::both);
+        if (options.gatewayOutage() != null) {
+            schedule.merge((int) (n * 0.40), () -> stopGateway(options.gatewayOutage()), ChaosCommand::both);
+        }
 
         AtomicLong unplannedExits = new AtomicLong();
         AtomicBoolean supervising = new AtomicBoolean(true);
@@ -411,6 +437,29 @@ public final class ChaosCommand {
         }
     }
 
+    /**
+     * Stops the gateway for {@code outage}, longer than the processors' redrive budget, then starts it again:
+     * commands queue up, their payments run out of redrives and need attention, and the gateway comes back
+     * to a backlog of commands past their deadline.
+     */
+    private void stopGateway(Duration outage) {
+        Instance gateway = instances.get("gateway");
+        try {
+            synchronized (gateway) {
+                gateway.held = true;
+                gateway.kill();
+                note("gateway stopped for %s (the redrive budget is %s)", outage, Options.redriveBudget());
+                Stack.pause(outage);
+                gateway.start();
+                gateway.held = false;
+            }
+            gateway.awaitHealthy(System.nanoTime() + Duration.ofMinutes(2).toNanos());
+            note("gateway back after its outage");
+        } catch (Exception e) {
+            throw new IllegalStateException("stopping the gateway failed", e);
+        }
+    }
+
     private void growRequests() {
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()))) {
             admin.createPartitions(Map.of(topics.paymentRequests().name(), NewPartitions.increaseTo(GROWN_REQUEST_PARTITIONS))).all().get();
@@ -499,6 +548,8 @@ public final class ChaosCommand {
         final boolean processor;
         private Stack.ChildService child;
         private int port;
+        /** Kept down on purpose (the gateway outage): not restarted by the supervisor. */
+        volatile boolean held;
 
         Instance(String name, boolean processor) {
             this.name = name;
@@ -524,6 +575,11 @@ public final class ChaosCommand {
                 s.put(ProcessorConfig.Setting.RISK_BURST_COUNT.key, "1000000000");
                 s.put(ProcessorConfig.Setting.RISK_OUTLIER_FACTOR.key, "1000000");
                 s.put(ProcessorConfig.Setting.RISK_NEW_PAYEE_SCORE.key, "0");
+                if (options.gatewayOutage() != null) {
+                    s.put(ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, OUTAGE_INFLIGHT_TIMEOUT.toString());
+                    s.put(ProcessorConfig.Setting.REDRIVE_MAX.key, Integer.toString(OUTAGE_REDRIVES));
+                    s.put(ProcessorConfig.Setting.ATTENTION_INTERVAL.key, OUTAGE_ATTENTION_INTERVAL.toString());
+                }
                 s.put("logback.configurationFile", home.resolve("deploy/stack/src/main/resources/logback-chaos.xml").toString());
                 child = Stack.ChildService.start(name, home, "processor", "dev.paystream.processor.ProcessorMain", s, Map.of(), log, port);
             } else {
@@ -547,7 +603,7 @@ public final class ChaosCommand {
 
         /** As an orchestrator would: an instance that exited by itself is started again. */
         synchronized boolean restartIfExited() throws IOException {
-            if (child == null || child.alive()) {
+            if (child == null || child.alive() || held) {
                 return false;
             }
             note("%s exited by itself; restarting it", name);
@@ -628,6 +684,10 @@ public final class ChaosCommand {
         Map<String, Long> states = new java.util.TreeMap<>();
         long stuck = 0;
         long failed = 0;
+        long attention = byPayment.values().stream()
+                .filter(l -> l.stream().anyMatch(e -> e.getToState() == PaymentState.NEEDS_ATTENTION)).count();
+        // The outage mode tests what it says only if payments really ran out of redrives while the gateway was down.
+        long outageWithoutEffect = options.gatewayOutage() != null && attention == 0 ? 1 : 0;
         for (Send s : distinct) {
             List<PaymentEvent> list = byPayment.get(s.paymentId());
             PaymentState last = list == null ? null : list.getLast().getToState();
@@ -693,6 +753,12 @@ public final class ChaosCommand {
         result.put("lost", lost);
         result.put("stuck", stuck);
         result.put("failed", failed);
+        result.put("went_to_attention", attention);
+        if (options.gatewayOutage() != null) {
+            result.put("gateway_outage_s", options.gatewayOutage().toSeconds());
+            result.put("redrive_budget_s", Options.redriveBudget().toSeconds());
+            result.put("outage_without_attention", outageWithoutEffect);
+        }
         result.put("double_charges", doubleCharges);
         result.put("stray_authorisations", strays);
         result.put("uncaptured_at_psp", uncapturedAtPsp);
@@ -710,13 +776,14 @@ public final class ChaosCommand {
         result.put("psp", Map.of("requests", psp.requests(), "server_errors", psp.serverErrors(), "lost_responses", psp.lostResponses()));
         result.put("elapsed_s", Math.round(seconds));
         long violations = duplicateEvents + gaps + lost + stuck + failed + doubleCharges + strays + uncapturedAtPsp + mismatches
-                + budgetViolations + deadLetters + sendFailures + (unrecovered ? 1 : 0);
+                + budgetViolations + deadLetters + sendFailures + outageWithoutEffect + (unrecovered ? 1 : 0);
         result.put("violations", violations);
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("processors", options.processors());
         settings.put("rate", options.rate());
         settings.put("duplicates", options.duplicates());
         settings.put("seed", options.seed());
+        settings.put("gateway_outage", options.gatewayOutage() == null ? "none" : options.gatewayOutage().toString());
         settings.put("agents", AGENTS);
         settings.put("budgets", "90 % of what each agent asks for; per-transaction maximum " + PER_TRANSACTION_MAX);
         settings.put("psp_faults", "latency median 5 ms / p99 60 ms, 2 % 5xx, 1 % responses lost after processing");
@@ -732,6 +799,10 @@ public final class ChaosCommand {
         line("lost payments", lost);
         line("stuck payments (in flight at the end)", stuck);
         line("FAILED payments", failed);
+        out.printf("  info  %-40s %d%n", "payments that went to NEEDS_ATTENTION", attention);
+        if (options.gatewayOutage() != null) {
+            line("gateway outage sent nothing to NEEDS_ATTENTION", outageWithoutEffect);
+        }
         line("double charges at the PSP", doubleCharges);
         line("stray authorisations at the PSP", strays);
         line("authorised, never captured at the PSP", uncapturedAtPsp);

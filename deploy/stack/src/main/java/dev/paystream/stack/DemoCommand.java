@@ -54,8 +54,9 @@ public final class DemoCommand {
             Exit codes: 0 every invariant held, 1 one broke, 2 bad usage.""";
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> AT_REST = Set.of("CAPTURED", "AUTHORISED", "REJECTED", "DECLINED", "PENDING_APPROVAL", "FAILED",
-            "VOIDED", "REFUNDED", "EXPIRED", "SETTLED", "RECONCILED");
+    /** Names of the states a payment rests in, from the transition table. */
+    private static final Set<String> AT_REST = dev.paystream.schemas.statemachine.PaymentTransitions.atRest().stream()
+            .map(Enum::name).collect(java.util.stream.Collectors.toUnmodifiableSet());
 
     private final Stack stack;
     private final PrintStream out;

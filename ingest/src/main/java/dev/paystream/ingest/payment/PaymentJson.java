@@ -110,11 +110,12 @@ public final class PaymentJson {
         return v.hasNonNull(field) ? v.get(field).asText() : null;
     }
 
-    /** States in which nothing is outstanding: a response can say "this is what happened". */
+    /** States in which nothing is outstanding: a response can say "this is what happened" (from the transition table). */
     public static boolean resting(String state) {
-        return switch (state) {
-            case "INITIATED", "VALIDATED", "AUTHORISING", "CAPTURING", "VOIDING", "REFUNDING" -> false;
-            default -> true;
-        };
+        try {
+            return dev.paystream.schemas.statemachine.PaymentTransitions.isAtRest(dev.paystream.schemas.avro.PaymentState.valueOf(state));
+        } catch (IllegalArgumentException e) {
+            return false; // a state this build does not know yet: not known to be at rest
+        }
     }
 }

@@ -15,9 +15,9 @@ import dev.paystream.schemas.Fingerprints;
 import dev.paystream.processor.dedup.IdempotencyStore;
 import dev.paystream.processor.gateway.PspGateway;
 import dev.paystream.processor.ops.PipelineMetrics;
-import dev.paystream.processor.statemachine.PaymentTransitions;
-import dev.paystream.processor.statemachine.Transition;
-import dev.paystream.processor.statemachine.Trigger;
+import dev.paystream.schemas.statemachine.PaymentTransitions;
+import dev.paystream.schemas.statemachine.Transition;
+import dev.paystream.schemas.statemachine.Trigger;
 import dev.paystream.schemas.TraceHeaders;
 import dev.paystream.schemas.avro.ApprovePayment;
 import dev.paystream.schemas.avro.AuditKind;
@@ -1113,18 +1113,16 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         }
 
         /**
-         * How a transition closes the payment's reservation: the captured amount on the first capture (the
-         * rest is released), 0 (all released) when no money can move any more, -1 when the reservation stays.
-         * A terminal state never keeps one: FAILED after a refused void counts the authorised amount as spent
-         * (the authorisation stands and may yet be captured), FAILED after a refused authorisation releases
-         * it. NEEDS_ATTENTION keeps it: the command may still be executed.
+         * How a transition closes the payment's reservation, as the table's entry effects say: the captured
+         * amount on the first capture (the rest is released), the authorised amount when a void was refused
+         * (the authorisation stands), 0 (all released) when no money can move any more, -1 when it stays.
          */
         private long consumedOnEntering(PaymentSnapshot p, Transition.Allowed t) {
-            return switch (t.to()) {
-                case CAPTURED -> p.getCapturedMinor();
-                case DECLINED, VOIDED, EXPIRED, REJECTED -> 0;
-                case FAILED -> t.trigger() == Trigger.PSP_VOID_FAILED ? p.getAmountMinor() : 0;
-                default -> -1;
+            return switch (PaymentTransitions.effects(t).reservation()) {
+                case CONSUME_CAPTURED -> p.getCapturedMinor();
+                case CONSUME_AUTHORISED -> p.getAmountMinor();
+                case RELEASE -> 0;
+                case KEEP, RESERVED -> -1;
             };
         }
 

@@ -64,8 +64,8 @@ public final class Reconciler implements Processor<String, SpecificRecord, Strin
     private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
     private static final int SEEN_LINES_KEPT = 32;
     private static final int TIMERS_PER_RUN = 20_000;
-    private static final Set<PaymentState> NEVER_SETTLES = EnumSet.of(PaymentState.REJECTED, PaymentState.DECLINED,
-            PaymentState.VOIDED, PaymentState.EXPIRED, PaymentState.FAILED);
+    /** Terminal states in which no money was captured, so no charge line can come (derived from the transition table). */
+    private static final Set<PaymentState> NEVER_SETTLES = dev.paystream.schemas.statemachine.PaymentTransitions.neverSettles();
     private static final Set<PaymentState> RECONCILABLE = EnumSet.of(PaymentState.CAPTURED, PaymentState.SETTLED);
 
     private final MatchingSettings settings;

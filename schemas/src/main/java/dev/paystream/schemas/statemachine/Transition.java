@@ -1,4 +1,4 @@
-package dev.paystream.processor.statemachine;
+package dev.paystream.schemas.statemachine;
 
 import dev.paystream.schemas.avro.PaymentState;
 

@@ -1,4 +1,4 @@
-package dev.paystream.processor.statemachine;
+package dev.paystream.schemas.statemachine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -61,6 +61,55 @@ class PaymentTransitionsTest {
             Map.entry("NEEDS_ATTENTION+PSP_PARTIALLY_REFUNDED", "CAPTURED"),
             Map.entry("NEEDS_ATTENTION+PSP_REFUND_FAILED", "CAPTURED"));
 
+    /**
+     * The entry effects of every allowed transition, as command/timer/reservation, written out independently:
+     * what a payments engineer expects each step to do at the PSP, to the payment's timer and to its budget.
+     */
+    private static final Map<String, String> EFFECTS = Map.ofEntries(
+            Map.entry("INITIATED+VALIDATION_PASSED", "NONE/NONE/KEEP"),
+            Map.entry("INITIATED+VALIDATION_FAILED", "NONE/CLEAR/RELEASE"),
+            Map.entry("INITIATED+CANCEL_REQUESTED", "NONE/CLEAR/RELEASE"),
+            Map.entry("VALIDATED+AUTHORISE_REQUESTED", "AUTHORISE/INFLIGHT/RESERVED"),
+            Map.entry("VALIDATED+APPROVAL_REQUIRED", "NONE/APPROVAL/RESERVED"),
+            Map.entry("VALIDATED+POLICY_REJECTED", "NONE/CLEAR/RELEASE"),
+            Map.entry("VALIDATED+CANCEL_REQUESTED", "NONE/CLEAR/RELEASE"),
+            Map.entry("PENDING_APPROVAL+APPROVED", "AUTHORISE/INFLIGHT/KEEP"),
+            Map.entry("PENDING_APPROVAL+DENIED", "NONE/CLEAR/RELEASE"),
+            Map.entry("PENDING_APPROVAL+APPROVAL_EXPIRED", "NONE/CLEAR/RELEASE"),
+            Map.entry("PENDING_APPROVAL+CANCEL_REQUESTED", "NONE/CLEAR/RELEASE"),
+            Map.entry("AUTHORISING+PSP_AUTHORISED", "NONE/CAPTURE_WINDOW/KEEP"),
+            Map.entry("AUTHORISING+PSP_DECLINED", "NONE/CLEAR/RELEASE"),
+            Map.entry("AUTHORISING+RETRY_BUDGET_EXHAUSTED", "KEEP/ATTENTION/KEEP"),
+            Map.entry("AUTHORISING+PSP_FAILED", "NONE/CLEAR/RELEASE"),
+            Map.entry("AUTHORISED+CAPTURE_REQUESTED", "CAPTURE/INFLIGHT/KEEP"),
+            Map.entry("AUTHORISED+CANCEL_REQUESTED", "VOID/INFLIGHT/KEEP"),
+            Map.entry("AUTHORISED+AUTHORISATION_EXPIRING", "VOID/INFLIGHT/KEEP"),
+            Map.entry("CAPTURING+PSP_CAPTURED", "NONE/CLEAR/CONSUME_CAPTURED"),
+            Map.entry("CAPTURING+PSP_CAPTURE_FAILED", "VOID/INFLIGHT/KEEP"),
+            Map.entry("CAPTURING+RETRY_BUDGET_EXHAUSTED", "KEEP/ATTENTION/KEEP"),
+            Map.entry("VOIDING+PSP_VOIDED", "NONE/CLEAR/RELEASE"),
+            Map.entry("VOIDING+RETRY_BUDGET_EXHAUSTED", "KEEP/ATTENTION/KEEP"),
+            Map.entry("VOIDING+PSP_VOID_FAILED", "NONE/CLEAR/CONSUME_AUTHORISED"),
+            Map.entry("CAPTURED+SETTLEMENT_MATCHED", "NONE/NONE/KEEP"),
+            Map.entry("CAPTURED+REFUND_REQUESTED", "REFUND/INFLIGHT/KEEP"),
+            Map.entry("SETTLED+RECONCILED", "NONE/NONE/KEEP"),
+            Map.entry("SETTLED+REFUND_REQUESTED", "REFUND/INFLIGHT/KEEP"),
+            Map.entry("RECONCILED+REFUND_REQUESTED", "REFUND/INFLIGHT/KEEP"),
+            Map.entry("REFUNDING+PSP_REFUNDED", "NONE/CLEAR/KEEP"),
+            Map.entry("REFUNDING+PSP_PARTIALLY_REFUNDED", "NONE/CLEAR/KEEP"),
+            Map.entry("REFUNDING+PSP_REFUND_FAILED", "NONE/CLEAR/KEEP"),
+            Map.entry("REFUNDING+RETRY_BUDGET_EXHAUSTED", "KEEP/ATTENTION/KEEP"),
+            Map.entry("NEEDS_ATTENTION+PSP_AUTHORISED", "NONE/CAPTURE_WINDOW/KEEP"),
+            Map.entry("NEEDS_ATTENTION+PSP_DECLINED", "NONE/CLEAR/RELEASE"),
+            Map.entry("NEEDS_ATTENTION+PSP_FAILED", "NONE/CLEAR/RELEASE"),
+            Map.entry("NEEDS_ATTENTION+PSP_CAPTURED", "NONE/CLEAR/CONSUME_CAPTURED"),
+            Map.entry("NEEDS_ATTENTION+PSP_CAPTURE_FAILED", "VOID/INFLIGHT/KEEP"),
+            Map.entry("NEEDS_ATTENTION+PSP_VOIDED", "NONE/CLEAR/RELEASE"),
+            Map.entry("NEEDS_ATTENTION+PSP_VOID_FAILED", "NONE/CLEAR/CONSUME_AUTHORISED"),
+            Map.entry("NEEDS_ATTENTION+PSP_REFUNDED", "NONE/CLEAR/KEEP"),
+            Map.entry("NEEDS_ATTENTION+PSP_PARTIALLY_REFUNDED", "NONE/CLEAR/KEEP"),
+            Map.entry("NEEDS_ATTENTION+PSP_REFUND_FAILED", "NONE/CLEAR/KEEP"));
+
     static Stream<Arguments> everyPair() {
         List<Arguments> pairs = new ArrayList<>();
         for (PaymentState s : PaymentState.values()) {
@@ -85,6 +134,53 @@ class PaymentTransitionsTest {
         } else {
             assertThat(t).isInstanceOf(Transition.Allowed.class);
             assertThat(((Transition.Allowed) t).to()).isEqualTo(PaymentState.valueOf(expected));
+            Effects e = PaymentTransitions.effects((Transition.Allowed) t);
+            assertThat(e.command() + "/" + e.timer() + "/" + e.reservation()).as("entry effects of %s on %s", state, trigger)
+                    .isEqualTo(EFFECTS.get(state + "+" + trigger));
+        }
+    }
+
+    @Test
+    void shouldSpecifyTheEffectsOfExactlyTheAllowedTransitions() {
+        assertThat(EFFECTS.keySet()).isEqualTo(SPEC.keySet());
+    }
+
+    @Test
+    void shouldDeriveTheStateSetsEveryModuleUsesFromTheTable() {
+        assertThat(PaymentTransitions.terminal()).containsExactlyInAnyOrder(PaymentState.REFUNDED, PaymentState.REJECTED,
+                PaymentState.DECLINED, PaymentState.VOIDED, PaymentState.EXPIRED, PaymentState.FAILED);
+        assertThat(PaymentTransitions.inFlight()).containsExactlyInAnyOrder(PaymentState.AUTHORISING, PaymentState.CAPTURING,
+                PaymentState.VOIDING, PaymentState.REFUNDING, PaymentState.NEEDS_ATTENTION);
+        assertThat(PaymentTransitions.atRest()).containsExactlyInAnyOrder(PaymentState.PENDING_APPROVAL, PaymentState.AUTHORISED,
+                PaymentState.CAPTURED, PaymentState.SETTLED, PaymentState.RECONCILED, PaymentState.REFUNDED, PaymentState.REJECTED,
+                PaymentState.DECLINED, PaymentState.VOIDED, PaymentState.EXPIRED, PaymentState.FAILED);
+        assertThat(PaymentTransitions.neverSettles()).containsExactlyInAnyOrder(PaymentState.REJECTED, PaymentState.DECLINED,
+                PaymentState.VOIDED, PaymentState.EXPIRED, PaymentState.FAILED);
+        for (PaymentState s : PaymentState.values()) {
+            assertThat(PaymentTransitions.isAtRest(s)).as("%s is at rest or in flight or passed through, once", s)
+                    .isNotEqualTo(PaymentTransitions.isInFlight(s) || s == PaymentState.INITIATED || s == PaymentState.VALIDATED);
+        }
+    }
+
+    @Test
+    void shouldIssueACommandOnEveryWayIntoAnInFlightStateAndNoneIntoARestingOne() {
+        for (PaymentState s : PaymentState.values()) {
+            for (Trigger t : Trigger.values()) {
+                if (PaymentTransitions.next(s, t) instanceof Transition.Allowed a) {
+                    Effects e = PaymentTransitions.effects(a);
+                    if (PaymentTransitions.isInFlight(a.to())) {
+                        assertThat(e.command()).as("%s -> %s", s, a.to()).isNotEqualTo(Effects.Command.NONE);
+                        assertThat(e.timer()).as("%s -> %s waits with a deadline", s, a.to()).isIn(Effects.Timer.INFLIGHT, Effects.Timer.ATTENTION);
+                    } else {
+                        assertThat(e.command()).as("%s -> %s", s, a.to()).isEqualTo(Effects.Command.NONE);
+                    }
+                    if (PaymentTransitions.isTerminal(a.to())) {
+                        assertThat(e.timer()).as("nothing is due after %s", a.to()).isEqualTo(Effects.Timer.CLEAR);
+                        assertThat(e.reservation()).as("a terminal state keeps no reservation: %s -> %s", s, a.to())
+                                .isNotEqualTo(Effects.Reservation.RESERVED);
+                    }
+                }
+            }
         }
     }
 

@@ -1,4 +1,4 @@
-package dev.paystream.processor.statemachine;
+package dev.paystream.schemas.statemachine;
 
 /** Everything that can happen to a payment. Each is offered to the transition table, which decides. */
 public enum Trigger {
@@ -28,5 +28,16 @@ public enum Trigger {
     PSP_REFUND_FAILED,
     SETTLEMENT_MATCHED,
     RECONCILED,
-    RETRY_BUDGET_EXHAUSTED
+    RETRY_BUDGET_EXHAUSTED;
+
+    /**
+     * Triggers the payments processor fires itself, in the same step that entered the state they leave
+     * (validation and the policy decision of a create): a payment never rests in such a state.
+     */
+    public boolean decidedInTheSameStep() {
+        return switch (this) {
+            case VALIDATION_PASSED, VALIDATION_FAILED, POLICY_REJECTED, APPROVAL_REQUIRED, AUTHORISE_REQUESTED -> true;
+            default -> false;
+        };
+    }
 }
