@@ -17,6 +17,10 @@ import java.util.regex.Matcher;
  */
 public final class RiskRules {
 
+    /** Compiled once: {@code String.replaceAll} compiles its pattern on every call, and this runs for every create. */
+    private static final java.util.regex.Pattern NOT_A_WORD = java.util.regex.Pattern.compile("[^\\p{L}\\p{N}]+");
+    private static final java.util.regex.Pattern WHITESPACE = java.util.regex.Pattern.compile("\\s+");
+
     public static final String BURST = "risk.velocity_burst";
     public static final String OUTLIER = "risk.amount_outlier";
     public static final String NEW_PAYEE = "risk.new_payee";
@@ -100,11 +104,11 @@ public final class RiskRules {
     }
 
     private static String normalise(String s) {
-        return s.toLowerCase(Locale.ROOT).replaceAll("[^\\p{L}\\p{N}]+", " ").strip();
+        return NOT_A_WORD.matcher(s.toLowerCase(Locale.ROOT)).replaceAll(" ").strip();
     }
 
     private static String snippet(String text, int start, int end) {
-        String s = text.substring(start, Math.min(end, start + 80)).replaceAll("\\s+", " ");
+        String s = WHITESPACE.matcher(text.substring(start, Math.min(end, start + 80))).replaceAll(" ");
         return PanRedactor.redact(s);
     }
 }

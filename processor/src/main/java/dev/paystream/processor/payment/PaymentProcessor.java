@@ -380,7 +380,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     }
 
     static boolean isKnownCurrency(String code) {
-        if (code == null || !code.matches("[A-Z]{3}")) {
+        if (code == null || code.length() != 3 || !code.chars().allMatch(c -> c >= 'A' && c <= 'Z')) {
             return false;
         }
         try {
