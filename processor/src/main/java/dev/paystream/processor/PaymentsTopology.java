@@ -1,12 +1,9 @@
 package dev.paystream.processor;
 
-import dev.paystream.processor.avro.DedupEntry;
 import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
-import dev.paystream.processor.avro.Reservation;
 import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.mandate.MandateGuard;
-import dev.paystream.processor.dedup.IdempotencyStore;
 import dev.paystream.processor.intake.IntakeResult;
 import dev.paystream.processor.intake.RequestIntake;
 import dev.paystream.processor.ops.PipelineMetrics;
@@ -48,8 +45,8 @@ import org.apache.kafka.streams.state.Stores;
  *  payment-requests.v1 (bytes, any key, any partition count)
  *    └─ request-intake: deserialize, check, redact, key by owning agent id ──▶ dead-letters.v1
  *        └─ repartition "payment-requests-by-agent-id" (fixed: stateful.partitions)
- *            └─ payment-processor [payments-store, payments-dedup-store, payments-dedup-expiry-index,
- *               ▲                  payments-deadline-index, mandate-books, mandate-reservations;
+ *            └─ payment-processor [payments-store, mandate-books (logged);
+ *               ▲                  payments-deadline-index (in memory, rebuilt from payments-store);
  *               │                  reads mandates-global]
  *  psp-results.v1 (key: agent id, stateful.partitions partitions) ─┘
  *                ├─▶ payment-events.v1 (key: payment id)
@@ -90,19 +87,12 @@ public final class PaymentsTopology {
         builder.addStateStore(Stores.keyValueStoreBuilder(
                 Stores.persistentKeyValueStore(PaymentProcessor.PAYMENTS_STORE), Serdes.String(),
                 serdes.valueSerde(PaymentSnapshot.class)).withCachingEnabled());
+        // Derived from the payments store and rebuilt from it when the task starts: not logged.
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(IdempotencyStore.STORE), Serdes.String(),
-                serdes.valueSerde(DedupEntry.class)).withCachingEnabled());
-        builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(IdempotencyStore.EXPIRY_INDEX), Serdes.Bytes(), Serdes.ByteArray()).withCachingEnabled());
-        builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(PaymentProcessor.DEADLINE_INDEX), Serdes.Bytes(), Serdes.ByteArray()).withCachingEnabled());
+                Stores.inMemoryKeyValueStore(PaymentProcessor.DEADLINE_INDEX), Serdes.Bytes(), Serdes.ByteArray()).withLoggingDisabled());
 
         builder.addStateStore(Stores.keyValueStoreBuilder(
                 Stores.persistentKeyValueStore(MandateDesk.BOOKS), Serdes.String(), serdes.valueSerde(MandateBook.class)).withCachingEnabled());
-        builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(MandateDesk.RESERVATIONS), Serdes.String(), serdes.valueSerde(Reservation.class))
-                .withCachingEnabled());
         builder.globalTable(topics.mandates().name(),
                 Consumed.with(Serdes.String(), topics.mandates().valueSerde()).withName("mandates-source"),
                 Materialized.<String, Mandate, KeyValueStore<Bytes, byte[]>>as(MandateDesk.MANDATES)
@@ -140,11 +130,10 @@ public final class PaymentsTopology {
                                 .withNumberOfPartitions(config.statefulPartitions()))
                         .mapValues(v -> (SpecificRecord) v, Named.as("request-as-input"))
                         .merge(results, Named.as("requests-and-results"))
-                        .process(() -> new PaymentProcessor(config.dedupRetention(), config.dedupPurgeInterval(), saga, guard,
+                        .process(() -> new PaymentProcessor(config.dedupRetention(), saga, guard,
                                         config.risk(), metrics),
                                 Named.as("payment-processor"),
-                                PaymentProcessor.PAYMENTS_STORE, IdempotencyStore.STORE, IdempotencyStore.EXPIRY_INDEX,
-                                PaymentProcessor.DEADLINE_INDEX, MandateDesk.BOOKS, MandateDesk.RESERVATIONS)
+                                PaymentProcessor.PAYMENTS_STORE, PaymentProcessor.DEADLINE_INDEX, MandateDesk.BOOKS)
                         .split(Named.as("outbound-"))
                         .branch((k, v) -> v instanceof Outbound.Event, Branched.withConsumer(s -> s
                                 .mapValues(v -> ((Outbound.Event) v).value(), Named.as("event-unwrap"))

@@ -2,9 +2,7 @@ package dev.paystream.processor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.paystream.processor.avro.DedupEntry;
 import dev.paystream.processor.avro.PaymentSnapshot;
-import dev.paystream.processor.dedup.IdempotencyStore;
 import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.processor.payment.PaymentProcessor;
@@ -71,7 +69,6 @@ class PaymentsTopologyTest {
         ProcessorConfig config = ProcessorConfig.fromMap(Map.of(
                 ProcessorConfig.Setting.STATE_DIR.key, stateDir.toString(),
                 ProcessorConfig.Setting.DEDUP_RETENTION.key, RETENTION.toString(),
-                ProcessorConfig.Setting.DEDUP_PURGE_INTERVAL.key, "PT1M",
                 ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec()));
         var topology = PaymentsTopology.build(config, topics, serdes,
                 PlainAvroSerdes.serde(PaymentRequest.class).deserializer(), new PipelineMetrics(meters));
@@ -182,7 +179,8 @@ class PaymentsTopologyTest {
                 }
                 if (node instanceof TopologyDescription.Processor processor && processor.name().equals("payment-processor")) {
                     payments = sub;
-                    assertThat(processor.stores()).contains(PaymentProcessor.PAYMENTS_STORE, MandateDesk.BOOKS, MandateDesk.RESERVATIONS);
+                    assertThat(processor.stores()).containsExactlyInAnyOrder(PaymentProcessor.PAYMENTS_STORE,
+                            PaymentProcessor.DEADLINE_INDEX, MandateDesk.BOOKS);
                 }
             }
         }
@@ -245,24 +243,16 @@ class PaymentsTopologyTest {
     }
 
     @Test
-    void shouldForgetIdempotencyKeysAfterTheirRetention() {
-        String id = PaymentIds.derive(AGENT, "order-4");
+    void shouldReplayWithinTheKeysRetentionAndRefuseTheKeyAfterIt() {
         send(create(AGENT, "order-4", 700, "GBP"));
         drain();
-        KeyValueStore<String, DedupEntry> dedup = driver.getKeyValueStore(IdempotencyStore.STORE);
-        KeyValueStore<?, ?> index = driver.getKeyValueStore(IdempotencyStore.EXPIRY_INDEX);
-        assertThat(dedup.get(id)).isNotNull();
 
         driver.advanceWallClockTime(RETENTION.minusMinutes(2));
-        assertThat(dedup.get(id)).as("still within retention").isNotNull();
+        send(create(AGENT, "order-4", 700, "GBP"));
+        assertThat(events.isEmpty()).as("within retention: a retry").isTrue();
+        assertThat(audit.readValue().getKind()).isEqualTo(AuditKind.DUPLICATE_REPLAYED);
 
         driver.advanceWallClockTime(Duration.ofMinutes(3));
-        assertThat(dedup.get(id)).isNull();
-        assertThat(dedup.approximateNumEntries()).isZero();
-        try (var all = index.all()) {
-            assertThat(all.hasNext()).as("expiry index emptied too").isFalse();
-        }
-
         send(create(AGENT, "order-4", 700, "GBP"));
         assertThat(events.isEmpty()).as("the payment id is still taken: no second payment").isTrue();
         assertThat(audit.readValue().getKind()).isEqualTo(AuditKind.IDEMPOTENCY_KEY_REUSED);

@@ -92,6 +92,21 @@ class PspSagaIT {
         }
 
         ProcessorMain processor(Map<String, String> overrides) {
+            ProcessorMain p = new ProcessorMain(ProcessorConfig.fromMap(processorSettings(overrides)));
+            closers.add(p);
+            return p;
+        }
+
+        /** A processor in a process of its own (killable with SIGKILL), with its own state directory. */
+        ProcessorProcess processorProcess(Map<String, String> overrides, String name) {
+            Map<String, String> s = processorSettings(overrides);
+            s.put(ProcessorConfig.Setting.STATE_DIR.key, work.resolve("state-" + name).toString());
+            ProcessorProcess p = new ProcessorProcess(s, work.resolve(name + ".log"));
+            closers.add(p);
+            return p.start();
+        }
+
+        Map<String, String> processorSettings(Map<String, String> overrides) {
             Map<String, String> s = new HashMap<>();
             s.put(ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
             s.put(ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl());
@@ -105,9 +120,7 @@ class PspSagaIT {
             s.put(ProcessorConfig.Setting.REDRIVE_MAX.key, "8");
             s.putAll(TestMandates.highVolumeSettings());
             s.putAll(overrides);
-            ProcessorMain p = new ProcessorMain(ProcessorConfig.fromMap(s));
-            closers.add(p);
-            return p;
+            return s;
         }
 
         Map<String, String> gatewaySettings(PspSimulator... psps) {
@@ -366,6 +379,39 @@ class PspSagaIT {
                     finals, primary.requests(), primary.ledger().captureCount());
             assertThat(primary.ledger().captureCount()).as("one capture per captured payment")
                     .isEqualTo(finals.getOrDefault(PaymentState.CAPTURED, 0).longValue());
+        }
+    }
+
+    @Test
+    void shouldKeepEveryPaymentsTimerWhenTheProcessorIsKilledAndItsStateRestoredElsewhere(DevKit kit) throws Exception {
+        try (World w = new World(kit); Ledger ledger = new Ledger(w)) {
+            PspSimulator primary = w.psp("primary", PspFaults.none().withLatency(Duration.ofMillis(2), Duration.ofMillis(20)));
+            Map<String, String> saga = Map.of(
+                    ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, "PT5S",
+                    ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT0.5S",
+                    ProcessorConfig.Setting.REDRIVE_MAX.key, "1",
+                    ProcessorConfig.Setting.ATTENTION_INTERVAL.key, "PT3S");
+            // Given payments waiting in AUTHORISING on a processor, with no gateway to answer them
+            ProcessorProcess first = w.processorProcess(saga, "processor-first");
+            List<String> ids = w.send(200, 9);
+            await().atMost(Duration.ofMinutes(2)).untilAsserted(() -> assertThat(ids)
+                    .allSatisfy(id -> assertThat(ledger.latest.get(id)).as("latest event of " + id).isNotNull()
+                            .extracting(PaymentEvent::getToState).isEqualTo(PaymentState.AUTHORISING)));
+
+            // When that processor is killed and another one, with an empty state directory, takes over
+            first.killHard();
+            w.processorProcess(saga, "processor-second");
+
+            // Then every payment's timer still fires there: the redrives run out and each payment needs attention
+            await().atMost(Duration.ofMinutes(2)).untilAsserted(() -> assertThat(ids)
+                    .allSatisfy(id -> assertThat(ledger.latest.get(id).getToState()).as("state of " + id)
+                            .isEqualTo(PaymentState.NEEDS_ATTENTION)));
+            // And once a gateway runs, the read-backs it keeps sending reach the PSP: each payment is captured once
+            w.gatewayProcess(w.gatewaySettings(primary), "gateway");
+            ledger.awaitSettled(ids, Duration.ofMinutes(2));
+            Map<PaymentState, Integer> finals = assertInvariants(ledger.events, ids, primary);
+            assertThat(finals).as("no PSP here declines").isEqualTo(Map.of(PaymentState.CAPTURED, ids.size()));
+            System.out.printf("timers across a processor kill: finals %s; PSP captures %d%n", finals, primary.ledger().captureCount());
         }
     }
 

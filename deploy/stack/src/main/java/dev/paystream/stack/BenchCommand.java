@@ -6,8 +6,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.paystream.devkit.DevKit;
 import dev.paystream.processor.ProcessorConfig;
 import dev.paystream.processor.ProcessorMain;
-import dev.paystream.processor.avro.DedupEntry;
-import dev.paystream.processor.dedup.IdempotencyStore;
+import dev.paystream.processor.avro.HistoryEntry;
+import dev.paystream.processor.avro.PaymentSnapshot;
+import dev.paystream.processor.payment.PaymentProcessor;
 import dev.paystream.processor.gateway.GatewayConfig;
 import dev.paystream.processor.gateway.GatewayMain;
 import dev.paystream.processor.ops.TopicAdmin;
@@ -87,7 +88,8 @@ public final class BenchCommand {
                            warm-up, K rounds with the Avro datum cache (after) and without it (before), medians
                 lifecycle  payments/s from request to CAPTURED through the gateway and a zero-latency PSP simulator
                 latency    p50/p99/p99.9 from request append to the AUTHORISED event at a fixed offered rate
-                memory     RSS of a processor process holding M live idempotency keys (restored from its changelog)
+                memory     RSS of a processor process holding M live idempotency keys: M stored
+                           payments (restored from the payments store's changelog)
               Prints a summary and writes JSON (default target/paystream-bench.json).
               --records N          create requests of each intake run (default 50000)
               --rounds K           intake rounds, each with and without the datum cache (default 3)
@@ -680,16 +682,15 @@ public final class BenchCommand {
         TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, PARTITIONS, ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
         agents.publish(kit.bootstrapServers(), topics);
         int statefulPartitions = ProcessorConfig.fromMap(Map.of()).statefulPartitions();
-        String storeChangelog = appId + "-" + IdempotencyStore.STORE + "-changelog";
-        String indexChangelog = appId + "-" + IdempotencyStore.EXPIRY_INDEX + "-changelog";
+        // A payment's snapshot is its idempotency record: the keys are payments, written to the payments store's changelog.
+        String storeChangelog = appId + "-" + PaymentProcessor.PAYMENTS_STORE + "-changelog";
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()))) {
             Map<String, String> compact = Map.of("cleanup.policy", "compact");
-            admin.createTopics(List.of(new NewTopic(storeChangelog, statefulPartitions, (short) 1).configs(compact),
-                    new NewTopic(indexChangelog, statefulPartitions, (short) 1).configs(compact))).all().get();
-            awaitLeaders(admin, List.of(storeChangelog, indexChangelog));
+            admin.createTopics(List.of(new NewTopic(storeChangelog, statefulPartitions, (short) 1).configs(compact))).all().get();
+            awaitLeaders(admin, List.of(storeChangelog));
         }
         long t0 = System.nanoTime();
-        var entrySerializer = new RegistrySerdes(kit.registryUrl(), true).valueSerde(DedupEntry.class).serializer();
+        var entrySerializer = new RegistrySerdes(kit.registryUrl(), true).valueSerde(PaymentSnapshot.class).serializer();
         Properties p = new Properties();
         p.put("bootstrap.servers", kit.bootstrapServers());
         p.put("acks", "all");
@@ -700,7 +701,6 @@ public final class BenchCommand {
         p.put("linger.ms", "20");
         p.put("batch.size", Integer.toString(128 * 1024));
         long now = System.currentTimeMillis();
-        long expiresAt = now + Duration.ofHours(24).toMillis();
         java.util.concurrent.atomic.AtomicReference<Exception> failed = new java.util.concurrent.atomic.AtomicReference<>();
         org.apache.kafka.clients.producer.Callback check = (md, e) -> {
             if (e != null) {
@@ -709,19 +709,18 @@ public final class BenchCommand {
         };
         try (var producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
             for (int i = 0; i < entries && failed.get() == null; i++) {
-                String paymentId = PaymentIds.derive(BenchAgents.agent(i % AGENTS), "memory-order-" + i);
+                String agent = BenchAgents.agent(i % AGENTS);
+                String paymentId = PaymentIds.derive(agent, "memory-order-" + i);
                 byte[] key = paymentId.getBytes(StandardCharsets.UTF_8);
-                int partition = statefulPartition(BenchAgents.agent(i % AGENTS), statefulPartitions);
-                DedupEntry e = new DedupEntry(paymentId, "preloaded-" + Integer.toHexString(i), UUID.randomUUID().toString(), now, expiresAt);
+                int partition = statefulPartition(agent, statefulPartitions);
+                PaymentSnapshot e = preloaded(paymentId, agent, "memory-order-" + i, Integer.toHexString(i), now);
                 producer.send(new ProducerRecord<>(storeChangelog, partition, key, entrySerializer.serialize(storeChangelog, e)), check);
-                byte[] indexKey = java.nio.ByteBuffer.allocate(8 + key.length).putLong(expiresAt).put(key).array();
-                producer.send(new ProducerRecord<>(indexChangelog, partition, indexKey, new byte[0]), check);
             }
         }
         if (failed.get() != null) {
             throw new IllegalStateException("writing the idempotency keys failed", failed.get());
         }
-        out.printf("           (%,d idempotency keys written to the changelogs in %.1f s)%n", entries, (System.nanoTime() - t0) / 1e9);
+        out.printf("           (%,d idempotency keys (captured payments) written to the changelog in %.1f s)%n", entries, (System.nanoTime() - t0) / 1e9);
 
         Map<String, String> s = processorSettings(kit, agents, state, prefix);
         int port = FreePorts.next();
@@ -775,6 +774,26 @@ public final class BenchCommand {
             long[] rss = rssKb(processor.pid());
             return new Memory(rss[0] / 1024, rss[1] / 1024, Stack.ChildService.JVM_OPTIONS, restore);
         }
+    }
+
+    /** A captured payment as the processor stores it after a short life, created {@code at}. */
+    private static PaymentSnapshot preloaded(String paymentId, String agent, String key, String fingerprint, long at) {
+        return PaymentSnapshot.newBuilder()
+                .setPaymentId(paymentId).setAgentId(agent).setIdempotencyKey(key).setFingerprint("preloaded-" + fingerprint)
+                .setState(PaymentState.CAPTURED.name()).setSequence(6).setAmountMinor(1_000).setCurrency("EUR")
+                .setCapturedMinor(1_000).setPayeeId("merchant-1").setMandateId("mandate-" + agent)
+                .setCaptureMethod(CaptureMethod.AUTOMATIC.name()).setPsp("primary").setPspReference("pi_" + fingerprint)
+                .setLastCause("PSP_CAPTURED").setCommandCount(2)
+                .setSettledCommands(List.of(paymentId + "-1", paymentId + "-2")).setAuthorisedAt(at)
+                .setHistory(List.of(
+                        new HistoryEntry(1L, null, "INITIATED", "CREATE_ACCEPTED", null, at),
+                        new HistoryEntry(2L, "INITIATED", "VALIDATED", "VALIDATION_PASSED", null, at),
+                        new HistoryEntry(3L, "VALIDATED", "AUTHORISING", "AUTHORISE_REQUESTED", null, at),
+                        new HistoryEntry(4L, "AUTHORISING", "AUTHORISED", "PSP_AUTHORISED", null, at),
+                        new HistoryEntry(5L, "AUTHORISED", "CAPTURING", "CAPTURE_REQUESTED", null, at),
+                        new HistoryEntry(6L, "CAPTURING", "CAPTURED", "PSP_CAPTURED", null, at)))
+                .setCreatedAt(at).setUpdatedAt(at)
+                .build();
     }
 
     /** The stateful task that holds {@code agent}'s payments: stateful work is routed by agent id. */

@@ -3,7 +3,6 @@ package dev.paystream.processor.mandate;
 import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PolicyCheck;
 import dev.paystream.processor.avro.PolicyOutcome;
-import dev.paystream.processor.avro.Reservation;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.avro.AuditKind;
 import dev.paystream.schemas.avro.AuditRecord;
@@ -26,53 +25,47 @@ import org.slf4j.LoggerFactory;
  * reservation exists exactly when the payment that holds it says so.
  *
  * <p>Stores (in the payments task): {@value #BOOKS} (mandate id → {@link MandateBook}: reserved total, spend
- * per period bucket, recent decisions, amounts and payees), {@value #RESERVATIONS} (mandate id + '|' +
- * payment id → {@link Reservation}, one per open reservation; removed when settled), and the global
- * {@value #MANDATES} table materialised from the compacted {@code paystream.mandates.v1}. A check of a
+ * per period bucket, recent decisions, amounts and payees) and the global {@value #MANDATES} table
+ * materialised from the compacted {@code paystream.mandates.v1}. A reservation has no record of its own:
+ * the payment's snapshot holds it ({@code reservedMinor}, reserved in the step that created the payment),
+ * and the payment's own step hands it back to {@link #settle} in the same transaction. A check of a
  * mandate granted to another agent is rejected by {@link MandatePolicy} before anything is reserved, so
  * a mandate's books are only ever written by its own agent's task.
  */
 public final class MandateDesk {
 
     public static final String BOOKS = "mandate-books";
-    public static final String RESERVATIONS = "mandate-reservations";
     public static final String MANDATES = "mandates-global";
     private static final Logger LOG = LoggerFactory.getLogger(MandateDesk.class);
 
     private final RiskSettings risk;
     private final PipelineMetrics metrics;
     private final KeyValueStore<String, MandateBook> books;
-    private final KeyValueStore<String, Reservation> reservations;
     private final KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates;
 
     /**
      * The mandate's answer to one payment's check.
      *
-     * @param audit the POLICY_DECISION audit record with every rule evaluated; null when the answer repeats
-     *              one already given (a reservation is already held)
+     * @param audit the POLICY_DECISION audit record with every rule evaluated
      */
     public record Decision(PolicyOutcome outcome, long reservedMinor, Long mandateVersion, String principalId, String detail,
                            AuditRecord audit) {}
 
-    public MandateDesk(KeyValueStore<String, MandateBook> books, KeyValueStore<String, Reservation> reservations,
-                       KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates, RiskSettings risk, PipelineMetrics metrics) {
+    public MandateDesk(KeyValueStore<String, MandateBook> books, KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates,
+                       RiskSettings risk, PipelineMetrics metrics) {
         this.books = books;
-        this.reservations = reservations;
         this.mandates = mandates;
         this.risk = risk;
         this.metrics = metrics;
     }
 
-    /** Decides {@code check} for payment {@code paymentId} of {@code agentId} and, unless rejected, reserves its amount. */
+    /**
+     * Decides {@code check} for payment {@code paymentId} of {@code agentId} and, unless rejected, reserves its
+     * amount. Called once per payment, in the step that creates it (a retried create is answered from the
+     * payment's snapshot before it gets here): the caller keeps the reserved amount in the snapshot.
+     */
     public Decision check(String mandateId, String paymentId, String agentId, String requestId, PolicyCheck check, long now) {
-        String reservationKey = reservationKey(mandateId, paymentId);
         Mandate mandate = current(mandateId);
-        Reservation open = reservations.get(reservationKey);
-        if (open != null) {
-            // A repeated check of a payment that already holds a reservation: repeat the answer, reserve nothing more.
-            return new Decision(PolicyOutcome.ALLOW, open.getAmountMinor(), mandate == null ? null : mandate.getVersion(),
-                    mandate == null ? null : mandate.getPrincipalId(), "reservation already held", null);
-        }
         MandateBook book = books.get(mandateId);
         if (book == null) {
             book = MandateBooks.empty(mandateId);
@@ -84,7 +77,6 @@ public final class MandateDesk {
             long keep = Math.max(risk.burstWindow().toMillis(), mandate.getVelocityPeriodMs() == null ? 0 : mandate.getVelocityPeriodMs());
             int max = Math.max(risk.burstCount(), mandate.getVelocityMaxCount() == null ? 0 : mandate.getVelocityMaxCount()) + 1;
             MandateBooks.reserve(book, reserved, check.getPayeeId(), now, keep, max);
-            reservations.put(reservationKey, new Reservation(paymentId, reserved, now));
             books.put(mandateId, book);
         }
         metrics.policyDecision(verdict.outcome().name());
@@ -117,28 +109,23 @@ public final class MandateDesk {
     }
 
     /**
-     * The payment no longer needs its reservation: {@code consumedMinor} is spent (captured), the rest is
-     * released. Idempotent: a payment without an open reservation changes nothing.
+     * The payment no longer needs its reservation of {@code reservedMinor}, made at {@code reservedAt}:
+     * {@code consumedMinor} is spent (captured), the rest is released. The caller clears the reservation in
+     * the payment's snapshot in the same step, so a reservation is settled once.
      */
-    public void settle(String mandateId, String paymentId, long consumedMinor, String reason, long now) {
-        String key = reservationKey(mandateId, paymentId);
-        Reservation open = reservations.get(key);
-        if (open == null) {
-            metrics.reservationSettled("none");
-            return;
-        }
+    public void settle(String mandateId, String paymentId, long reservedMinor, long reservedAt, long consumedMinor,
+                       String reason, long now) {
         MandateBook book = books.get(mandateId);
         if (book == null) {
             book = MandateBooks.empty(mandateId);
         }
         Mandate mandate = current(mandateId);
         long period = mandate == null ? 86_400_000L : mandate.getBudgetPeriodMs();
-        MandateBooks.settle(book, open.getAmountMinor(), open.getReservedAt(), consumedMinor, period, now);
-        reservations.delete(key);
+        MandateBooks.settle(book, reservedMinor, reservedAt, consumedMinor, period, now);
         books.put(mandateId, book);
         metrics.reservationSettled(consumedMinor > 0 ? "consumed" : "released");
         LOG.debug("reservation settled payment={} mandate={} reserved={} consumed={} reason={}", paymentId, mandateId,
-                open.getAmountMinor(), consumedMinor, reason);
+                reservedMinor, consumedMinor, reason);
     }
 
     private Mandate current(String mandateId) {
@@ -157,9 +144,5 @@ public final class MandateDesk {
                 .setModelId(check.getModelId())
                 .setConfidence(check.getConfidence())
                 .build();
-    }
-
-    static String reservationKey(String mandateId, String paymentId) {
-        return mandateId + "|" + paymentId;
     }
 }

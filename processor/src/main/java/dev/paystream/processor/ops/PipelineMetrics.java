@@ -125,12 +125,14 @@ public final class PipelineMetrics {
     }
 
     /** A reservation closed: consumed (captured), released, or none (already settled). */
-    public void reservationSettled(String kind) {
-        counter("paystream.mandate.reservations.settled", "Mandate budget reservations settled, by kind", "kind", kind).increment();
+    /** A payment in NEEDS_ATTENTION did not send a read-back because its previous one is unanswered. */
+    public void readBackWithheld(String operation) {
+        counter("paystream.payments.readbacks.withheld", "Read-backs not sent because the previous one is unanswered, by operation",
+                "operation", operation).increment();
     }
 
-    public void dedupPurged(long count) {
-        counter("paystream.dedup.purged", "Idempotency keys purged after their retention").increment(count);
+    public void reservationSettled(String kind) {
+        counter("paystream.mandate.reservations.settled", "Mandate budget reservations settled, by kind", "kind", kind).increment();
     }
 
     private Counter counter(String name, String description, String... tags) {

@@ -1,18 +1,15 @@
 package dev.paystream.processor.payment;
 
-import dev.paystream.processor.avro.DedupEntry;
 import dev.paystream.processor.avro.HistoryEntry;
 import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.avro.PolicyCheck;
-import dev.paystream.processor.avro.Reservation;
 import dev.paystream.processor.avro.StrayVoid;
 import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.mandate.RiskSettings;
 import dev.paystream.processor.mandate.Rules;
 import dev.paystream.schemas.Fingerprints;
-import dev.paystream.processor.dedup.IdempotencyStore;
 import dev.paystream.processor.gateway.PspGateway;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.statemachine.PaymentTransitions;
@@ -71,9 +68,11 @@ import org.slf4j.LoggerFactory;
  * task holds an agent's idempotency scope, its payments and its mandates' budgets. Payment ids come from
  * the record values; every output is keyed by payment id.
  *
- * <p>Stores: {@value #PAYMENTS_STORE} (payment id → {@link PaymentSnapshot}, the current state and last
- * sequence), the two stores of {@link IdempotencyStore}, the timer index, and the {@link MandateDesk}'s
- * books and reservations; it reads the global mandates table. Outputs: {@link Outbound.Event} for
+ * <p>Stores: {@value #PAYMENTS_STORE} (payment id → {@link PaymentSnapshot}: the current state, last
+ * sequence, the create's fingerprint for idempotency, the open reservation and the payment's timer) and
+ * the {@link MandateDesk}'s books, both logged; {@value #DEADLINE_INDEX}, the snapshots' timers ordered by
+ * due time, in memory and rebuilt from the payments store whenever the task starts (it is derived data:
+ * logging it cost four changelog records per payment); it reads the global mandates table. Outputs: {@link Outbound.Event} for
  * {@code paystream.payment-events.v1}, {@link Outbound.Audit} for {@code paystream.audit.v1} and
  * {@link Outbound.Command} for {@code paystream.psp-commands.v1}. The policy decision and its reservation
  * are a local call: under exactly_once_v2 the store updates, the outputs and the input offset commit in
@@ -85,20 +84,23 @@ import org.slf4j.LoggerFactory;
 public final class PaymentProcessor implements Processor<String, SpecificRecord, String, Outbound> {
 
     public static final String PAYMENTS_STORE = "payments-store";
-    /** Time-ordered index of payment timers: 8-byte big-endian due time + payment id → nothing. */
+    /**
+     * Time-ordered index of payment timers: 8-byte big-endian due time + payment id → nothing. Not logged:
+     * {@link #init} rebuilds it from the snapshots' {@code timerAt}, which the payments store's changelog holds.
+     */
     public static final String DEADLINE_INDEX = "payments-deadline-index";
     private static final int TIMER_BATCH = 5_000;
     /** Largest amount accepted, in minor units (10^13: 100 billion in a two-decimal currency). */
     public static final long MAX_AMOUNT_MINOR = 10_000_000_000_000L;
-    private static final int PURGE_BATCH = 10_000;
     /** Transitions kept in a payment's snapshot for status reads; older ones are on the ledger topic. */
     private static final int MAX_HISTORY = 64;
+    /** A read-back unanswered for this many attention intervals is sent again anyway (e.g. the gateway's offsets were reset past it). */
+    private static final int READ_BACK_WITHHOLD_MAX = 10;
     /** Follow-up request keys remembered per payment; a payment sees a handful in its life. */
     private static final int MAX_APPLIED_REQUESTS = 32;
     private static final Logger LOG = LoggerFactory.getLogger(PaymentProcessor.class);
 
     private final Duration dedupRetention;
-    private final Duration purgeInterval;
     private final SagaSettings saga;
     private final MandateGuard guard;
     private final RiskSettings risk;
@@ -109,7 +111,6 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     private ProcessorContext<String, Outbound> context;
     private KeyValueStore<String, PaymentSnapshot> payments;
     private KeyValueStore<Bytes, byte[]> deadlines;
-    private IdempotencyStore idempotency;
     private KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates;
 
     /**
@@ -132,10 +133,9 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         }
     }
 
-    public PaymentProcessor(Duration dedupRetention, Duration purgeInterval, SagaSettings saga, MandateGuard guard,
+    public PaymentProcessor(Duration dedupRetention, SagaSettings saga, MandateGuard guard,
                             RiskSettings risk, PipelineMetrics metrics) {
         this.dedupRetention = dedupRetention;
-        this.purgeInterval = purgeInterval;
         this.saga = saga;
         this.guard = guard;
         this.risk = risk;
@@ -145,30 +145,45 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     @Override
     public void init(ProcessorContext<String, Outbound> context) {
         this.context = context;
-        this.payments = writes.buffered(context.getStateStore(PAYMENTS_STORE));
-        KeyValueStore<String, DedupEntry> entries = writes.buffered(context.getStateStore(IdempotencyStore.STORE));
-        KeyValueStore<Bytes, byte[]> index = writes.buffered(context.getStateStore(IdempotencyStore.EXPIRY_INDEX));
-        this.idempotency = new IdempotencyStore(entries, index, dedupRetention);
-        this.deadlines = writes.buffered(context.getStateStore(DEADLINE_INDEX));
+        KeyValueStore<String, PaymentSnapshot> store = context.getStateStore(PAYMENTS_STORE);
+        KeyValueStore<Bytes, byte[]> index = context.getStateStore(DEADLINE_INDEX);
+        rebuildTimers(store, index);
+        this.payments = writes.buffered(store);
+        this.deadlines = writes.buffered(index);
         this.mandates = context.getStateStore(MandateDesk.MANDATES);
         KeyValueStore<String, MandateBook> books = writes.buffered(context.getStateStore(MandateDesk.BOOKS));
-        KeyValueStore<String, Reservation> reservations = writes.buffered(context.getStateStore(MandateDesk.RESERVATIONS));
-        this.desk = new MandateDesk(books, reservations, mandates, risk, metrics);
+        this.desk = new MandateDesk(books, mandates, risk, metrics);
         context.schedule(saga.timerInterval(), PunctuationType.WALL_CLOCK_TIME, this::fireTimers);
-        context.schedule(purgeInterval, PunctuationType.WALL_CLOCK_TIME, now -> {
-            int purged;
-            try {
-                purged = idempotency.purgeExpired(now, PURGE_BATCH);
-                writes.commit(context);
-            } catch (RuntimeException e) {
-                writes.discard();
-                throw e;
+    }
+
+    /**
+     * Fills the in-memory timer index from the restored snapshots. Kafka Streams calls {@link #init} after
+     * the task's logged stores are restored and before it processes, on every start of the task (first
+     * assignment, move to another instance, revival after an unclean stop), so the index always matches
+     * the payments store; while the task runs, every step writes both together.
+     */
+    private void rebuildTimers(KeyValueStore<String, PaymentSnapshot> store, KeyValueStore<Bytes, byte[]> index) {
+        long t0 = System.nanoTime();
+        List<Bytes> stale = new ArrayList<>();
+        try (KeyValueIterator<Bytes, byte[]> it = index.all()) {
+            it.forEachRemaining(kv -> stale.add(kv.key));
+        }
+        stale.forEach(index::delete);
+        long scanned = 0;
+        long armed = 0;
+        try (KeyValueIterator<String, PaymentSnapshot> it = store.all()) {
+            while (it.hasNext()) {
+                PaymentSnapshot p = it.next().value;
+                scanned++;
+                long at = armedAt(p);
+                if (at > 0) {
+                    index.put(deadlineKey(at, p.getPaymentId()), new byte[0]);
+                    armed++;
+                }
             }
-            if (purged > 0) {
-                metrics.dedupPurged(purged);
-                LOG.debug("purged {} expired idempotency keys", purged);
-            }
-        });
+        }
+        LOG.info("timer index rebuilt task={} payments={} timers={} ms={}", context.taskId(), scanned, armed,
+                (System.nanoTime() - t0) / 1_000_000);
     }
 
     @Override
@@ -257,14 +272,15 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     private void create(Step step, String paymentId, PaymentRequest request, CreatePayment create) {
         long now = context.currentSystemTimeMs();
         String fingerprint = Fingerprints.of(create);
-        Optional<DedupEntry> seen = idempotency.find(paymentId, now);
+        // The payment's own snapshot is the idempotency record: the id is derived from (agent, key), and the
+        // snapshot holds the first create's fingerprint and time.
         PaymentSnapshot existing = payments.get(paymentId);
-        if (seen.isPresent()) {
-            boolean same = seen.get().getFingerprint().equals(fingerprint);
+        if (existing != null && now < existing.getCreatedAt() + dedupRetention.toMillis()) {
+            boolean same = existing.getFingerprint().equals(fingerprint);
             metrics.request("create", same ? "replayed" : "conflict");
             step.audit(existing, request, same ? AuditKind.DUPLICATE_REPLAYED : AuditKind.IDEMPOTENCY_CONFLICT,
                     same ? "REPLAYED" : "REFUSED",
-                    same ? "retry of the create first seen at " + Instant.ofEpochMilli(seen.get().getFirstSeenAt())
+                    same ? "retry of the create first seen at " + Instant.ofEpochMilli(existing.getCreatedAt())
                             + "; the original payment stands"
                          : "idempotency key reused with a different request (amount, currency, payee, capture method or mandate differ); nothing changed",
                     List.of());
@@ -277,7 +293,6 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                     List.of());
             return;
         }
-        idempotency.remember(paymentId, fingerprint, request.getRequestId(), now);
         PaymentSnapshot p = PaymentSnapshot.newBuilder()
                 .setPaymentId(paymentId)
                 .setAgentId(request.getAgentId())
@@ -315,9 +330,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
                 p.setMandateId(token.claims().mandateId());
                 MandateDesk.Decision d = desk.check(p.getMandateId(), paymentId, p.getAgentId(), request.getRequestId(),
                         policyCheck(create, token.claims()), now);
-                if (d.audit() != null) {
-                    step.forwardAudit(d.audit());
-                }
+                step.forwardAudit(d.audit());
                 decided(step, p, d);
                 metrics.request("create", "applied");
             }
@@ -655,6 +668,8 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             payments.put(paymentId, p);
             return;
         }
+        // The gateway answered the awaited command: the next read-back may go out.
+        p.setReadBackSentAt(0);
         if (notSent(r) && !PspGateway.PSP_UNAVAILABLE.equals(r.getDeclineCode())) {
             // The gateway did not execute this copy (its deadline had passed): no outcome, nothing to settle.
             metrics.pspResult(op, "not_sent");
@@ -902,6 +917,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         p.setCurrentAmountMinor(amountMinor);
         p.setCurrentPsp(psp);
         p.setRedrives(0);
+        p.setReadBackSentAt(0);
         p.setCommandDeadline(step.now + saga.commandLifetimeMs());
         setDeadline(p, step.now + saga.inflightTimeout().toMillis());
         step.send(currentCommand(p, step.now));
@@ -926,6 +942,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     }
 
     private static void clearCommand(PaymentSnapshot p) {
+        p.setReadBackSentAt(0);
         p.setCurrentOperation(null);
         p.setCurrentKey(null);
         p.setCurrentAmountMinor(0);
@@ -1047,10 +1064,18 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     private void timerFired(Step step, PaymentSnapshot p) {
         PaymentState state = PaymentState.valueOf(p.getState());
         if (p.getCurrentKey() != null && state == PaymentState.NEEDS_ATTENTION) {
+            setDeadline(p, step.now + saga.attentionInterval().toMillis());
+            long outstanding = p.getReadBackSentAt();
+            if (outstanding > 0 && step.now - outstanding < saga.attentionInterval().toMillis() * READ_BACK_WITHHOLD_MAX) {
+                // The last read-back is still unanswered (the gateway is down or behind): one copy per payment
+                // waits in the commands topic, not one per interval, so a long outage builds no backlog.
+                metrics.readBackWithheld(p.getCurrentOperation());
+                return;
+            }
             // Read the PSP back: the same command, same key, worth executing for one more in-flight period.
             metrics.redrive(p.getCurrentOperation());
             p.setCommandDeadline(step.now + saga.inflightTimeout().toMillis());
-            setDeadline(p, step.now + saga.attentionInterval().toMillis());
+            p.setReadBackSentAt(step.now);
             step.send(currentCommand(p, step.now));
             return;
         }
@@ -1107,7 +1132,9 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             }
             long consumed = consumedOnEntering(p, t);
             if (consumed >= 0 && p.getReservedMinor() > 0 && p.getMandateId() != null) {
-                desk.settle(p.getMandateId(), p.getPaymentId(), consumed, t.from() + " -> " + t.to(), now);
+                // Reserved in the step that created the payment, so at its creation time.
+                desk.settle(p.getMandateId(), p.getPaymentId(), p.getReservedMinor(), p.getCreatedAt(), consumed,
+                        t.from() + " -> " + t.to(), now);
                 p.setReservedMinor(0);
             }
         }

@@ -511,6 +511,38 @@ class PaymentSagaTest {
     }
 
     @Test
+    void shouldKeepOneReadBackOutstandingWhileTheGatewayIsSilent() {
+        // Given a payment that needs attention because the gateway is silent
+        create("o-silent", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        PspCommand authorise = command(PspOperation.AUTHORISE);
+        for (int i = 0; i < 4; i++) {
+            driver.advanceWallClockTime(INFLIGHT.plusSeconds(1));
+        }
+        assertThat(states()).containsExactly(PaymentState.NEEDS_ATTENTION);
+        commands.readValuesToList();
+        driver.advanceWallClockTime(ATTENTION.plusSeconds(1));
+        PspCommand readBack = command(PspOperation.AUTHORISE);
+
+        // When the silence goes on for many attention intervals
+        for (int i = 0; i < 5; i++) {
+            driver.advanceWallClockTime(ATTENTION.plusSeconds(1));
+        }
+        // Then no further copy joins the one still waiting: the backlog stays one command per payment
+        assertThat(commands.readValuesToList()).as("read-backs while the last is unanswered").isEmpty();
+        assertThat(counter("paystream.payments.readbacks.withheld", "operation", "AUTHORISE")).isEqualTo(5.0);
+
+        // And once the gateway answers that copy (it had expired: not sent), the next interval reads back again
+        results.pipeInput(readBack.getPaymentId(), result(readBack, PspOutcome.FAILED, "primary", null, "not_sent"));
+        assertThat(states()).isEmpty();
+        driver.advanceWallClockTime(ATTENTION.plusSeconds(1));
+        PspCommand next = command(PspOperation.AUTHORISE);
+        assertThat(next.getPspIdempotencyKey()).isEqualTo(authorise.getPspIdempotencyKey());
+        answer(next, PspOutcome.SUCCEEDED);
+        assertThat(states()).containsExactly(PaymentState.AUTHORISED, PaymentState.CAPTURING);
+    }
+
+    @Test
     void shouldNotCountACommandTheGatewayDidNotSendAsAnOutcome() {
         create("o-notsent", 1000, CaptureMethod.AUTOMATIC);
         states();
