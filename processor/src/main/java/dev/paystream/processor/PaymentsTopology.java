@@ -105,7 +105,7 @@ public final class PaymentsTopology {
                 .stream(topics.pspResults().name(), Consumed.with(Serdes.String(), topics.pspResults().valueSerde())
                         .withName("psp-results-source"))
                 .mapValues(v -> (SpecificRecord) v, Named.as("result-as-input"));
-        PaymentProcessor.SagaSettings saga = new PaymentProcessor.SagaSettings(config.inflightTimeout(), config.redriveMax(),
+        dev.paystream.processor.payment.SagaSettings saga = new dev.paystream.processor.payment.SagaSettings(config.inflightTimeout(), config.redriveMax(),
                 config.redriveBackoff(), config.captureWindow(), config.timerInterval(), config.approvalTimeout(),
                 config.attentionInterval());
 

@@ -12,14 +12,12 @@ import dev.paystream.schemas.avro.PaymentState;
 import dev.paystream.schemas.avro.RuleResult;
 import java.time.Instant;
 import java.util.UUID;
-import org.apache.kafka.streams.state.KeyValueStore;
-import org.apache.kafka.streams.state.ValueAndTimestamp;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Enforces mandates inside the payments task: a plain call from the payments processor, not a processor of
- * its own. Stateful work is routed by agent id and a mandate belongs to one agent, so every decision and
+ * Enforces mandates inside the payments task: a plain call of the {@code PaymentDecider}, not a processor of
+ * its own, with no Kafka in it (it reads and changes the {@link AgentBooks} it is given). Stateful work is routed by agent id and a mandate belongs to one agent, so every decision and
  * settlement of one mandate runs in the one task that also holds its agent's payments, serially, in the
  * same transaction as the payment's state change: budgets are exact under any concurrency, and a
  * reservation exists exactly when the payment that holds it says so.
@@ -40,8 +38,6 @@ public final class MandateDesk {
 
     private final RiskSettings risk;
     private final PipelineMetrics metrics;
-    private final KeyValueStore<String, MandateBook> books;
-    private final KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates;
 
     /**
      * The mandate's answer to one payment's check.
@@ -51,10 +47,7 @@ public final class MandateDesk {
     public record Decision(PolicyOutcome outcome, long reservedMinor, Long mandateVersion, String principalId, String detail,
                            AuditRecord audit) {}
 
-    public MandateDesk(KeyValueStore<String, MandateBook> books, KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates,
-                       RiskSettings risk, PipelineMetrics metrics) {
-        this.books = books;
-        this.mandates = mandates;
+    public MandateDesk(RiskSettings risk, PipelineMetrics metrics) {
         this.risk = risk;
         this.metrics = metrics;
     }
@@ -64,12 +57,10 @@ public final class MandateDesk {
      * amount. Called once per payment, in the step that creates it (a retried create is answered from the
      * payment's snapshot before it gets here): the caller keeps the reserved amount in the snapshot.
      */
-    public Decision check(String mandateId, String paymentId, String agentId, String requestId, PolicyCheck check, long now) {
-        Mandate mandate = current(mandateId);
-        MandateBook book = books.get(mandateId);
-        if (book == null) {
-            book = MandateBooks.empty(mandateId);
-        }
+    public Decision check(AgentBooks books, String mandateId, String paymentId, String agentId, String requestId,
+                          PolicyCheck check, long now) {
+        Mandate mandate = books.mandate(mandateId);
+        MandateBook book = books.book(mandateId);
         MandatePolicy.Verdict verdict = MandatePolicy.decide(mandate, book, check, agentId, check.getTokenPrincipal(), now, risk);
         long reserved = 0;
         if (verdict.outcome() != PolicyOutcome.REJECT) {
@@ -113,24 +104,16 @@ public final class MandateDesk {
      * {@code consumedMinor} is spent (captured), the rest is released. The caller clears the reservation in
      * the payment's snapshot in the same step, so a reservation is settled once.
      */
-    public void settle(String mandateId, String paymentId, long reservedMinor, long reservedAt, long consumedMinor,
-                       String reason, long now) {
-        MandateBook book = books.get(mandateId);
-        if (book == null) {
-            book = MandateBooks.empty(mandateId);
-        }
-        Mandate mandate = current(mandateId);
+    public void settle(AgentBooks books, String mandateId, String paymentId, long reservedMinor, long reservedAt,
+                       long consumedMinor, String reason, long now) {
+        MandateBook book = books.book(mandateId);
+        Mandate mandate = books.mandate(mandateId);
         long period = mandate == null ? 86_400_000L : mandate.getBudgetPeriodMs();
         MandateBooks.settle(book, reservedMinor, reservedAt, consumedMinor, period, now);
         books.put(mandateId, book);
         metrics.reservationSettled(consumedMinor > 0 ? "consumed" : "released");
         LOG.debug("reservation settled payment={} mandate={} reserved={} consumed={} reason={}", paymentId, mandateId,
                 reservedMinor, consumedMinor, reason);
-    }
-
-    private Mandate current(String mandateId) {
-        ValueAndTimestamp<Mandate> v = mandates.get(mandateId);
-        return v == null ? null : v.value();
     }
 
     private static DecisionContext context(PolicyCheck check) {
