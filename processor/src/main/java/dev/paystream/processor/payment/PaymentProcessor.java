@@ -107,7 +107,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             while (it.hasNext()) {
                 PaymentSnapshot p = it.next().value;
                 scanned++;
-                long at = PaymentDecider.armedAt(p);
+                long at = Commands.armedAt(p);
                 if (at > 0) {
                     deadlines.put(deadlineKey(at, p.getPaymentId()), NOTHING);
                     armed++;
@@ -154,7 +154,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         }
         if (d.payment() != null) {
             payments.put(paymentId, d.payment());
-            long was = before == null ? 0 : PaymentDecider.armedAt(before);
+            long was = before == null ? 0 : Commands.armedAt(before);
             long is = d.payment().getTimerAt();
             if (was != is) {
                 if (was > 0) {
@@ -191,7 +191,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             long at = ByteBuffer.wrap(d.key.get()).getLong();
             oldest = oldest < 0 ? at : oldest;
             PaymentSnapshot p = payments.get(d.value);
-            if (p == null || PaymentDecider.armedAt(p) != at) {
+            if (p == null || Commands.armedAt(p) != at) {
                 deadlines.delete(d.key);
             } else {
                 write(d.value, p, decider.onTimer(p, agentBooks(), now), null);

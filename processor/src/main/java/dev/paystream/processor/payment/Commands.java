@@ -1,0 +1,167 @@
+package dev.paystream.processor.payment;
+
+import dev.paystream.processor.avro.HistoryEntry;
+import dev.paystream.processor.avro.MandateBook;
+import dev.paystream.processor.avro.PaymentSnapshot;
+import dev.paystream.processor.avro.PolicyCheck;
+import dev.paystream.processor.avro.StrayVoid;
+import dev.paystream.processor.gateway.PspGateway;
+import dev.paystream.processor.mandate.AgentBooks;
+import dev.paystream.processor.mandate.MandateDesk;
+import dev.paystream.processor.mandate.MandateGuard;
+import dev.paystream.processor.mandate.RiskSettings;
+import dev.paystream.processor.mandate.Rules;
+import dev.paystream.processor.ops.PipelineMetrics;
+import dev.paystream.schemas.Fingerprints;
+import dev.paystream.schemas.avro.ApprovePayment;
+import dev.paystream.schemas.avro.AuditKind;
+import dev.paystream.schemas.avro.AuditRecord;
+import dev.paystream.schemas.avro.CancelPayment;
+import dev.paystream.schemas.avro.CapturePayment;
+import dev.paystream.schemas.avro.CreatePayment;
+import dev.paystream.schemas.avro.DecisionContext;
+import dev.paystream.schemas.avro.DenyPayment;
+import dev.paystream.schemas.avro.Mandate;
+import dev.paystream.schemas.avro.Money;
+import dev.paystream.schemas.avro.PaymentEvent;
+import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.avro.PaymentState;
+import dev.paystream.schemas.avro.PspCommand;
+import dev.paystream.schemas.avro.PspOperation;
+import dev.paystream.schemas.avro.PspOutcome;
+import dev.paystream.schemas.avro.PspResult;
+import dev.paystream.schemas.avro.ReconcilePayment;
+import dev.paystream.schemas.avro.RefundPayment;
+import dev.paystream.schemas.avro.RuleEvaluation;
+import dev.paystream.schemas.avro.RuleResult;
+import dev.paystream.schemas.statemachine.PaymentTransitions;
+import dev.paystream.schemas.statemachine.Transition;
+import dev.paystream.schemas.statemachine.Trigger;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Currency;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * PSP commands and the payment's timer: a new command with its idempotency key
+ * ({@code <payment>:<operation>:<n>}) and deadline, the exact copy a redrive or read-back sends, a stray
+ * authorisation's void, and the snapshot's one timer ({@code timerAt}, which the processor indexes). Part of
+ * the {@link PaymentDecider}: no Kafka in it.
+ */
+final class Commands {
+
+    private final SagaSettings saga;
+    private final PipelineMetrics metrics;
+
+    Commands(SagaSettings saga, PipelineMetrics metrics) {
+        this.saga = saga;
+        this.metrics = metrics;
+    }
+
+
+    /**
+     * Issues a new PSP command: a new idempotency key {@code <payment>:<operation>:<n>} (n counts the
+     * payment's commands), remembered in the snapshot so that every redrive repeats it exactly.
+     */
+    void issue(DecisionStep step, PaymentSnapshot p, PspOperation op, long amountMinor, String psp) {
+        String key = p.getPaymentId() + ":" + op.name().toLowerCase() + ":" + p.getCommandCount();
+        p.setCommandCount(p.getCommandCount() + 1);
+        p.setCurrentOperation(op.name());
+        p.setCurrentKey(key);
+        p.setCurrentAmountMinor(amountMinor);
+        p.setCurrentPsp(psp);
+        p.setRedrives(0);
+        p.setReadBackSentAt(0);
+        p.setCommandDeadline(step.now + saga.commandLifetimeMs());
+        setDeadline(p, step.now + saga.inflightTimeout().toMillis());
+        step.send(currentCommand(p, step.now));
+    }
+
+    PspCommand currentCommand(PaymentSnapshot p, long now) {
+        return PspCommand.newBuilder()
+                .setCommandId(p.getCurrentKey())
+                .setPaymentId(p.getPaymentId())
+                .setRoutingKey(p.getAgentId())
+                .setOperation(PspOperation.valueOf(p.getCurrentOperation()))
+                .setPspIdempotencyKey(p.getCurrentKey())
+                .setAttemptGroup(p.getExcludedPsps().size())
+                .setAmount(new Money(p.getCurrentAmountMinor(), p.getCurrency()))
+                .setPayeeId(p.getPayeeId())
+                .setPsp(p.getCurrentPsp())
+                .setPspReference(p.getPspReference())
+                .setIssuedAt(Instant.ofEpochMilli(now))
+                .setDeadline(p.getCommandDeadline() > 0 ? Instant.ofEpochMilli(p.getCommandDeadline()) : null)
+                .setExcludedPsps(p.getExcludedPsps())
+                .build();
+    }
+
+    static void clearCommand(PaymentSnapshot p) {
+        p.setReadBackSentAt(0);
+        p.setCurrentOperation(null);
+        p.setCurrentKey(null);
+        p.setCurrentAmountMinor(0);
+        p.setCurrentPsp(null);
+        p.setRedrives(0);
+        p.setCommandDeadline(0);
+    }
+
+    static void settle(PaymentSnapshot p, String commandId) {
+        List<String> settled = new ArrayList<>(p.getSettledCommands());
+        settled.add(commandId);
+        p.setSettledCommands(settled);
+    }
+
+    static List<String> without(List<String> list, String item) {
+        List<String> out = new ArrayList<>(list);
+        out.remove(item);
+        return out;
+    }
+
+    /** Moves the payment's own timer to {@code at} (0: none). */
+    static void setDeadline(PaymentSnapshot p, long at) {
+        p.setDeadlineAt(at);
+        rearm(p);
+    }
+
+    /**
+     * Points the payment's one timer ({@code timerAt}, 0: none) at its earliest due time: its own deadline or
+     * a stray void's next attempt. The processor keeps its time index in step with it.
+     */
+    static void rearm(PaymentSnapshot p) {
+        long want = p.getDeadlineAt();
+        for (StrayVoid v : p.getStrayVoids()) {
+            want = want == 0 ? v.getNextAt() : Math.min(want, v.getNextAt());
+        }
+        p.setTimerAt(want);
+    }
+
+    /** The timer a snapshot holds: {@code timerAt}, or for snapshots written before it existed, {@code deadlineAt}. */
+    static long armedAt(PaymentSnapshot p) {
+        return p.getTimerAt() > 0 ? p.getTimerAt() : p.getDeadlineAt();
+    }
+
+    /** One copy of a stray authorisation's void, worth executing until its next copy is due. */
+    PspCommand strayVoid(PaymentSnapshot p, StrayVoid v, long now) {
+        return PspCommand.newBuilder()
+                .setCommandId(v.getKey())
+                .setPaymentId(p.getPaymentId())
+                .setRoutingKey(p.getAgentId())
+                .setOperation(PspOperation.VOID)
+                .setPspIdempotencyKey(v.getKey())
+                .setAttemptGroup(0)
+                .setAmount(new Money(v.getAmountMinor(), p.getCurrency()))
+                .setPayeeId(p.getPayeeId())
+                .setPsp(v.getPsp())
+                .setPspReference(v.getPspReference())
+                .setIssuedAt(Instant.ofEpochMilli(now))
+                .setDeadline(Instant.ofEpochMilli(now + saga.inflightTimeout().toMillis()))
+                .setExcludedPsps(List.of())
+                .build();
+    }
+}

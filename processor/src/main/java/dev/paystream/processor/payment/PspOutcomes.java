@@ -1,0 +1,325 @@
+package dev.paystream.processor.payment;
+
+import dev.paystream.processor.avro.HistoryEntry;
+import dev.paystream.processor.avro.MandateBook;
+import dev.paystream.processor.avro.PaymentSnapshot;
+import dev.paystream.processor.avro.PolicyCheck;
+import dev.paystream.processor.avro.StrayVoid;
+import dev.paystream.processor.gateway.PspGateway;
+import dev.paystream.processor.mandate.AgentBooks;
+import dev.paystream.processor.mandate.MandateDesk;
+import dev.paystream.processor.mandate.MandateGuard;
+import dev.paystream.processor.mandate.RiskSettings;
+import dev.paystream.processor.mandate.Rules;
+import dev.paystream.processor.ops.PipelineMetrics;
+import dev.paystream.schemas.Fingerprints;
+import dev.paystream.schemas.avro.ApprovePayment;
+import dev.paystream.schemas.avro.AuditKind;
+import dev.paystream.schemas.avro.AuditRecord;
+import dev.paystream.schemas.avro.CancelPayment;
+import dev.paystream.schemas.avro.CapturePayment;
+import dev.paystream.schemas.avro.CreatePayment;
+import dev.paystream.schemas.avro.DecisionContext;
+import dev.paystream.schemas.avro.DenyPayment;
+import dev.paystream.schemas.avro.Mandate;
+import dev.paystream.schemas.avro.Money;
+import dev.paystream.schemas.avro.PaymentEvent;
+import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.avro.PaymentState;
+import dev.paystream.schemas.avro.PspCommand;
+import dev.paystream.schemas.avro.PspOperation;
+import dev.paystream.schemas.avro.PspOutcome;
+import dev.paystream.schemas.avro.PspResult;
+import dev.paystream.schemas.avro.ReconcilePayment;
+import dev.paystream.schemas.avro.RefundPayment;
+import dev.paystream.schemas.avro.RuleEvaluation;
+import dev.paystream.schemas.avro.RuleResult;
+import dev.paystream.schemas.statemachine.PaymentTransitions;
+import dev.paystream.schemas.statemachine.Transition;
+import dev.paystream.schemas.statemachine.Trigger;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Currency;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The decisions the PSP's answers cause: a definitive result moves the payment on (authorised, captured,
+ * voided, refunded, declined, failed), an unknown one or a copy the gateway did not send waits and is
+ * redriven, a result of a superseded command is audited (and a stray second authorisation voided until the
+ * PSP answers definitively), and a command whose redrives ran out needs attention. Part of the
+ * {@link PaymentDecider}: no Kafka in it.
+ */
+final class PspOutcomes {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PspOutcomes.class);
+
+    private final SagaSettings saga;
+    private final PipelineMetrics metrics;
+    private final Commands commands;
+
+    PspOutcomes(SagaSettings saga, PipelineMetrics metrics, Commands commands) {
+        this.saga = saga;
+        this.metrics = metrics;
+        this.commands = commands;
+    }
+
+
+    void result(DecisionStep step, String paymentId, PspResult r) {
+        String op = r.getOperation().name();
+        PaymentSnapshot p = step.payment;
+        if (p == null) {
+            metrics.pspResult(op, "unknown_payment");
+            step.auditOf(null, paymentId, AuditKind.UNKNOWN_PAYMENT, "REFUSED", "PSP result " + r.getCommandId() + " for a payment Paystream does not know");
+            return;
+        }
+        if (r.getDispatched()) {
+            String mark = r.getPsp() + "|" + r.getCommandId();
+            if (!p.getDispatched().contains(mark)) {
+                List<String> marks = new ArrayList<>(p.getDispatched());
+                marks.add(mark);
+                p.setDispatched(marks);
+            }
+            if (r.getCommandId().equals(p.getCurrentKey())) {
+                p.setCurrentPsp(r.getPsp());
+            }
+            step.store(p);
+            metrics.pspResult(op, "dispatched");
+            return;
+        }
+        if (strayVoidResult(step, p, r)) {
+            step.store(p);
+            return;
+        }
+        if (p.getSettledCommands().contains(r.getCommandId())) {
+            metrics.pspResult(op, "duplicate");
+            step.auditOf(p, paymentId, AuditKind.DUPLICATE_REPLAYED, "IGNORED",
+                    "second copy of the " + r.getOutcome() + " result of " + r.getCommandId() + "; already applied");
+            return;
+        }
+        if (!r.getCommandId().equals(p.getCurrentKey())) {
+            superseded(step, p, r);
+            step.store(p);
+            return;
+        }
+        // The gateway answered the awaited command: the next read-back may go out.
+        p.setReadBackSentAt(0);
+        if (notSent(r) && !PspGateway.PSP_UNAVAILABLE.equals(r.getDeclineCode())) {
+            // The gateway did not execute this copy (its deadline had passed): no outcome, nothing to settle.
+            metrics.pspResult(op, "not_sent");
+            unknownOutcome(step, p, r);
+            step.store(p);
+            return;
+        }
+        metrics.pspResult(op, r.getOutcome().name().toLowerCase());
+        if (r.getOutcome() == PspOutcome.UNKNOWN) {
+            unknownOutcome(step, p, r);
+        } else {
+            Commands.settle(p, r.getCommandId());
+            definitive(step, p, r);
+        }
+        step.store(p);
+    }
+
+    /** A result that says the command was not executed at all: the gateway's "not sent" answers. */
+    private static boolean notSent(PspResult r) {
+        return r.getOutcome() == PspOutcome.FAILED
+                && (PspGateway.NOT_SENT.equals(r.getDeclineCode()) || PspGateway.PSP_UNAVAILABLE.equals(r.getDeclineCode()));
+    }
+
+    /**
+     * An unknown outcome is never a transition: wait, then redrive with the same key; past the budget the
+     * payment needs attention. In NEEDS_ATTENTION the slow read-back cadence stays as it is.
+     */
+    private void unknownOutcome(DecisionStep step, PaymentSnapshot p, PspResult r) {
+        if (PaymentState.valueOf(p.getState()) == PaymentState.NEEDS_ATTENTION) {
+            return;
+        }
+        if (p.getRedrives() >= saga.redriveMax()) {
+            exhausted(step, p, "outcome of " + p.getCurrentOperation() + " still unknown after " + (p.getRedrives() + 1)
+                    + " rounds: " + r.getMessage());
+            return;
+        }
+        long wait = Math.min(saga.inflightTimeout().toMillis(), saga.redriveBackoff().toMillis() << Math.min(p.getRedrives(), 20));
+        Commands.setDeadline(p, step.now + wait);
+    }
+
+    private void definitive(DecisionStep step, PaymentSnapshot p, PspResult r) {
+        PspOperation op = PspOperation.valueOf(p.getCurrentOperation());
+        PspOutcome outcome = r.getOutcome();
+        long amount = p.getCurrentAmountMinor();
+        Commands.clearCommand(p);
+        Commands.setDeadline(p, 0);
+        switch (op) {
+            case AUTHORISE -> {
+                if (outcome == PspOutcome.SUCCEEDED) {
+                    p.setPsp(r.getPsp());
+                    p.setPspReference(r.getPspReference());
+                    p.setAuthorisedAt(step.now);
+                    step.apply(p, Trigger.PSP_AUTHORISED, "authorised by " + r.getPsp(), null);
+                    if ("AUTOMATIC".equals(p.getCaptureMethod())) {
+                        step.apply(p, Trigger.CAPTURE_REQUESTED, "automatic capture", null);
+                        commands.issue(step, p, PspOperation.CAPTURE, p.getAmountMinor(), p.getPsp());
+                    } else {
+                        Commands.setDeadline(p, step.now + saga.captureWindow().toMillis());
+                    }
+                } else if (outcome == PspOutcome.DECLINED) {
+                    step.apply(p, Trigger.PSP_DECLINED, "declined by " + r.getPsp() + ": " + r.getDeclineCode(), null);
+                } else if (PspGateway.PSP_UNAVAILABLE.equals(r.getDeclineCode())) {
+                    failover(step, p, r, amount);
+                } else {
+                    failed(step, p, Trigger.PSP_FAILED, "authorisation failed at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage());
+                }
+            }
+            case CAPTURE -> {
+                if (outcome == PspOutcome.SUCCEEDED) {
+                    p.setCapturedMinor(amount);
+                    long released = p.getAmountMinor() - amount;
+                    step.apply(p, Trigger.PSP_CAPTURED, released > 0 ? "captured " + amount + ", released " + released : null, null);
+                } else {
+                    // Compensation: the authorisation must not be left holding funds.
+                    step.apply(p, Trigger.PSP_CAPTURE_FAILED, "capture " + outcome + " at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage(), null);
+                    commands.issue(step, p, PspOperation.VOID, p.getAmountMinor(), p.getPsp());
+                }
+            }
+            case VOID -> {
+                if (outcome == PspOutcome.SUCCEEDED) {
+                    step.apply(p, Trigger.PSP_VOIDED, r.getMessage(), null);
+                } else {
+                    failed(step, p, Trigger.PSP_VOID_FAILED, "void " + outcome + " at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage());
+                }
+            }
+            case REFUND -> {
+                if (outcome == PspOutcome.SUCCEEDED) {
+                    p.setRefundedMinor(p.getRefundedMinor() + amount);
+                    step.apply(p, p.getRefundedMinor() >= p.getCapturedMinor() ? Trigger.PSP_REFUNDED : Trigger.PSP_PARTIALLY_REFUNDED,
+                            "refunded " + amount, null);
+                } else {
+                    // A refused refund moved no money: the payment stays captured, and may be refunded again.
+                    String why = "refund of " + amount + " " + outcome + " at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage();
+                    step.apply(p, Trigger.PSP_REFUND_FAILED, why, null);
+                    step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "REFUND_REFUSED", why);
+                    metrics.refundRefused(r.getPsp());
+                }
+            }
+            case RETRIEVE -> throw new IllegalStateException("RETRIEVE is never issued as a command");
+        }
+    }
+
+    /**
+     * The gateway did not send a new authorisation because its first-choice PSP's breaker is open. If that
+     * PSP was never announced as a destination of this command, the authorisation cannot exist there:
+     * exclude it and issue a new attempt group that the gateway sends elsewhere. Otherwise it may exist
+     * there: keep waiting for that PSP.
+     */
+    private void failover(DecisionStep step, PaymentSnapshot p, PspResult r, long amount) {
+        // "Not sent" is not the command's outcome: another gateway instance may still report a real one.
+        p.setSettledCommands(Commands.without(p.getSettledCommands(), r.getCommandId()));
+        if (p.getDispatched().contains(r.getPsp() + "|" + r.getCommandId())) {
+            p.setCurrentOperation(PspOperation.AUTHORISE.name());
+            p.setCurrentKey(r.getCommandId());
+            p.setCurrentAmountMinor(amount);
+            p.setCurrentPsp(r.getPsp());
+            unknownOutcome(step, p, r);
+            return;
+        }
+        List<String> excluded = new ArrayList<>(p.getExcludedPsps());
+        excluded.add(r.getPsp());
+        p.setExcludedPsps(excluded);
+        metrics.failover(r.getPsp());
+        step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "FAILOVER",
+                r.getPsp() + " unavailable (" + r.getMessage() + "); authorisation never sent there, retried on the next PSP");
+        commands.issue(step, p, PspOperation.AUTHORISE, amount, null);
+    }
+
+    /** A result of a command that is no longer awaited: a late copy, or an authorisation that must be undone. */
+    private void superseded(DecisionStep step, PaymentSnapshot p, PspResult r) {
+        if (r.getOutcome() == PspOutcome.UNKNOWN || notSent(r)) {
+            // Says nothing about whether another copy of that command was executed: never marks it settled.
+            metrics.pspResult(r.getOperation().name(), "superseded");
+            return;
+        }
+        Commands.settle(p, r.getCommandId());
+        boolean ours = r.getPsp().equals(p.getPsp()) && java.util.Objects.equals(r.getPspReference(), p.getPspReference());
+        if (r.getOperation() == PspOperation.AUTHORISE && r.getOutcome() == PspOutcome.SUCCEEDED && !ours) {
+            // A second authorisation for one payment (a race between failover and a late delivery): void it.
+            metrics.strayAuthorisation(r.getPsp());
+            step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOIDING", "authorisation " + r.getPspReference() + " at "
+                    + r.getPsp() + " is not the payment's (" + p.getPsp() + " " + p.getPspReference() + "); voiding it");
+            String key = p.getPaymentId() + ":void-stray:" + r.getPspReference();
+            if (p.getStrayVoids().stream().noneMatch(v -> v.getKey().equals(key))) {
+                StrayVoid v = new StrayVoid(key, r.getPsp(), r.getPspReference(), p.getAmountMinor(), 1,
+                        step.now + saga.inflightTimeout().toMillis());
+                List<StrayVoid> strays = new ArrayList<>(p.getStrayVoids());
+                strays.add(v);
+                p.setStrayVoids(strays);
+                step.send(commands.strayVoid(p, v, step.now));
+                Commands.rearm(p);
+            }
+            return;
+        }
+        metrics.pspResult(r.getOperation().name(), "superseded");
+        step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "IGNORED",
+                r.getOutcome() + " result of " + r.getCommandId() + " arrived after it was superseded (now " + p.getState() + ")");
+    }
+
+    /**
+     * The result of a stray authorisation's void, if {@code r} is one: voided, done; refused, done with an
+     * alert (the funds stay held until an operator acts); unknown or not sent, sent again soon.
+     */
+    private boolean strayVoidResult(DecisionStep step, PaymentSnapshot p, PspResult r) {
+        StrayVoid v = p.getStrayVoids().stream().filter(s -> s.getKey().equals(r.getCommandId())).findFirst().orElse(null);
+        if (v == null) {
+            return false;
+        }
+        String op = r.getOperation().name();
+        if (r.getOutcome() == PspOutcome.UNKNOWN || notSent(r)) {
+            metrics.pspResult(op, "stray_void_unknown");
+            v.setNextAt(Math.min(v.getNextAt(), step.now + saga.redriveBackoff().toMillis()));
+            Commands.rearm(p);
+            return true;
+        }
+        List<StrayVoid> strays = new ArrayList<>(p.getStrayVoids());
+        strays.removeIf(s -> s.getKey().equals(v.getKey()));
+        p.setStrayVoids(strays);
+        Commands.settle(p, v.getKey());
+        Commands.rearm(p);
+        if (r.getOutcome() == PspOutcome.SUCCEEDED) {
+            metrics.pspResult(op, "stray_voided");
+            step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOIDED",
+                    "stray authorisation " + v.getPspReference() + " at " + v.getPsp() + " voided after " + v.getAttempts() + " attempt(s)");
+        } else {
+            metrics.pspResult(op, "stray_void_refused");
+            metrics.strayVoidRefused(v.getPsp());
+            LOG.error("payment {}: {} refused to void stray authorisation {} ({} {}): funds stay held, an operator must act",
+                    p.getPaymentId(), v.getPsp(), v.getPspReference(), r.getDeclineCode(), r.getMessage());
+            step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOID_REFUSED", "void of stray authorisation "
+                    + v.getPspReference() + " at " + v.getPsp() + " refused: " + r.getDeclineCode() + " " + r.getMessage());
+        }
+        return true;
+    }
+
+    private void failed(DecisionStep step, PaymentSnapshot p, Trigger trigger, String why) {
+        metrics.paymentFailed(trigger.name());
+        LOG.warn("payment {} FAILED ({}): {}", p.getPaymentId(), trigger, why);
+        step.apply(p, trigger, why, null);
+        Commands.setDeadline(p, 0);
+    }
+
+    /**
+     * The awaited command's outcome is still unknown after every redrive. It may still be executed, so the
+     * payment is not made terminal: it goes to NEEDS_ATTENTION, keeps its command and its reservation, reads
+     * the PSP back every attention interval, and takes the definitive result whenever it comes.
+     */
+    void exhausted(DecisionStep step, PaymentSnapshot p, String why) {
+        metrics.paymentNeedsAttention(p.getCurrentOperation());
+        LOG.warn("payment {} NEEDS_ATTENTION: {}", p.getPaymentId(), why);
+        step.apply(p, Trigger.RETRY_BUDGET_EXHAUSTED, why, null);
+        Commands.setDeadline(p, step.now + saga.attentionInterval().toMillis());
+    }
+}
