@@ -9,6 +9,7 @@ import dev.paystream.processor.intake.RequestIntake;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.processor.payment.Outbound;
 import dev.paystream.processor.payment.PaymentProcessor;
+import dev.paystream.schemas.InternalAvroSerde;
 import dev.paystream.schemas.SerdeFactory;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.avro.Mandate;
@@ -82,17 +83,19 @@ public final class PaymentsTopology {
                                  Deserializer<?> requestDecoder, PipelineMetrics metrics) {
         StreamsBuilder builder = new StreamsBuilder(new TopologyConfig(new StreamsConfig(streamsProperties(config))));
 
+        // The processor's own data (stores, changelogs, the request repartition topic) is single-object Avro,
+        // without registry framing; what an earlier version wrote with the registry serde stays readable.
         // Caching: a key written several times before a commit (a hot mandate's book, a timer armed and
         // cleared, a payment moved twice) reaches its changelog once per commit, not once per write.
         builder.addStateStore(Stores.keyValueStoreBuilder(
                 Stores.persistentKeyValueStore(PaymentProcessor.PAYMENTS_STORE), Serdes.String(),
-                serdes.valueSerde(PaymentSnapshot.class)).withCachingEnabled());
+                internal(serdes, PaymentSnapshot.class)).withCachingEnabled());
         // Derived from the payments store and rebuilt from it when the task starts: not logged.
         builder.addStateStore(Stores.keyValueStoreBuilder(
                 Stores.inMemoryKeyValueStore(PaymentProcessor.DEADLINE_INDEX), Serdes.Bytes(), Serdes.ByteArray()).withLoggingDisabled());
 
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(MandateDesk.BOOKS), Serdes.String(), serdes.valueSerde(MandateBook.class)).withCachingEnabled());
+                Stores.persistentKeyValueStore(MandateDesk.BOOKS), Serdes.String(), internal(serdes, MandateBook.class)).withCachingEnabled());
         builder.globalTable(topics.mandates().name(),
                 Consumed.with(Serdes.String(), topics.mandates().valueSerde()).withName("mandates-source"),
                 Materialized.<String, Mandate, KeyValueStore<Bytes, byte[]>>as(MandateDesk.MANDATES)
@@ -126,7 +129,9 @@ public final class PaymentsTopology {
                         .mapValues(v -> ((IntakeResult.Accepted) v).request(), Named.as("accepted-unwrap"))
                         .repartition(Repartitioned.<String, PaymentRequest>as(REPARTITION_NAME)
                                 .withKeySerde(Serdes.String())
-                                .withValueSerde(topics.paymentRequests().valueSerde())
+                                .withValueSerde(InternalAvroSerde.readingAlso(PaymentRequest.class,
+                                        topics.paymentRequests().valueSerde().deserializer(),
+                                        InternalSchemas.of(PaymentRequest.class).toArray(org.apache.avro.Schema[]::new)))
                                 .withNumberOfPartitions(config.statefulPartitions()))
                         .mapValues(v -> (SpecificRecord) v, Named.as("request-as-input"))
                         .merge(results, Named.as("requests-and-results"))
@@ -150,6 +155,12 @@ public final class PaymentsTopology {
                         .noDefaultBranch(), "accepted"));
 
         return builder.build();
+    }
+
+    /** The serde of an internal store's values: single-object Avro, reading the registry-framed records of earlier versions. */
+    public static <T extends SpecificRecord> org.apache.kafka.common.serialization.Serde<T> internal(SerdeFactory serdes, Class<T> type) {
+        return InternalAvroSerde.readingAlso(type, serdes.valueSerde(type).deserializer(),
+                InternalSchemas.of(type).toArray(org.apache.avro.Schema[]::new));
     }
 
     /** Kafka Streams settings of the payments application; {@code paystream.streams.*} overrides win. */

@@ -673,7 +673,9 @@ public final class BenchCommand {
      * A processor in its own process (as deployed) whose idempotency store holds {@code entries} live keys:
      * the keys are written to the store's changelog and the processor restores them, as it would after a
      * move to a new node. Probes that reuse preloaded keys with a different request must come back as
-     * idempotency conflicts, which proves the keys are live; then the process's RSS is read.
+     * idempotency conflicts, which proves the keys are live; then the process's RSS is read. Half the keys are
+     * written as an earlier version wrote them (registry-framed), half as this one does, and the probes cover
+     * both in every partition: a processor upgraded in place reads what its predecessor wrote.
      */
     private static Memory memory(DevKit kit, BenchAgents agents, Path home, Path state, int entries, PrintStream out) throws Exception {
         String prefix = "bench-mem.";
@@ -690,7 +692,11 @@ public final class BenchCommand {
             awaitLeaders(admin, List.of(storeChangelog));
         }
         long t0 = System.nanoTime();
-        var entrySerializer = new RegistrySerdes(kit.registryUrl(), true).valueSerde(PaymentSnapshot.class).serializer();
+        // Every other key as an earlier version wrote it (registry-framed), the rest as this one does (single-object
+        // Avro): the probes below include both kinds in every partition, so the restore reads both.
+        RegistrySerdes registry = new RegistrySerdes(kit.registryUrl(), true);
+        var entrySerializer = dev.paystream.processor.PaymentsTopology.internal(registry, PaymentSnapshot.class).serializer();
+        var legacySerializer = registry.valueSerde(PaymentSnapshot.class).serializer();
         Properties p = new Properties();
         p.put("bootstrap.servers", kit.bootstrapServers());
         p.put("acks", "all");
@@ -714,7 +720,8 @@ public final class BenchCommand {
                 byte[] key = paymentId.getBytes(StandardCharsets.UTF_8);
                 int partition = statefulPartition(agent, statefulPartitions);
                 PaymentSnapshot e = preloaded(paymentId, agent, "memory-order-" + i, Integer.toHexString(i), now);
-                producer.send(new ProducerRecord<>(storeChangelog, partition, key, entrySerializer.serialize(storeChangelog, e)), check);
+                byte[] value = (i % 2 == 0 ? legacySerializer : entrySerializer).serialize(storeChangelog, e);
+                producer.send(new ProducerRecord<>(storeChangelog, partition, key, value), check);
             }
         }
         if (failed.get() != null) {
@@ -737,11 +744,11 @@ public final class BenchCommand {
             Properties pp = new Properties();
             pp.put("bootstrap.servers", kit.bootstrapServers());
             try (var producer = new KafkaProducer<>(pp, new StringSerializer(), new ByteArraySerializer())) {
-                for (int i = 0; probes.size() < statefulPartitions && i < entries; i++) {
+                for (int i = 0; probes.size() < 2 * statefulPartitions && i < entries; i++) {
                     String agent = BenchAgents.agent(i % AGENTS);
                     String paymentId = PaymentIds.derive(agent, "memory-order-" + i);
                     int partition = statefulPartition(agent, statefulPartitions);
-                    if (probes.putIfAbsent(partition, paymentId) == null) {
+                    if (probes.putIfAbsent(2 * partition + i % 2, paymentId) == null) {
                         PaymentRequest r = PaymentRequest.newBuilder()
                                 .setRequestId(UUID.randomUUID().toString()).setAgentId(agent).setIdempotencyKey("memory-order-" + i)
                                 .setMandateToken(agents.tokens().get(i % AGENTS)).setSubmittedAt(Instant.now())
