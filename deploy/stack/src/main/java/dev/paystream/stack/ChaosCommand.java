@@ -668,16 +668,25 @@ public final class ChaosCommand {
         // 2. one event per (payment, sequence), in order
         long duplicateEvents = 0;
         long gaps = 0;
-        for (List<PaymentEvent> list : byPayment.values()) {
+        List<String> gapSamples = new ArrayList<>();
+        for (Map.Entry<String, List<PaymentEvent>> payment : byPayment.entrySet()) {
             Set<Long> seen = new HashSet<>();
             long expected = 1;
-            for (PaymentEvent e : list) {
+            boolean broken = false;
+            for (PaymentEvent e : payment.getValue()) {
                 if (!seen.add(e.getSequence())) {
                     duplicateEvents++;
+                    broken = true;
                 } else if (e.getSequence() != expected) {
                     gaps++;
+                    broken = true;
                 }
                 expected = e.getSequence() + 1;
+            }
+            if (broken && gapSamples.size() < 5) {
+                // What an operator needs to look the payment up: its id and the sequences and states the ledger holds.
+                gapSamples.add(payment.getKey() + " " + payment.getValue().stream()
+                        .map(e -> e.getSequence() + ":" + e.getToState() + "(" + e.getCause() + ")").toList());
             }
         }
         // 5. every payment applied, refused with an audit record or dead-lettered
@@ -755,6 +764,7 @@ public final class ChaosCommand {
         result.put("request_partitions", Map.of("before", REQUEST_PARTITIONS, "after", GROWN_REQUEST_PARTITIONS));
         result.put("duplicate_events", duplicateEvents);
         result.put("sequence_gaps", gaps);
+        result.put("sequence_violation_samples", gapSamples);
         result.put("lost", lost);
         result.put("stuck", stuck);
         result.put("failed", failed);
@@ -801,6 +811,7 @@ public final class ChaosCommand {
         out.printf("final states %s%n", states);
         line("duplicate ledger events", duplicateEvents);
         line("sequence gaps", gaps);
+        gapSamples.forEach(g -> out.printf("        %s%n", g));
         line("lost payments", lost);
         line("stuck payments (in flight at the end)", stuck);
         line("FAILED payments", failed);
