@@ -1,52 +1,26 @@
 package dev.paystream.processor.payment;
 
 import dev.paystream.processor.avro.HistoryEntry;
-import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
-import dev.paystream.processor.avro.PolicyCheck;
-import dev.paystream.processor.avro.StrayVoid;
-import dev.paystream.processor.gateway.PspGateway;
 import dev.paystream.processor.mandate.AgentBooks;
 import dev.paystream.processor.mandate.MandateDesk;
-import dev.paystream.processor.mandate.MandateGuard;
-import dev.paystream.processor.mandate.RiskSettings;
-import dev.paystream.processor.mandate.Rules;
 import dev.paystream.processor.ops.PipelineMetrics;
-import dev.paystream.schemas.Fingerprints;
-import dev.paystream.schemas.avro.ApprovePayment;
 import dev.paystream.schemas.avro.AuditKind;
 import dev.paystream.schemas.avro.AuditRecord;
-import dev.paystream.schemas.avro.CancelPayment;
-import dev.paystream.schemas.avro.CapturePayment;
 import dev.paystream.schemas.avro.CreatePayment;
-import dev.paystream.schemas.avro.DecisionContext;
-import dev.paystream.schemas.avro.DenyPayment;
-import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PaymentEvent;
 import dev.paystream.schemas.avro.PaymentRequest;
 import dev.paystream.schemas.avro.PaymentState;
 import dev.paystream.schemas.avro.PspCommand;
-import dev.paystream.schemas.avro.PspOperation;
-import dev.paystream.schemas.avro.PspOutcome;
-import dev.paystream.schemas.avro.PspResult;
-import dev.paystream.schemas.avro.ReconcilePayment;
-import dev.paystream.schemas.avro.RefundPayment;
 import dev.paystream.schemas.avro.RuleEvaluation;
-import dev.paystream.schemas.avro.RuleResult;
 import dev.paystream.schemas.statemachine.PaymentTransitions;
 import dev.paystream.schemas.statemachine.Transition;
 import dev.paystream.schemas.statemachine.Trigger;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Currency;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 import java.util.UUID;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One decision being made: what it read (the payment, the agent's books) and what it decides. The
