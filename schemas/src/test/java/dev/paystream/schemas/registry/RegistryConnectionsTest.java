@@ -72,8 +72,11 @@ class RegistryConnectionsTest {
         Serializer<PaymentRequest> serializer = serializerFor(server);
 
         assertThatThrownBy(() -> serializer.serialize("bound-closing.payment-requests.v1", request()))
-                .satisfies(e -> assertThat(causeOfType(e, RegistryUnavailableException.class)).isNotNull());
-        assertThat(server.requests()).hasSize(FAST.attempts());
+                .satisfies(e -> assertThat(causeOfType(e, RegistryUnavailableException.class))
+                        .hasMessageContaining("after " + FAST.attempts() + " attempts"));
+        // The client may try a pooled connection that the server has already closed: such an attempt fails
+        // before the server reads a request, so the server sees between one and every attempt.
+        assertThat(server.requests()).hasSizeBetween(1, FAST.attempts());
     }
 
     @Test
