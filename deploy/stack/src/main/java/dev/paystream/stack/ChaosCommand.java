@@ -80,7 +80,7 @@ public final class ChaosCommand {
 
     static final String USAGE = """
             usage: paystream chaos [--payments N] [--kills K] [--processors P] [--rate R] [--duplicates F] [--seed S]
-                                   [--gateway-outage DURATION] [--out FILE]
+                                   [--gateway-outage DURATION] [--processor-setting KEY=VALUE]... [--out FILE]
               Runs processor instances and the PSP gateway as separate processes against one broker and a PSP
               simulator with faults (latency, 5xx, responses lost after processing). While agents send N payments
               it kills random instances with SIGKILL K times and restarts them, restarts the broker once and grows
@@ -96,7 +96,11 @@ public final class ChaosCommand {
                                also stop the gateway once, for DURATION (ISO-8601, e.g. PT40S), longer than the
                                processors' redrive budget (in-flight timeout PT10S x (2 redrives + 1) = 30 s in this mode,
                                attention read-back every PT60S): payments must go to NEEDS_ATTENTION, not FAILED, nothing
-                               may be charged that is not CAPTURED, and every one must be at rest at the end""";
+                               may be charged that is not CAPTURED, and every one must be at rest at the end
+              --processor-setting KEY=VALUE
+                               a processor setting for every processor instance, repeatable (e.g.
+                               paystream.streams.session.timeout.ms=6000: paystream.streams.* goes to Kafka Streams),
+                               to compare a configuration under the same faults; recorded in the JSON's settings""";
 
     /** Saga timing of the processors when the gateway is stopped past the redrive budget (--gateway-outage). */
     private static final Duration OUTAGE_INFLIGHT_TIMEOUT = Duration.ofSeconds(10);
@@ -117,7 +121,8 @@ public final class ChaosCommand {
     private static final String PSP_KEY_ENV = "PAYSTREAM_PSP_PRIMARY_API_KEY";
 
     /** @param gatewayOutage null, or how long the gateway is stopped once (longer than the redrive budget) */
-    record Options(int payments, int kills, int processors, int rate, double duplicates, long seed, Duration gatewayOutage, Path out) {
+    record Options(int payments, int kills, int processors, int rate, double duplicates, long seed, Duration gatewayOutage,
+                   Map<String, String> processorSettings, Path out) {
 
         /** How long a command is worth redriving before its payment needs attention, in --gateway-outage mode. */
         static Duration redriveBudget() {
@@ -159,6 +164,7 @@ public final class ChaosCommand {
         double duplicates = 0.10;
         long seed = 7;
         Duration outage = null;
+        Map<String, String> processorSettings = new LinkedHashMap<>();
         Path json = Path.of("target/paystream-chaos.json");
         try {
             for (int i = 0; i < args.length; i++) {
@@ -170,6 +176,14 @@ public final class ChaosCommand {
                     case "--duplicates" -> duplicates = Double.parseDouble(args[++i]);
                     case "--seed" -> seed = Long.parseLong(args[++i]);
                     case "--gateway-outage" -> outage = Duration.parse(args[++i]);
+                    case "--processor-setting" -> {
+                        String kv = args[++i];
+                        int eq = kv.indexOf('=');
+                        if (eq < 1 || !kv.startsWith("paystream.")) {
+                            throw new IllegalArgumentException("--processor-setting takes paystream.KEY=VALUE, not " + kv);
+                        }
+                        processorSettings.put(kv.substring(0, eq), kv.substring(eq + 1));
+                    }
                     case "--out" -> json = Path.of(args[++i]);
                     case "--help", "-h" -> {
                         out.println(USAGE);
@@ -190,7 +204,8 @@ public final class ChaosCommand {
         }
         Path home = Path.of(System.getProperty("paystream.home", ".")).toAbsolutePath();
         Path data = Files.createTempDirectory("paystream-chaos-");
-        ChaosCommand chaos = new ChaosCommand(new Options(payments, kills, processors, rate, duplicates, seed, outage, json), out, data, home);
+        ChaosCommand chaos = new ChaosCommand(new Options(payments, kills, processors, rate, duplicates, seed, outage,
+                Map.copyOf(processorSettings), json), out, data, home);
         try {
             Map<String, Object> result = chaos.play();
             ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -585,6 +600,7 @@ public final class ChaosCommand {
                     s.put(ProcessorConfig.Setting.REDRIVE_MAX.key, Integer.toString(OUTAGE_REDRIVES));
                     s.put(ProcessorConfig.Setting.ATTENTION_INTERVAL.key, OUTAGE_ATTENTION_INTERVAL.toString());
                 }
+                s.putAll(options.processorSettings());
                 s.put("logback.configurationFile", home.resolve("deploy/stack/src/main/resources/logback-chaos.xml").toString());
                 child = Stack.ChildService.start(name, home, "processor", "dev.paystream.processor.ProcessorMain", s, Map.of(), log, port);
             } else {
@@ -799,6 +815,7 @@ public final class ChaosCommand {
         settings.put("duplicates", options.duplicates());
         settings.put("seed", options.seed());
         settings.put("gateway_outage", options.gatewayOutage() == null ? "none" : options.gatewayOutage().toString());
+        settings.put("processor_settings", new java.util.TreeMap<>(options.processorSettings()));
         settings.put("agents", AGENTS);
         settings.put("budgets", "90 % of what each agent asks for; per-transaction maximum " + PER_TRANSACTION_MAX);
         settings.put("psp_faults", "latency median 5 ms / p99 60 ms, 2 % 5xx, 1 % responses lost after processing");
