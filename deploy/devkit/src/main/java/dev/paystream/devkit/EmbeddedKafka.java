@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import org.apache.kafka.common.Uuid;
@@ -99,7 +98,7 @@ public final class EmbeddedKafka implements KafkaBroker {
                     .setClusterId(clusterId)
                     .setNodeId(1)
                     .setDirectories(List.of(logDir.toString()))
-                    .setMetadataLogDirectory(Optional.of(logDir.toString()))
+                    .setMetadataLogDirectory(logDir.toString())
                     .setReleaseVersion(MetadataVersion.LATEST_PRODUCTION)
                     .setControllerListenerName("CONTROLLER")
                     .setIgnoreFormatted(true)
