@@ -7,7 +7,7 @@ import org.testcontainers.kafka.KafkaContainer;
 public final class ContainerKafka implements KafkaBroker {
 
     /** The broker image, matching the pinned client version. */
-    public static final String IMAGE = "apache/kafka:4.3.1";
+    public static final String IMAGE = "apache/kafka:4.4.0";
 
     private final KafkaContainer container;
 
