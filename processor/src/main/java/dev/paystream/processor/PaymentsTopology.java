@@ -188,6 +188,11 @@ public final class PaymentsTopology {
         p.put(StreamsConfig.consumerPrefix("isolation.level"), "read_committed");
         p.put(StreamsConfig.consumerPrefix("session.timeout.ms"), 15_000);
         p.put(StreamsConfig.consumerPrefix("heartbeat.interval.ms"), 3_000);
+        if (!config.instanceId().isBlank()) {
+            // Static membership: Kafka Streams suffixes each stream thread's consumer with its thread index.
+            p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.GROUP_INSTANCE_ID_CONFIG),
+                    config.instanceId());
+        }
         if (!config.applicationServer().isBlank()) {
             p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, config.applicationServer());
         }

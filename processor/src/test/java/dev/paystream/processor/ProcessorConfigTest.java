@@ -19,4 +19,18 @@ class ProcessorConfigTest {
         assertThatThrownBy(() -> ProcessorConfig.fromMap(Map.of(ProcessorConfig.Setting.ROCKSDB_MEMORY.key, "0")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("paystream.rocksdb.memory.mb");
     }
+
+    @Test
+    void shouldJoinAsAStaticMemberPerStreamThreadWhenTheInstanceHasAName() {
+        // Given an instance named like its pod
+        StreamsConfig named = new StreamsConfig(PaymentsTopology.streamsProperties(ProcessorConfig.fromMap(Map.of(
+                ProcessorConfig.Setting.INSTANCE_ID.key, "paystream-processor-1"))));
+        // Then each stream thread's consumer is a static member of its own, and restore consumers are not
+        assertThat(named.getMainConsumerConfigs("paystream-payments", "client", 2).get("group.instance.id"))
+                .isEqualTo("paystream-processor-1-2");
+        assertThat(named.getRestoreConsumerConfigs("client")).doesNotContainKey("group.instance.id");
+        // And without a name every member is dynamic
+        StreamsConfig unnamed = new StreamsConfig(PaymentsTopology.streamsProperties(ProcessorConfig.fromMap(Map.of())));
+        assertThat(unnamed.getMainConsumerConfigs("paystream-payments", "client", 1).get("group.instance.id")).isNull();
+    }
 }
