@@ -80,7 +80,7 @@ public final class ChaosCommand {
 
     static final String USAGE = """
             usage: paystream chaos [--payments N] [--kills K] [--processors P] [--rate R] [--duplicates F] [--seed S]
-                                   [--gateway-outage DURATION] [--processor-setting KEY=VALUE]... [--out FILE]
+                                   [--gateway-outage DURATION] [--processor-setting KEY=VALUE]... [--static-members] [--out FILE]
               Runs processor instances and the PSP gateway as separate processes against one broker and a PSP
               simulator with faults (latency, 5xx, responses lost after processing). While agents send N payments
               it kills random instances with SIGKILL K times and restarts them, restarts the broker once and grows
@@ -100,7 +100,9 @@ public final class ChaosCommand {
               --processor-setting KEY=VALUE
                                a processor setting for every processor instance, repeatable (e.g.
                                paystream.streams.session.timeout.ms=6000: paystream.streams.* goes to Kafka Streams),
-                               to compare a configuration under the same faults; recorded in the JSON's settings""";
+                               to compare a configuration under the same faults; recorded in the JSON's settings
+              --static-members each processor instance joins under its own name (paystream.instance.id), as the
+                               StatefulSet's pods do, so a restarted instance takes its tasks back without a rebalance""";
 
     /** Saga timing of the processors when the gateway is stopped past the redrive budget (--gateway-outage). */
     private static final Duration OUTAGE_INFLIGHT_TIMEOUT = Duration.ofSeconds(10);
@@ -122,7 +124,7 @@ public final class ChaosCommand {
 
     /** @param gatewayOutage null, or how long the gateway is stopped once (longer than the redrive budget) */
     record Options(int payments, int kills, int processors, int rate, double duplicates, long seed, Duration gatewayOutage,
-                   Map<String, String> processorSettings, Path out) {
+                   Map<String, String> processorSettings, boolean staticMembers, Path out) {
 
         /** How long a command is worth redriving before its payment needs attention, in --gateway-outage mode. */
         static Duration redriveBudget() {
@@ -165,6 +167,7 @@ public final class ChaosCommand {
         long seed = 7;
         Duration outage = null;
         Map<String, String> processorSettings = new LinkedHashMap<>();
+        boolean staticMembers = false;
         Path json = Path.of("target/paystream-chaos.json");
         try {
             for (int i = 0; i < args.length; i++) {
@@ -184,6 +187,7 @@ public final class ChaosCommand {
                         }
                         processorSettings.put(kv.substring(0, eq), kv.substring(eq + 1));
                     }
+                    case "--static-members" -> staticMembers = true;
                     case "--out" -> json = Path.of(args[++i]);
                     case "--help", "-h" -> {
                         out.println(USAGE);
@@ -205,7 +209,7 @@ public final class ChaosCommand {
         Path home = Path.of(System.getProperty("paystream.home", ".")).toAbsolutePath();
         Path data = Files.createTempDirectory("paystream-chaos-");
         ChaosCommand chaos = new ChaosCommand(new Options(payments, kills, processors, rate, duplicates, seed, outage,
-                Map.copyOf(processorSettings), json), out, data, home);
+                Map.copyOf(processorSettings), staticMembers, json), out, data, home);
         try {
             Map<String, Object> result = chaos.play();
             ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -600,6 +604,9 @@ public final class ChaosCommand {
                     s.put(ProcessorConfig.Setting.REDRIVE_MAX.key, Integer.toString(OUTAGE_REDRIVES));
                     s.put(ProcessorConfig.Setting.ATTENTION_INTERVAL.key, OUTAGE_ATTENTION_INTERVAL.toString());
                 }
+                if (options.staticMembers()) {
+                    s.put(ProcessorConfig.Setting.INSTANCE_ID.key, name);
+                }
                 s.putAll(options.processorSettings());
                 s.put("logback.configurationFile", home.resolve("deploy/stack/src/main/resources/logback-chaos.xml").toString());
                 child = Stack.ChildService.start(name, home, "processor", "dev.paystream.processor.ProcessorMain", s, Map.of(), log, port);
@@ -816,6 +823,7 @@ public final class ChaosCommand {
         settings.put("seed", options.seed());
         settings.put("gateway_outage", options.gatewayOutage() == null ? "none" : options.gatewayOutage().toString());
         settings.put("processor_settings", new java.util.TreeMap<>(options.processorSettings()));
+        settings.put("static_members", options.staticMembers());
         settings.put("agents", AGENTS);
         settings.put("budgets", "90 % of what each agent asks for; per-transaction maximum " + PER_TRANSACTION_MAX);
         settings.put("psp_faults", "latency median 5 ms / p99 60 ms, 2 % 5xx, 1 % responses lost after processing");
