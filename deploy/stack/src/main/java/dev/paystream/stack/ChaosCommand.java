@@ -101,8 +101,9 @@ public final class ChaosCommand {
                                a processor setting for every processor instance, repeatable (e.g.
                                paystream.streams.session.timeout.ms=6000: paystream.streams.* goes to Kafka Streams),
                                to compare a configuration under the same faults; recorded in the JSON's settings
-              --static-members each processor instance joins under its own name (paystream.instance.id), as the
-                               StatefulSet's pods do, so a restarted instance takes its tasks back without a rebalance""";
+              --static-members each processor instance and the gateway join under their own names (paystream.instance.id,
+                               paystream.gateway.instance.id), as pods with stable names would, so a restarted
+                               instance takes its work back without a rebalance""";
 
     /** Saga timing of the processors when the gateway is stopped past the redrive budget (--gateway-outage). */
     private static final Duration OUTAGE_INFLIGHT_TIMEOUT = Duration.ofSeconds(10);
@@ -615,6 +616,9 @@ public final class ChaosCommand {
                 s.put(GatewayConfig.Setting.REGISTRY.key, kit.registryUrl());
                 s.put(GatewayConfig.Setting.PSPS.key, "primary=" + psp.baseUri());
                 s.put(GatewayConfig.Setting.METRICS_PORT.key, Integer.toString(port));
+                if (options.staticMembers()) {
+                    s.put(GatewayConfig.Setting.INSTANCE_ID.key, name);
+                }
                 s.put("logback.configurationFile", home.resolve("deploy/stack/src/main/resources/logback-chaos.xml").toString());
                 child = Stack.ChildService.start(name, home, "processor", "dev.paystream.processor.gateway.GatewayMain", s,
                         Map.of(PSP_KEY_ENV, pspKey), log, port);

@@ -32,7 +32,8 @@ public record GatewayConfig(
         int statefulPartitions,
         short replicationFactor,
         int metricsPort,
-        String opsHost) {
+        String opsHost,
+        String instanceId) {
 
     /** One documented setting. */
     public enum Setting {
@@ -54,7 +55,8 @@ public record GatewayConfig(
         STATEFUL_PARTITIONS("paystream.stateful.partitions", "12", "Partitions of psp-results.v1: the processor's stateful partition count (the gateway refuses to start if the topic has another)."),
         REPLICATION("paystream.replication.factor", "1", "Replication factor of topics the gateway creates."),
         METRICS_PORT("paystream.gateway.metrics.port", "0", "Port of the gateway's /metrics and /health on 127.0.0.1 (0: any free port, -1: off)."),
-        OPS_HOST("paystream.gateway.ops.host", "127.0.0.1", "Address /metrics and /health bind to; 0.0.0.0 in a container.");
+        OPS_HOST("paystream.gateway.ops.host", "127.0.0.1", "Address /metrics and /health bind to; 0.0.0.0 in a container."),
+        INSTANCE_ID("paystream.gateway.instance.id", "", "Stable name of this gateway instance (its pod name): it joins the group as a static member, so a restart within the session timeout takes its partitions back without a rebalance. Blank: a dynamic member.");
 
         public final String key;
         public final String defaultValue;
@@ -101,7 +103,8 @@ public record GatewayConfig(
                 Double.parseDouble(v.get(Setting.BREAKER_FAILURE_RATE.key)), Duration.parse(v.get(Setting.BREAKER_OPEN.key)),
                 Integer.parseInt(v.get(Setting.REQUEST_PARTITIONS.key)), Integer.parseInt(v.get(Setting.STATEFUL_PARTITIONS.key)),
                 Short.parseShort(v.get(Setting.REPLICATION.key)),
-                Integer.parseInt(v.get(Setting.METRICS_PORT.key)), v.get(Setting.OPS_HOST.key));
+                Integer.parseInt(v.get(Setting.METRICS_PORT.key)), v.get(Setting.OPS_HOST.key),
+                v.get(Setting.INSTANCE_ID.key).trim());
     }
 
     static Map<String, URI> parsePsps(String spec) {

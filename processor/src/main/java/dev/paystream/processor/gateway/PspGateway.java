@@ -109,16 +109,7 @@ public final class PspGateway implements AutoCloseable {
                 .stream().mapToDouble(start -> (System.currentTimeMillis() - start) / 1000.0).findFirst().orElse(0));
 
         Serde<PspCommand> commandSerde = topics.pspCommands().valueSerde();
-        Properties c = new Properties();
-        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-        c.putAll(dev.paystream.schemas.KafkaSecurity.fromEnvironment()); // TLS/SASL from the environment only
-        c.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
-        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, Math.min(500, config.concurrency())));
-        c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 15_000);
-        c.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
+        Properties c = consumerProperties(config);
         this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), commandSerde.deserializer());
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
@@ -478,5 +469,23 @@ public final class PspGateway implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** The command consumer's settings: read_committed, manual commits, a static member when the instance has a name. */
+    static Properties consumerProperties(GatewayConfig config) {
+        Properties c = new Properties();
+        c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+        c.putAll(dev.paystream.schemas.KafkaSecurity.fromEnvironment()); // TLS/SASL from the environment only
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, Math.min(500, config.concurrency())));
+        c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 15_000);
+        c.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
+        if (!config.instanceId().isBlank()) {
+            c.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, config.instanceId()); // static member: a restart keeps its partitions
+        }
+        return c;
     }
 }
