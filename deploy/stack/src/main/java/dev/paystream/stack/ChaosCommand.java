@@ -99,7 +99,7 @@ public final class ChaosCommand {
                                may be charged that is not CAPTURED, and every one must be at rest at the end
               --processor-setting KEY=VALUE
                                a processor setting for every processor instance, repeatable (e.g.
-                               paystream.streams.session.timeout.ms=6000: paystream.streams.* goes to Kafka Streams),
+                               paystream.streams.consumer.session.timeout.ms=6000: paystream.streams.* goes to Kafka Streams),
                                to compare a configuration under the same faults; recorded in the JSON's settings
               --static-members each processor instance and the gateway join under their own names (paystream.instance.id,
                                paystream.gateway.instance.id), as pods with stable names would, so a restarted
