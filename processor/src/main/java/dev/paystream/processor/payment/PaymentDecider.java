@@ -62,8 +62,6 @@ public final class PaymentDecider {
     public static final long MAX_AMOUNT_MINOR = 10_000_000_000_000L;
     /** A read-back unanswered for this many attention intervals is sent again anyway (e.g. the gateway's offsets were reset past it). */
     private static final int READ_BACK_WITHHOLD_MAX = 10;
-    /** Follow-up request keys remembered per payment; a payment sees a handful in its life. */
-    private static final int MAX_APPLIED_REQUESTS = 32;
     private static final Logger LOG = LoggerFactory.getLogger(PaymentDecider.class);
 
     /** One record to publish, keyed by payment id. */
@@ -144,37 +142,36 @@ public final class PaymentDecider {
     }
 
     /**
-     * A follow-up (capture, cancel, refund, approve, deny) whose agent and idempotency key were already
-     * applied to this payment is a retry: it is audited as a replay (or as a conflict when its body differs)
-     * and changes nothing. Without this a retried partial refund would refund twice.
+     * A follow-up (capture, cancel, refund, approve, deny, reconcile) whose agent and idempotency key were
+     * already applied to this payment is a retry: it is audited as a replay (or as a conflict when its body
+     * differs) and changes nothing. Without this a retried partial refund would refund twice. Every applied
+     * follow-up is remembered for the payment's life (see {@link AppliedRequests}); once a payment holds
+     * {@link AppliedRequests#MAX} of them, further new follow-ups are refused rather than an old key forgotten.
      */
     private boolean replayedFollowUp(DecisionStep step, String paymentId, PaymentRequest request) {
         PaymentSnapshot p = step.payment;
-        if (p == null || p.getAppliedRequests().isEmpty()) {
+        if (p == null) {
             return false;
         }
-        String key = followUpKey(request);
-        String sameKey = key.substring(0, key.lastIndexOf('|') + 1);
-        for (String applied : p.getAppliedRequests()) {
-            if (applied.startsWith(sameKey)) {
-                boolean same = applied.equals(key);
-                String type = requestType(request);
-                metrics.request(type, same ? "replayed" : "conflict");
-                step.audit(p, request, same ? AuditKind.DUPLICATE_REPLAYED : AuditKind.IDEMPOTENCY_CONFLICT,
-                        same ? "REPLAYED" : "REFUSED",
-                        same ? "retry of a " + type + " already applied; nothing changed"
-                             : "idempotency key reused with a different " + type + " request; nothing changed",
-                        List.of());
+        String type = requestType(request);
+        AppliedRequests.Match match = AppliedRequests.match(p.getAppliedRequests(), request);
+        if (match == AppliedRequests.Match.NONE) {
+            if (p.getAppliedRequests().size() >= AppliedRequests.MAX) {
+                metrics.request(type, "refused");
+                step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", "payment already has " + AppliedRequests.MAX
+                        + " follow-up requests applied, the most one payment takes; nothing changed", List.of());
                 return true;
             }
+            return false;
         }
-        return false;
-    }
-
-    /** agent|idempotency key|hash of the body: what identifies an applied follow-up request. */
-    private static String followUpKey(PaymentRequest request) {
-        String body = request.getBody().toString();
-        return request.getAgentId() + "|" + request.getIdempotencyKey() + "|" + Integer.toHexString(body.hashCode());
+        boolean same = match == AppliedRequests.Match.SAME;
+        metrics.request(type, same ? "replayed" : "conflict");
+        step.audit(p, request, same ? AuditKind.DUPLICATE_REPLAYED : AuditKind.IDEMPOTENCY_CONFLICT,
+                same ? "REPLAYED" : "REFUSED",
+                same ? "retry of a " + type + " already applied; nothing changed"
+                     : "idempotency key reused with a different " + type + " request; nothing changed",
+                List.of());
+        return true;
     }
 
     private static String requestType(PaymentRequest request) {
@@ -533,10 +530,7 @@ public final class PaymentDecider {
             return;
         }
         List<String> applied = new ArrayList<>(p.getAppliedRequests());
-        applied.add(followUpKey(request));
-        while (applied.size() > MAX_APPLIED_REQUESTS) {
-            applied.removeFirst();
-        }
+        applied.add(AppliedRequests.entry(request));
         p.setAppliedRequests(applied);
     }
 

@@ -46,6 +46,8 @@ class PaymentDeciderTest {
     private final PaymentDecider decider;
 
     PaymentDeciderTest() {
+        // Snapshots are copied through Avro's specific data, which checks the generated classes are trusted.
+        dev.paystream.schemas.AvroTrust.ensure();
         ProcessorConfig config = ProcessorConfig.fromMap(Map.of(ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec()));
         SagaSettings saga = new SagaSettings(INFLIGHT, 2, Duration.ofSeconds(2), Duration.ofDays(7), Duration.ofSeconds(1),
                 Duration.ofHours(1), Duration.ofMinutes(5));

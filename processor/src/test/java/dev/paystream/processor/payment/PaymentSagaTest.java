@@ -354,6 +354,93 @@ class PaymentSagaTest {
                 .containsExactly("INITIATED", "VALIDATED", "AUTHORISING", "AUTHORISED", "CAPTURING", "CAPTURED", "REFUNDING", "CAPTURED");
     }
 
+    @Test
+    void shouldRememberEveryAppliedRefundKeyNotOnlyTheLastFew() {
+        String id = create("o-7m", 10_000, CaptureMethod.AUTOMATIC);
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        states();
+        // Given a first partial refund, then forty more under their own keys, all completed
+        for (int i = 0; i <= 40; i++) {
+            followWithKey("o-7m", "refund-" + i, new RefundPayment(new Money(10L, "USD"), "line " + i));
+            answer(command(PspOperation.REFUND), PspOutcome.SUCCEEDED);
+        }
+        assertThat(snapshot(id).getRefundedMinor()).isEqualTo(410L);
+        states();
+        audit.readValuesToList();
+
+        // When the agent retries the very first refund
+        followWithKey("o-7m", "refund-0", new RefundPayment(new Money(10L, "USD"), "line 0"));
+
+        // Then it is a replay: no second refund
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind).containsExactly(AuditKind.DUPLICATE_REPLAYED);
+        assertThat(commands.isEmpty()).as("no refund command").isTrue();
+        assertThat(events.isEmpty()).isTrue();
+        assertThat(snapshot(id).getRefundedMinor()).isEqualTo(410L);
+    }
+
+    @Test
+    void shouldRefuseANewFollowUpOnceAPaymentHoldsTheMostItTakesAndStillReplayOldOnes() {
+        String id = create("o-7l", 10_000, CaptureMethod.AUTOMATIC);
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        for (int i = 0; i < AppliedRequests.MAX; i++) {
+            followWithKey("o-7l", "refund-" + i, new RefundPayment(new Money(1L, "USD"), "unit"));
+            answer(command(PspOperation.REFUND), PspOutcome.SUCCEEDED);
+        }
+        states();
+        audit.readValuesToList();
+
+        followWithKey("o-7l", "refund-new", new RefundPayment(new Money(1L, "USD"), "unit"));
+        followWithKey("o-7l", "refund-0", new RefundPayment(new Money(1L, "USD"), "unit"));
+
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind)
+                .containsExactly(AuditKind.NOT_PERMITTED, AuditKind.DUPLICATE_REPLAYED);
+        assertThat(commands.isEmpty()).isTrue();
+        assertThat(snapshot(id).getRefundedMinor()).isEqualTo(AppliedRequests.MAX);
+        assertThat(snapshot(id).getAppliedRequests()).hasSize(AppliedRequests.MAX);
+    }
+
+    @Test
+    void shouldStillReplayAFollowUpRememberedInTheEarlierFormat() {
+        String id = create("o-7o", 1_000, CaptureMethod.AUTOMATIC);
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        states();
+        audit.readValuesToList();
+        // Given a snapshot written by the previous version: agent|key|32-bit hash of the body
+        RefundPayment body = new RefundPayment(new Money(10L, "USD"), "old");
+        KeyValueStore<String, PaymentSnapshot> store = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
+        PaymentSnapshot p = store.get(id);
+        p.setAppliedRequests(List.of(AGENT + "|refund-old|" + Integer.toHexString(body.toString().hashCode())));
+        store.put(id, p);
+
+        followWithKey("o-7o", "refund-old", body);
+        followWithKey("o-7o", "refund-old", new RefundPayment(new Money(20L, "USD"), "old"));
+
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind)
+                .containsExactly(AuditKind.DUPLICATE_REPLAYED, AuditKind.IDEMPOTENCY_CONFLICT);
+        assertThat(commands.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldTellAKeyWhoseAgentOrKeyContainsTheSeparatorFromAnother() {
+        String id = create("o-7s", 1_000, CaptureMethod.AUTOMATIC);
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        states();
+        followWithKey("o-7s", "a|b", new RefundPayment(new Money(10L, "USD"), "x"));
+        answer(command(PspOperation.REFUND), PspOutcome.SUCCEEDED);
+        audit.readValuesToList();
+
+        // A key that only shares a prefix with an applied one is a different request
+        followWithKey("o-7s", "a", new RefundPayment(new Money(10L, "USD"), "x"));
+
+        assertThat(command(PspOperation.REFUND)).isNotNull();
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind).doesNotContain(AuditKind.DUPLICATE_REPLAYED, AuditKind.IDEMPOTENCY_CONFLICT);
+        assertThat(snapshot(id).getState()).isEqualTo("REFUNDING");
+    }
+
     // ---- settlement ------------------------------------------------------------------------------------
 
     private static ReconcilePayment settlement(String id, long gross, String currency) {
