@@ -57,6 +57,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
 import java.util.Set;
+import java.util.Collections;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -169,6 +170,15 @@ class ReconcilerIT {
         // And the Stripe file is delivered a second time
         Result again = cli(cli, "--psp", "stripe", stripeFile.toString());
         assertThat(again.status()).as(again.err()).isZero();
+        // And a regenerated Stripe report: the same lines in another order, so other bytes and positions
+        List<String> stripeLines = Files.readAllLines(stripeFile);
+        List<String> regenerated = new ArrayList<>(stripeLines.subList(1, stripeLines.size()));
+        Collections.reverse(regenerated);
+        regenerated.addFirst(stripeLines.getFirst());
+        Path regeneratedFile = work.resolve("stripe-payout-po_1001-corrected.csv");
+        Files.write(regeneratedFile, regenerated);
+        Result corrected = cli(cli, "--psp", "stripe", regeneratedFile.toString());
+        assertThat(corrected.status()).as(corrected.err()).isZero();
 
         // Then every planted discrepancy is reported exactly once, with the right class
         Map<String, DiscrepancyClass> expected = new HashMap<>();
@@ -210,6 +220,9 @@ class ReconcilerIT {
         assertThat(stripeReport.path("outcomes").path("DUPLICATE_SETTLEMENT").asLong()).isEqualTo(3);
         assertThat(stripeReport.path("totals_minor").path("EUR").path("fee").asLong()).isPositive();
         assertThat(again.out()).containsPattern("REDELIVERED\\s+[\\d,]+").contains("MATCHED                        0");
+        // a corrected or regenerated report changes nothing for lines already accepted: no double charge raised
+        assertThat(corrected.out()).as(corrected.out()).containsPattern("REDELIVERED\\s+" + String.format("%,d", stripeLines.size() - 1))
+                .containsPattern("MATCHED\\s+0\n").containsPattern("DUPLICATE_SETTLEMENT\\s+0\n");
         assertThat(adyenRun.out()).contains("line " + (adyenLines + 1));
         assertThat(deadLetters(kit, topics)).contains(adyenFile.getFileName() + ":" + (adyenLines + 1));
         String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.getPort() + "/prometheus")).build(),

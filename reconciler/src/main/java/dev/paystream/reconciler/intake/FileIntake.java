@@ -38,10 +38,13 @@ import org.slf4j.LoggerFactory;
  * reference), every bad line onto {@code paystream.dead-letters.v1} with the file name and line number,
  * then the file's cut-off onto {@code paystream.settlement-cutoffs.v1}.
  *
- * <p>Idempotent per file and line: a line's {@code settlementId} is derived from the SHA-256 of the file's
- * content and the line's position, so the same file delivered again (under any name) yields the same ids
- * and the matching ignores them. The file is read twice as a stream (hash, then parse): memory does not
- * depend on its size.
+ * <p>Idempotent per line: a line's {@code settlementId} is derived from what the line is — PSP, type,
+ * reference, payment id, gross and currency, payout — and how many lines with exactly that content came
+ * before it in the same file ({@link LineIdentity}). The same file delivered again (under any name), a
+ * corrected or regenerated report (reordered, fees fixed, lines added) and an overlapping report all give
+ * an already accepted line the same id, so the matching ignores it; two genuinely identical lines in one
+ * file stay two lines. The file is read twice as a stream (hash, then parse); memory grows by at most 24
+ * bytes per line for the occurrence counts (24 MB for a million lines), nothing else depends on its size.
  */
 public final class FileIntake {
 
@@ -114,6 +117,7 @@ public final class FileIntake {
         List<BadLine> bad = new ArrayList<>();
         long[] counts = new long[4]; // lines, sent, dead-lettered, skipped
         long[] maxSettled = {Long.MIN_VALUE};
+        LineIdentity identity = new LineIdentity(psp);
         try (CountingStream in = new CountingStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
             f.parser().parse(in, new LineSink() {
                 @Override
@@ -124,7 +128,7 @@ public final class FileIntake {
                         deadLetter(name, line, problem, describe(e), onError, bad);
                         counts[2]++;
                     } else {
-                        String id = Ids.of("settlement", fileId, Long.toString(line), Integer.toString(e.part()));
+                        String id = identity.next(e);
                         SettlementLine l = SettlementLine.newBuilder()
                                 .setSettlementId(id).setPsp(psp).setPspReference(e.pspReference() == null ? id : e.pspReference())
                                 .setPaymentId(e.paymentId()).setLineType(e.lineType())
