@@ -9,6 +9,7 @@ import dev.paystream.processor.intake.RequestIntake;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.processor.payment.Outbound;
 import dev.paystream.processor.payment.PaymentProcessor;
+import dev.paystream.processor.payment.Retention;
 import dev.paystream.schemas.InternalAvroSerde;
 import dev.paystream.schemas.SerdeFactory;
 import dev.paystream.schemas.TopicCatalog;
@@ -135,7 +136,7 @@ public final class PaymentsTopology {
                                 .withNumberOfPartitions(config.statefulPartitions()))
                         .mapValues(v -> (SpecificRecord) v, Named.as("request-as-input"))
                         .merge(results, Named.as("requests-and-results"))
-                        .process(() -> new PaymentProcessor(config.dedupRetention(), saga, guard,
+                        .process(() -> new PaymentProcessor(new Retention(config.dedupRetention(), config.paymentsRetention()), saga, guard,
                                         config.risk(), metrics),
                                 Named.as("payment-processor"),
                                 PaymentProcessor.PAYMENTS_STORE, PaymentProcessor.DEADLINE_INDEX, MandateDesk.BOOKS)

@@ -28,6 +28,7 @@ public record ProcessorConfig(
         short replicationFactor,
         Duration commitInterval,
         Duration dedupRetention,
+        Duration paymentsRetention,
         String applicationServer,
         String instanceId,
         int metricsPort,
@@ -58,7 +59,8 @@ public record ProcessorConfig(
         REQUEST_PARTITIONS("paystream.request.partitions", "6", "Partitions of the external topics when the processor creates them; the request topic may be grown later."),
         REPLICATION("paystream.replication.factor", "1", "Replication factor of topics Paystream creates (3 in production)."),
         COMMIT_INTERVAL("paystream.commit.interval", "PT0.1S", "Transaction commit interval (ISO-8601 duration): latency versus throughput."),
-        DEDUP_RETENTION("paystream.dedup.retention", "PT24H", "How long an idempotency key is remembered."),
+        DEDUP_RETENTION("paystream.dedup.retention", "PT24H", "Least time an idempotency key is remembered: a payment is never purged sooner after its creation. While a payment is stored, a retry of its create gets the original back and another request under its key a conflict."),
+        PAYMENTS_RETENTION("paystream.payments.retention", "P400D", "A payment at rest for good (REFUNDED, REJECTED, DECLINED, VOIDED, EXPIRED, FAILED, or RECONCILED, which only a refund leaves) is purged from the payments store this long after its last change, with a tombstone on the changelog; its events stay on the ledger topic. Keep it above the longest refund and dispute window."),
         APPLICATION_SERVER("paystream.application.server", "", "host:port other instances reach this one's ops endpoint at, for interactive queries routed by key (GET /query/...); blank: 127.0.0.1:<ops port>."),
         INSTANCE_ID("paystream.instance.id", "", "Stable name of this instance (the pod name in a StatefulSet): its stream threads join the group as static members (group.instance.id <id>-<thread>), so a restarted instance takes its own tasks back without a rebalance, as long as it is back within the session timeout. Blank: dynamic members (every restart is a rebalance)."),
         METRICS_PORT("paystream.metrics.port", "0", "Port of the Prometheus /metrics and /health endpoint on 127.0.0.1 (0: any free port, -1: off)."),
@@ -137,6 +139,7 @@ public record ProcessorConfig(
                 (short) positive(v, Setting.REPLICATION),
                 Duration.parse(v.get(Setting.COMMIT_INTERVAL.key)),
                 Duration.parse(v.get(Setting.DEDUP_RETENTION.key)),
+                atLeast(v, Setting.PAYMENTS_RETENTION, Setting.DEDUP_RETENTION),
                 v.get(Setting.APPLICATION_SERVER.key),
                 v.get(Setting.INSTANCE_ID.key).trim(),
                 Integer.parseInt(v.get(Setting.METRICS_PORT.key)),
@@ -166,6 +169,15 @@ public record ProcessorConfig(
                         Pattern.compile(v.get(Setting.RISK_INSTRUCTIONS_PATTERN.key))),
                 positive(v, Setting.ROCKSDB_MEMORY),
                 Map.copyOf(overrides));
+    }
+
+    private static Duration atLeast(Map<String, String> v, Setting s, Setting floor) {
+        Duration value = Duration.parse(v.get(s.key));
+        Duration min = Duration.parse(v.get(floor.key));
+        if (value.compareTo(min) < 0) {
+            throw new IllegalArgumentException(s.key + " (" + value + ") must be at least " + floor.key + " (" + min + ")");
+        }
+        return value;
     }
 
     private static int positive(Map<String, String> v, Setting s) {

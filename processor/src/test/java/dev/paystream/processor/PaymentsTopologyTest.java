@@ -243,7 +243,7 @@ class PaymentsTopologyTest {
     }
 
     @Test
-    void shouldReplayWithinTheKeysRetentionAndRefuseTheKeyAfterIt() {
+    void shouldReplayARetryWithinAndAfterTheKeysRetentionWhileThePaymentIsStored() {
         send(create(AGENT, "order-4", 700, "GBP"));
         drain();
 
@@ -254,8 +254,8 @@ class PaymentsTopologyTest {
 
         driver.advanceWallClockTime(Duration.ofMinutes(3));
         send(create(AGENT, "order-4", 700, "GBP"));
-        assertThat(events.isEmpty()).as("the payment id is still taken: no second payment").isTrue();
-        assertThat(audit.readValue().getKind()).isEqualTo(AuditKind.IDEMPOTENCY_KEY_REUSED);
+        assertThat(events.isEmpty()).as("the payment is still stored: the original answers, no second payment").isTrue();
+        assertThat(audit.readValue().getKind()).isEqualTo(AuditKind.DUPLICATE_REPLAYED);
     }
 
     @Test

@@ -36,9 +36,14 @@ public final class PipelineMetrics {
         counter("paystream.dead.letters", "Records sent to the dead-letter topic", "reason", reason).increment();
     }
 
-    /** A request's outcome: applied, replayed, conflict, key_reused, refused, rejected, unknown_payment, not_permitted. */
+    /** A request's outcome: applied, replayed, conflict, refused, rejected, unknown_payment, not_permitted. */
     public void request(String type, String outcome) {
         counter("paystream.requests", "Requests by type and outcome", "type", type, "outcome", outcome).increment();
+    }
+
+    /** A payment at rest for good was purged from the payments store after its retention. */
+    public void purged(String state) {
+        counter("paystream.payments.purged", "Payments purged from the payments store after their retention", "state", state).increment();
     }
 
     public void transition(String from, String to) {

@@ -73,10 +73,15 @@ public final class PaymentDecider {
      * @param payment the payment's new snapshot, null when it did not change (or does not exist)
      * @param books   the mandate books the decision changed, by mandate id
      * @param outputs the records to publish, in order
+     * @param purge   the payment's retention has passed: delete it from the store
      */
-    public record Decision(PaymentSnapshot payment, Map<String, MandateBook> books, List<Output> outputs) {}
+    public record Decision(PaymentSnapshot payment, Map<String, MandateBook> books, List<Output> outputs, boolean purge) {
+        Decision(PaymentSnapshot payment, Map<String, MandateBook> books, List<Output> outputs) {
+            this(payment, books, outputs, false);
+        }
+    }
 
-    private final Duration dedupRetention;
+    private final Retention retention;
     private final SagaSettings saga;
     private final MandateGuard guard;
     private final PipelineMetrics metrics;
@@ -84,9 +89,9 @@ public final class PaymentDecider {
     private final Commands commands;
     private final PspOutcomes outcomes;
 
-    public PaymentDecider(Duration dedupRetention, SagaSettings saga, MandateGuard guard, RiskSettings risk,
+    public PaymentDecider(Retention retention, SagaSettings saga, MandateGuard guard, RiskSettings risk,
                           PipelineMetrics metrics) {
-        this.dedupRetention = dedupRetention;
+        this.retention = retention;
         this.saga = saga;
         this.guard = guard;
         this.metrics = metrics;
@@ -102,6 +107,15 @@ public final class PaymentDecider {
         return step.decision();
     }
 
+    /**
+     * When {@code p}'s timer is due, 0 for none: its own (a deadline, a stray void's next attempt) or, for a
+     * payment at rest for good, its purge ({@link Retention}).
+     */
+    public long timerOf(PaymentSnapshot p) {
+        long armed = Commands.armedAt(p);
+        return armed > 0 ? armed : retention.purgeAt(p);
+    }
+
     /** A PSP result (or the gateway's dispatched notice) for {@code result.getPaymentId()}. */
     public Decision onResult(PaymentSnapshot payment, AgentBooks books, PspResult result, long now) {
         DecisionStep step = new DecisionStep(payment, books, now, desk, metrics);
@@ -114,6 +128,11 @@ public final class PaymentDecider {
      * void an authorisation before it expires, expire an approval, resend a stray void.
      */
     public Decision onTimer(PaymentSnapshot payment, AgentBooks books, long now) {
+        long purgeAt = retention.purgeAt(payment);
+        if (purgeAt > 0 && purgeAt <= now) {
+            metrics.purged(payment.getState());
+            return new Decision(null, Map.of(), List.of(), true);
+        }
         DecisionStep step = new DecisionStep(payment, books, now, desk, metrics);
         PaymentSnapshot p = step.payment;
         if (p.getDeadlineAt() > 0 && p.getDeadlineAt() <= now) {
@@ -192,9 +211,11 @@ public final class PaymentDecider {
         long now = step.now;
         String fingerprint = Fingerprints.of(create);
         // The payment's own snapshot is the idempotency record: the id is derived from (agent, key), and the
-        // snapshot holds the first create's fingerprint and time.
+        // snapshot holds the first create's fingerprint and time. It answers every retry for as long as the
+        // payment is stored (Retention), not only within the key's retention: an agent told otherwise might
+        // switch keys and pay twice.
         PaymentSnapshot existing = step.payment;
-        if (existing != null && now < existing.getCreatedAt() + dedupRetention.toMillis()) {
+        if (existing != null) {
             boolean same = existing.getFingerprint().equals(fingerprint);
             metrics.request("create", same ? "replayed" : "conflict");
             step.audit(existing, request, same ? AuditKind.DUPLICATE_REPLAYED : AuditKind.IDEMPOTENCY_CONFLICT,
@@ -202,13 +223,6 @@ public final class PaymentDecider {
                     same ? "retry of the create first seen at " + Instant.ofEpochMilli(existing.getCreatedAt())
                             + "; the original payment stands"
                          : "idempotency key reused with a different request (amount, currency, payee, capture method or mandate differ); nothing changed",
-                    List.of());
-            return;
-        }
-        if (existing != null) {
-            metrics.request("create", "key_reused");
-            step.audit(existing, request, AuditKind.IDEMPOTENCY_KEY_REUSED, "REFUSED",
-                    "idempotency key outlived its retention of " + dedupRetention + " but its payment still exists; use a new key",
                     List.of());
             return;
         }

@@ -70,9 +70,9 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     private KeyValueStore<String, MandateBook> books;
     private KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates;
 
-    public PaymentProcessor(Duration dedupRetention, SagaSettings saga, MandateGuard guard, RiskSettings risk,
+    public PaymentProcessor(Retention retention, SagaSettings saga, MandateGuard guard, RiskSettings risk,
                             PipelineMetrics metrics) {
-        this.decider = new PaymentDecider(dedupRetention, saga, guard, risk, metrics);
+        this.decider = new PaymentDecider(retention, saga, guard, risk, metrics);
         this.timerInterval = saga.timerInterval();
         this.metrics = metrics;
     }
@@ -107,7 +107,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             while (it.hasNext()) {
                 PaymentSnapshot p = it.next().value;
                 scanned++;
-                long at = Commands.armedAt(p);
+                long at = decider.timerOf(p);
                 if (at > 0) {
                     deadlines.put(deadlineKey(at, p.getPaymentId()), NOTHING);
                     armed++;
@@ -152,10 +152,16 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             Headers headers = TraceHeaders.childOf(input == null ? new RecordHeaders() : input.headers());
             context.forward(new Record<>(o.key(), o.value(), input == null ? now : input.timestamp(), headers));
         }
-        if (d.payment() != null) {
+        if (d.purge()) {
+            // Deleting from the logged store writes the tombstone that purges the payment from its changelog too.
+            payments.delete(paymentId);
+            if (before != null && decider.timerOf(before) > 0) {
+                deadlines.delete(deadlineKey(decider.timerOf(before), paymentId));
+            }
+        } else if (d.payment() != null) {
             payments.put(paymentId, d.payment());
-            long was = before == null ? 0 : Commands.armedAt(before);
-            long is = d.payment().getTimerAt();
+            long was = before == null ? 0 : decider.timerOf(before);
+            long is = decider.timerOf(d.payment());
             if (was != is) {
                 if (was > 0) {
                     deadlines.delete(deadlineKey(was, paymentId));
@@ -191,7 +197,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             long at = ByteBuffer.wrap(d.key.get()).getLong();
             oldest = oldest < 0 ? at : oldest;
             PaymentSnapshot p = payments.get(d.value);
-            if (p == null || Commands.armedAt(p) != at) {
+            if (p == null || decider.timerOf(p) != at) {
                 deadlines.delete(d.key);
             } else {
                 write(d.value, p, decider.onTimer(p, agentBooks(), now), null);

@@ -53,7 +53,7 @@ class PaymentDeciderTest {
                 Duration.ofHours(1), Duration.ofMinutes(5));
         MandateGuard guard = new MandateGuard(new MandateTokens.Verifier(MandateTokens.parseKeys(config.mandateKeys()),
                 config.tokenLeeway().toSeconds()));
-        decider = new PaymentDecider(Duration.ofHours(24), saga, guard, config.risk(), new PipelineMetrics(new SimpleMeterRegistry()));
+        decider = new PaymentDecider(new Retention(Duration.ofHours(24), Duration.ofDays(400)), saga, guard, config.risk(), new PipelineMetrics(new SimpleMeterRegistry()));
     }
 
     private AgentBooks books() {

@@ -56,6 +56,7 @@ class PaymentSagaTest {
     private static final Duration INFLIGHT = Duration.ofSeconds(30);
     private static final Duration CAPTURE_WINDOW = Duration.ofHours(1);
     private static final Duration ATTENTION = Duration.ofMinutes(5);
+    private static final Duration PAYMENTS_RETENTION = Duration.ofDays(3);
 
     @TempDir
     Path stateDir;
@@ -81,6 +82,7 @@ class PaymentSagaTest {
                 ProcessorConfig.Setting.CAPTURE_WINDOW.key, CAPTURE_WINDOW.toString(),
                 ProcessorConfig.Setting.ATTENTION_INTERVAL.key, ATTENTION.toString(),
                 ProcessorConfig.Setting.TIMER_INTERVAL.key, "PT1S",
+                ProcessorConfig.Setting.PAYMENTS_RETENTION.key, PAYMENTS_RETENTION.toString(),
                 ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec()));
         var topology = PaymentsTopology.build(config, topics, serdes,
                 PlainAvroSerdes.serde(PaymentRequest.class).deserializer(), new PipelineMetrics(meters));
@@ -246,6 +248,75 @@ class PaymentSagaTest {
             assertThat(e.getCauseDetail()).contains("insufficient_funds");
         });
         assertThat(commands.isEmpty()).isTrue();
+    }
+
+    // ---- idempotency over time and retention -----------------------------------------------------
+
+    private PaymentRequest createRequest(String key, long amount) {
+        return PaymentRequest.newBuilder()
+                .setRequestId(UUID.randomUUID().toString()).setAgentId(AGENT).setIdempotencyKey(key)
+                .setMandateToken(TestMandates.tokenFor(AGENT, "USD"))
+                .setSubmittedAt(Instant.parse("2026-11-21T10:00:00Z"))
+                .setBody(CreatePayment.newBuilder().setAmount(new Money(amount, "USD")).setPayeeId("merchant-1")
+                        .setCaptureMethod(CaptureMethod.AUTOMATIC).build())
+                .build();
+    }
+
+    @Test
+    void shouldAnswerARetryAfterTheKeyRetentionWithTheOriginalPaymentWhileItIsStored() {
+        // Given a payment that was declined a day and more ago (the key's 24 h retention has passed)
+        String id = create("o-late", 1000, CaptureMethod.AUTOMATIC);
+        PspCommand authorise = command(PspOperation.AUTHORISE);
+        results.pipeInput(authorise.getPaymentId(), result(authorise, PspOutcome.DECLINED, "primary", null, "do_not_honor"));
+        states();
+        driver.advanceWallClockTime(Duration.ofHours(25));
+
+        // When the agent's genuine retry arrives, and then the key with another amount
+        send(createRequest("o-late", 1000));
+        send(createRequest("o-late", 2000));
+
+        // Then the retry gets the original payment, the other request a conflict; nothing moves
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind)
+                .containsExactly(AuditKind.DUPLICATE_REPLAYED, AuditKind.IDEMPOTENCY_CONFLICT);
+        assertThat(events.isEmpty()).isTrue();
+        assertThat(commands.isEmpty()).isTrue();
+        assertThat(snapshot(id).getState()).isEqualTo("DECLINED");
+    }
+
+    @Test
+    void shouldPurgeAPaymentAtRestForGoodAfterTheRetentionWithATombstone() {
+        TestOutputTopic<String, byte[]> changelog = driver.createOutputTopic(
+                PaymentsTopology.streamsProperties(ProcessorConfig.fromMap(Map.of())).getProperty("application.id") + "-"
+                        + PaymentProcessor.PAYMENTS_STORE + "-changelog", Serdes.String().deserializer(), Serdes.ByteArray().deserializer());
+        // Given a declined payment and a captured one that is refunded in full (both terminal), and one captured
+        String declined = create("o-p1", 1000, CaptureMethod.AUTOMATIC);
+        PspCommand authorise = command(PspOperation.AUTHORISE);
+        results.pipeInput(authorise.getPaymentId(), result(authorise, PspOutcome.DECLINED, "primary", null, "do_not_honor"));
+        String refunded = create("o-p2", 500, CaptureMethod.AUTOMATIC);
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        follow("o-p2", new RefundPayment(null, "all"));
+        answer(command(PspOperation.REFUND), PspOutcome.SUCCEEDED);
+        String captured = create("o-p3", 700, CaptureMethod.AUTOMATIC);
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
+        changelog.readRecordsToList();
+        states();
+
+        // When the retention passes, and a little more
+        driver.advanceWallClockTime(PAYMENTS_RETENTION.minusMinutes(1));
+        assertThat(snapshot(declined)).as("kept until the retention has passed").isNotNull();
+        driver.advanceWallClockTime(Duration.ofMinutes(2));
+
+        // Then the terminal ones are gone, with a tombstone on the changelog; the captured one (refundable) stays
+        assertThat(snapshot(declined)).isNull();
+        assertThat(snapshot(refunded)).isNull();
+        assertThat(snapshot(captured)).isNotNull();
+        assertThat(changelog.readRecordsToList()).filteredOn(r -> r.value() == null).extracting(r -> r.key())
+                .containsExactlyInAnyOrder(declined, refunded);
+        assertThat(counter("paystream.payments.purged", "state", "DECLINED")).isEqualTo(1.0);
+        assertThat(counter("paystream.payments.purged", "state", "REFUNDED")).isEqualTo(1.0);
+        assertThat(events.isEmpty()).as("a purge is not a transition: the ledger keeps the payment's events as they were").isTrue();
     }
 
     // ---- compensation and expiry ------------------------------------------------------------------
