@@ -3,6 +3,7 @@ package dev.paystream.processor;
 import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.mandate.MandateDesk;
+import dev.paystream.processor.mandate.MandateVersions;
 import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.intake.IntakeResult;
 import dev.paystream.processor.intake.RequestIntake;
@@ -97,10 +98,14 @@ public final class PaymentsTopology {
 
         builder.addStateStore(Stores.keyValueStoreBuilder(
                 Stores.persistentKeyValueStore(MandateDesk.BOOKS), Serdes.String(), internal(serdes, MandateBook.class)).withCachingEnabled());
-        builder.globalTable(topics.mandates().name(),
+        // Mandates are applied monotonically (a stale version never overwrites a newer one, revoked stays
+        // revoked): a global store with its own processor rather than a GlobalKTable, which keeps the last record.
+        builder.addGlobalStore(Stores.timestampedKeyValueStoreBuilder(
+                        Stores.persistentTimestampedKeyValueStore(MandateDesk.MANDATES), Serdes.String(), topics.mandates().valueSerde())
+                        .withLoggingDisabled(),
+                topics.mandates().name(),
                 Consumed.with(Serdes.String(), topics.mandates().valueSerde()).withName("mandates-source"),
-                Materialized.<String, Mandate, KeyValueStore<Bytes, byte[]>>as(MandateDesk.MANDATES)
-                        .withKeySerde(Serdes.String()).withValueSerde(topics.mandates().valueSerde()));
+                () -> new MandateVersions(metrics));
         MandateGuard guard = new MandateGuard(new MandateTokens.Verifier(MandateTokens.parseKeys(config.mandateKeys()),
                 config.tokenLeeway().toSeconds()));
 

@@ -59,6 +59,28 @@ public final class MandateGuard {
 
     private record Current(Mandate mandate) {}
 
+    /**
+     * Why a payment under {@code mandateId} may no longer commit money, if it may not: the mandate is gone,
+     * not ACTIVE (revoked, suspended), or outside its validity window at {@code now}. Empty for a payment
+     * without a mandate.
+     */
+    public static java.util.Optional<String> withdrawn(String mandateId, Mandate m, long now) {
+        if (mandateId == null) {
+            return java.util.Optional.empty();
+        }
+        if (m == null) {
+            return java.util.Optional.of("mandate " + mandateId + " no longer exists");
+        }
+        if (m.getStatus() != MandateStatus.ACTIVE) {
+            return java.util.Optional.of("mandate " + mandateId + " is " + m.getStatus());
+        }
+        Instant at = Instant.ofEpochMilli(now);
+        if (at.isBefore(m.getValidFrom()) || !at.isBefore(m.getValidUntil())) {
+            return java.util.Optional.of("mandate " + mandateId + " is valid from " + m.getValidFrom() + " until " + m.getValidUntil());
+        }
+        return java.util.Optional.empty();
+    }
+
     private Result check(String token, String agentId, String mandateId, long now, Current current, boolean followUp) {
         List<RuleEvaluation> rules = new ArrayList<>();
         Verification v = verifier.verify(token, now);

@@ -41,6 +41,11 @@ public final class PipelineMetrics {
         counter("paystream.requests", "Requests by type and outcome", "type", type, "outcome", outcome).increment();
     }
 
+    /** A mandate record that changed nothing: an older version than the stored one, or any record after a revocation. */
+    public void mandateStale(String outcome) {
+        counter("paystream.mandates.stale", "Mandate records not applied because a newer version or a revocation is stored", "outcome", outcome).increment();
+    }
+
     /** A payment at rest for good was purged from the payments store after its retention. */
     public void purged(String state) {
         counter("paystream.payments.purged", "Payments purged from the payments store after their retention", "state", state).increment();

@@ -409,12 +409,13 @@ public final class PaymentDecider {
                     + p.getMandateId() + "; only its principal may " + type, List.of());
             return;
         }
-        if (trigger == Trigger.APPROVED && p.getMandateId() != null) {
-            Mandate m = step.books.mandate(p.getMandateId());
-            if (m == null || m.getStatus() != dev.paystream.schemas.avro.MandateStatus.ACTIVE) {
+        if (trigger == Trigger.APPROVED) {
+            Optional<String> withdrawn = MandateGuard.withdrawn(p.getMandateId(),
+                    p.getMandateId() == null ? null : step.books.mandate(p.getMandateId()), step.now);
+            if (withdrawn.isPresent()) {
                 metrics.request(type, "not_permitted");
-                step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", "mandate " + p.getMandateId() + " is "
-                        + (m == null ? "gone" : m.getStatus()) + "; a payment under it can no longer be approved", List.of());
+                step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", withdrawn.get()
+                        + "; a payment under it can no longer be approved", List.of());
                 return;
             }
         }

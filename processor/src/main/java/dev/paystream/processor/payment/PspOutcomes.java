@@ -1,5 +1,6 @@
 package dev.paystream.processor.payment;
 
+import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.avro.StrayVoid;
 import dev.paystream.processor.gateway.PspGateway;
@@ -129,7 +130,13 @@ final class PspOutcomes {
                     p.setPspReference(r.getPspReference());
                     p.setAuthorisedAt(step.now);
                     step.apply(p, Trigger.PSP_AUTHORISED, "authorised by " + r.getPsp(), null);
-                    if ("AUTOMATIC".equals(p.getCaptureMethod())) {
+                    java.util.Optional<String> withdrawn = MandateGuard.withdrawn(p.getMandateId(),
+                            p.getMandateId() == null ? null : step.books.mandate(p.getMandateId()), step.now);
+                    if (withdrawn.isPresent()) {
+                        // The principal withdrew the authority meanwhile: money not yet taken is not taken.
+                        step.apply(p, Trigger.CANCEL_REQUESTED, withdrawn.get() + ": the authorisation is voided, not captured", null);
+                        commands.issue(step, p, PspOperation.VOID, p.getAmountMinor(), p.getPsp());
+                    } else if ("AUTOMATIC".equals(p.getCaptureMethod())) {
                         step.apply(p, Trigger.CAPTURE_REQUESTED, "automatic capture", null);
                         commands.issue(step, p, PspOperation.CAPTURE, p.getAmountMinor(), p.getPsp());
                     } else {

@@ -301,6 +301,74 @@ class MandateFlowTest {
         assertThat(state(before)).as("cancel stops money: still allowed").isEqualTo(PaymentState.VOIDING);
     }
 
+    @Test
+    void shouldKeepARevokedMandateRevokedWhenAStaleGrantArrivesAfterTheRevocation() {
+        // Given the grant (version 1), then its revocation (version 2)
+        Mandate grant = mandate;
+        String v1 = token();
+        updated(m -> m.setStatus(MandateStatus.REVOKED));
+
+        // When a slow retry of the create lands afterwards: version 1 again, ACTIVE
+        grant(grant);
+
+        // Then the mandate stays revoked: nothing is paid under it
+        String id = create("after-stale-grant", 1_000, v1);
+        assertThat(state(id)).isEqualTo(PaymentState.REJECTED);
+        assertThat(rule(decision(), "mandate.status").getDetail()).isEqualTo("mandate is REVOKED");
+        assertThat(counter("paystream.mandates.stale", "outcome", "revoked")).isEqualTo(1.0);
+    }
+
+    @Test
+    void shouldNeverLetAnOlderVersionOverwriteANewerOne() {
+        Mandate v1 = mandate;
+        updated(m -> m.setPerTransactionMaxMinor(500L));
+        Mandate v2 = mandate;
+        updated(m -> m.setPerTransactionMaxMinor(800L));
+        String v3Token = token();
+
+        grant(v2);
+        grant(v1);
+
+        String id = create("limits-of-v3", 700, v3Token);
+        assertThat(state(id)).as("version 3's limit (800) and token still apply").isEqualTo(PaymentState.AUTHORISING);
+        assertThat(counter("paystream.mandates.stale", "outcome", "older")).isEqualTo(2.0);
+    }
+
+    @Test
+    void shouldVoidInsteadOfCapturingAutomaticallyOnceTheMandateIsRevoked() {
+        // Given an automatic-capture payment being authorised
+        String id = create("auto", 1_000, "shop-1", token(), CaptureMethod.AUTOMATIC, null);
+        audit.readValuesToList();
+        // When the mandate is revoked before the authorisation comes back
+        updated(m -> m.setStatus(MandateStatus.REVOKED));
+        authorise(PspOutcome.SUCCEEDED);
+
+        // Then the authorisation is voided, never captured
+        assertThat(state(id)).isEqualTo(PaymentState.VOIDING);
+        assertThat(commands.readValuesToList()).extracting(PspCommand::getOperation).containsExactly(PspOperation.VOID);
+        assertThat(events.readValuesToList()).extracting(PaymentEvent::getCauseDetail)
+                .anySatisfy(d -> assertThat(d).contains("mandate " + MANDATE + " is REVOKED"));
+    }
+
+    @Test
+    void shouldRefuseAnApprovalAfterTheMandateHasRunOut() {
+        String id = pendingApproval("late-approval");
+        updated(m -> m.setValidUntil(START.plus(Duration.ofMinutes(10))));
+        driver.advanceWallClockTime(Duration.ofMinutes(11));
+
+        follow("alice-console", id, null, new ApprovePayment(PRINCIPAL, "go"));
+
+        assertThat(state(id)).isEqualTo(PaymentState.PENDING_APPROVAL);
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getDetail)
+                .anySatisfy(d -> assertThat(d).contains("until " + START.plus(Duration.ofMinutes(10))));
+        assertThat(commands.isEmpty()).isTrue();
+    }
+
+    private double counter(String name, String... tags) {
+        var c = meters.find(name).tags(tags).counter();
+        return c == null ? 0 : c.count();
+    }
+
     // ---- hard limits: each rejection names its rule ---------------------------------------------------
 
     @Test
