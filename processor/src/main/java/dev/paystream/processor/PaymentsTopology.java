@@ -2,6 +2,7 @@ package dev.paystream.processor;
 
 import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
+import dev.paystream.processor.mandate.AuthorityGuard;
 import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.mandate.MandateVersions;
 import dev.paystream.processor.mandate.MandateGuard;
@@ -106,6 +107,8 @@ public final class PaymentsTopology {
                 topics.mandates().name(),
                 Consumed.with(Serdes.String(), topics.mandates().valueSerde()).withName("mandates-source"),
                 () -> new MandateVersions(metrics));
+        AuthorityGuard authority = new AuthorityGuard(MandateTokens.parseKeys(config.mandateKeys()),
+                MandateTokens.parseKeys(config.reconcilerKeys()), config.tokenLeeway().toSeconds());
         MandateGuard guard = new MandateGuard(new MandateTokens.Verifier(MandateTokens.parseKeys(config.mandateKeys()),
                 config.tokenLeeway().toSeconds()));
 
@@ -141,7 +144,7 @@ public final class PaymentsTopology {
                                 .withNumberOfPartitions(config.statefulPartitions()))
                         .mapValues(v -> (SpecificRecord) v, Named.as("request-as-input"))
                         .merge(results, Named.as("requests-and-results"))
-                        .process(() -> new PaymentProcessor(new Retention(config.dedupRetention(), config.paymentsRetention()), saga, guard,
+                        .process(() -> new PaymentProcessor(new Retention(config.dedupRetention(), config.paymentsRetention()), saga, guard, authority,
                                         config.risk(), metrics),
                                 Named.as("payment-processor"),
                                 PaymentProcessor.PAYMENTS_STORE, PaymentProcessor.DEADLINE_INDEX, MandateDesk.BOOKS)

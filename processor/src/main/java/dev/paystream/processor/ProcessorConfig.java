@@ -41,6 +41,7 @@ public record ProcessorConfig(
         Duration approvalTimeout,
         Duration attentionInterval,
         String mandateKeys,
+        String reconcilerKeys,
         Duration tokenLeeway,
         RiskSettings risk,
         int rocksDbMemoryMb,
@@ -73,6 +74,7 @@ public record ProcessorConfig(
         ATTENTION_INTERVAL("paystream.payment.attention.interval", "PT5M", "How often a payment in NEEDS_ATTENTION sends its awaited command again (same idempotency key), so that the PSP is read back until its outcome is known."),
         APPROVAL_TIMEOUT("paystream.approval.timeout", "PT1H", "A payment in PENDING_APPROVAL with no approve or deny for this long goes to EXPIRED; its reservation is released."),
         MANDATE_KEYS("paystream.mandate.keys", "", "Public keys that mandate tokens may be signed with: kid=key,kid=key (Ed25519, URL-safe base64 X.509). Keep an old key id listed until its last token expired."),
+        RECONCILER_KEYS("paystream.reconciler.keys", "", "Public keys the reconciler signs its reconcile requests with: kid=key,… (Ed25519, URL-safe base64 X.509). A reconcile request without a valid signature by one of them is refused; principals' and operators' requests are signed by the ingest service's mandate keys."),
         TOKEN_LEEWAY("paystream.mandate.token.leeway", "PT30S", "Clock skew tolerated on a token's iat/exp."),
         ROCKSDB_MEMORY("paystream.rocksdb.memory.mb", "256", "Off-heap memory (MiB) all RocksDB stores of the instance share: block cache, index and filter blocks, and memtables. Heap plus this plus ~150 MiB is the instance's RSS."),
         RISK_APPROVAL_SCORE("paystream.risk.approval.score", "50", "Risk score from which a payment needs the principal's approval."),
@@ -152,6 +154,7 @@ public record ProcessorConfig(
                 Duration.parse(v.get(Setting.APPROVAL_TIMEOUT.key)),
                 Duration.parse(v.get(Setting.ATTENTION_INTERVAL.key)),
                 v.get(Setting.MANDATE_KEYS.key),
+                v.get(Setting.RECONCILER_KEYS.key),
                 Duration.parse(v.get(Setting.TOKEN_LEEWAY.key)),
                 new RiskSettings(
                         Integer.parseInt(v.get(Setting.RISK_APPROVAL_SCORE.key)),

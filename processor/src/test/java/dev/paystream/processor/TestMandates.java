@@ -1,5 +1,8 @@
 package dev.paystream.processor;
 
+import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.mandate.AuthorityTokens;
+import java.time.Duration;
 import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.MandateStatus;
 import dev.paystream.schemas.mandate.MandateTokens;
@@ -16,12 +19,41 @@ public final class TestMandates {
     public static final Instant UNTIL = Instant.parse("2100-01-01T00:00:00Z");
     private static final KeyPair KEYS = MandateTokens.generateKeyPair();
     private static final MandateTokens.Signer SIGNER = new MandateTokens.Signer(KEY_ID, KEYS.getPrivate());
+    /** The ingest service's authority for principals and operators: the same key as its mandate tokens. */
+    private static final AuthorityTokens.Signer AUTHORITY = new AuthorityTokens.Signer(KEY_ID, KEYS.getPrivate(), Duration.ofDays(4 * 365));
+    public static final String RECONCILER_KEY_ID = "recon-test-1";
+    private static final KeyPair RECONCILER_KEYS = MandateTokens.generateKeyPair();
+    private static final AuthorityTokens.Signer RECONCILER = new AuthorityTokens.Signer(RECONCILER_KEY_ID, RECONCILER_KEYS.getPrivate(),
+            Duration.ofDays(4 * 365));
 
     private TestMandates() {}
 
     /** The processor settings that trust the test key. */
     public static Map<String, String> settings() {
-        return Map.of(ProcessorConfig.Setting.MANDATE_KEYS.key, keySpec());
+        return Map.of(ProcessorConfig.Setting.MANDATE_KEYS.key, keySpec(), ProcessorConfig.Setting.RECONCILER_KEYS.key, reconcilerKeySpec());
+    }
+
+    public static String reconcilerKeySpec() {
+        return RECONCILER_KEY_ID + "=" + MandateTokens.encodePublicKey(RECONCILER_KEYS.getPublic());
+    }
+
+    public static String reconcilerPrivateKey() {
+        return MandateTokens.encodePrivateKey(RECONCILER_KEYS.getPrivate());
+    }
+
+    /** {@code r} with a principal's authority, as the ingest service signs it. */
+    public static PaymentRequest asPrincipal(PaymentRequest r, String principal) {
+        return AUTHORITY.signed(r, principal, AuthorityTokens.Role.PRINCIPAL, FROM);
+    }
+
+    /** {@code r} with an operator's authority, as the ingest service signs it. */
+    public static PaymentRequest asOperator(PaymentRequest r, String operator) {
+        return AUTHORITY.signed(r, operator, AuthorityTokens.Role.OPERATOR, FROM);
+    }
+
+    /** {@code r} with the reconciler's authority. */
+    public static PaymentRequest asReconciler(PaymentRequest r) {
+        return RECONCILER.signed(r, "reconciler", AuthorityTokens.Role.RECONCILER, FROM);
     }
 
     /**
@@ -31,6 +63,7 @@ public final class TestMandates {
      */
     public static Map<String, String> highVolumeSettings() {
         return Map.of(ProcessorConfig.Setting.MANDATE_KEYS.key, keySpec(),
+                ProcessorConfig.Setting.RECONCILER_KEYS.key, reconcilerKeySpec(),
                 ProcessorConfig.Setting.RISK_BURST_COUNT.key, "100000000",
                 ProcessorConfig.Setting.RISK_OUTLIER_FACTOR.key, "1000000");
     }

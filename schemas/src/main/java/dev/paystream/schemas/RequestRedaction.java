@@ -43,6 +43,7 @@ public final class RequestRedaction {
             case RefundPayment refund -> refund.setReason(PanRedactor.redact(refund.getReason()));
             case ApprovePayment approve -> approve.setNote(PanRedactor.redact(approve.getNote()));
             case DenyPayment deny -> deny.setReason(PanRedactor.redact(deny.getReason()));
+            case dev.paystream.schemas.avro.ResolvePayment resolve -> resolve.setNote(PanRedactor.redact(resolve.getNote()));
             case null, default -> { }
         }
         return r;

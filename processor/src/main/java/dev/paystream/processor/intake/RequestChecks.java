@@ -11,6 +11,7 @@ import dev.paystream.schemas.avro.DecisionContext;
 import dev.paystream.schemas.avro.DenyPayment;
 import dev.paystream.schemas.avro.PaymentRequest;
 import dev.paystream.schemas.avro.ReconcilePayment;
+import dev.paystream.schemas.avro.ResolvePayment;
 import dev.paystream.schemas.avro.RefundPayment;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -69,6 +70,10 @@ public final class RequestChecks {
             case ReconcilePayment rp -> {
                 identifier(problems, "pspReference", rp.getPspReference());
                 identifier(problems, "settlementId", rp.getSettlementId());
+            }
+            case ResolvePayment rs -> {
+                identifier(problems, "operatorId", rs.getOperatorId());
+                identifier(problems, "pspReference", rs.getPspReference());
             }
             case null, default -> { }
         }
@@ -137,6 +142,12 @@ public final class RequestChecks {
                 if (rp.getGross() == null || rp.getGross().getCurrency() == null) {
                     problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "gross is required"));
                 }
+            }
+            case ResolvePayment rs -> {
+                paymentId(problems, r);
+                required(problems, "operatorId", rs.getOperatorId(), MAX_ID);
+                required(problems, "pspReference", rs.getPspReference(), MAX_ID);
+                optional(problems, "note", rs.getNote(), MAX_REASON);
             }
             case null, default -> problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "body is missing or of an unknown type"));
         }

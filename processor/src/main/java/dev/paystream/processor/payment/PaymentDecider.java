@@ -5,6 +5,7 @@ import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.avro.PolicyCheck;
 import dev.paystream.processor.avro.StrayVoid;
 import dev.paystream.processor.mandate.AgentBooks;
+import dev.paystream.processor.mandate.AuthorityGuard;
 import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.mandate.RiskSettings;
@@ -26,6 +27,7 @@ import dev.paystream.schemas.avro.PspOperation;
 import dev.paystream.schemas.avro.PspResult;
 import dev.paystream.schemas.avro.ReconcilePayment;
 import dev.paystream.schemas.avro.RefundPayment;
+import dev.paystream.schemas.avro.ResolvePayment;
 import dev.paystream.schemas.avro.RuleEvaluation;
 import dev.paystream.schemas.avro.RuleResult;
 import dev.paystream.schemas.statemachine.PaymentTransitions;
@@ -84,14 +86,16 @@ public final class PaymentDecider {
     private final Retention retention;
     private final SagaSettings saga;
     private final MandateGuard guard;
+    private final AuthorityGuard authority;
     private final PipelineMetrics metrics;
     private final MandateDesk desk;
     private final Commands commands;
     private final PspOutcomes outcomes;
 
-    public PaymentDecider(Retention retention, SagaSettings saga, MandateGuard guard, RiskSettings risk,
+    public PaymentDecider(Retention retention, SagaSettings saga, MandateGuard guard, AuthorityGuard authority, RiskSettings risk,
                           PipelineMetrics metrics) {
         this.retention = retention;
+        this.authority = authority;
         this.saga = saga;
         this.guard = guard;
         this.metrics = metrics;
@@ -156,6 +160,7 @@ public final class PaymentDecider {
             case ApprovePayment approve -> decide(step, paymentId, request, approve.getPrincipalId(), Trigger.APPROVED, approve.getNote());
             case DenyPayment deny -> decide(step, paymentId, request, deny.getPrincipalId(), Trigger.DENIED, deny.getReason());
             case ReconcilePayment reconcile -> reconcile(step, paymentId, request, reconcile);
+            case ResolvePayment resolve -> resolve(step, paymentId, request, resolve);
             default -> throw new IllegalStateException("intake let through an unknown body " + request.getBody());
         }
     }
@@ -201,6 +206,7 @@ public final class PaymentDecider {
             case ApprovePayment a -> "approve";
             case DenyPayment d -> "deny";
             case ReconcilePayment r -> "reconcile";
+            case ResolvePayment r -> "resolve";
             default -> "create";
         };
     }
@@ -358,7 +364,8 @@ public final class PaymentDecider {
     }
 
     private void cancel(DecisionStep step, String paymentId, PaymentRequest request, CancelPayment cancel) {
-        PaymentSnapshot p = owned(step, paymentId, request, "cancel", false);
+        PaymentSnapshot p = request.getAuthority() != null ? authorised(step, paymentId, request, "cancel")
+                : owned(step, paymentId, request, "cancel", false);
         if (p == null) {
             return;
         }
@@ -374,7 +381,8 @@ public final class PaymentDecider {
     }
 
     private void refund(DecisionStep step, String paymentId, PaymentRequest request, RefundPayment refund) {
-        PaymentSnapshot p = owned(step, paymentId, request, "refund", false);
+        PaymentSnapshot p = request.getAuthority() != null ? authorised(step, paymentId, request, "refund")
+                : owned(step, paymentId, request, "refund", false);
         if (p == null) {
             return;
         }
@@ -401,6 +409,14 @@ public final class PaymentDecider {
         if (p.getAgentId().equals(request.getAgentId())) {
             metrics.request(type, "not_permitted");
             step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", "an agent cannot " + type + " its own payment", List.of());
+            return;
+        }
+        AuthorityGuard.Result auth = authority.check(request, step.now);
+        if (!auth.passed() || !auth.grant().actor().equals(principalId)) {
+            metrics.request(type, "not_permitted");
+            step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", type + " refused: "
+                    + (auth.passed() ? "signed for " + auth.grant().actor() + ", not " + principalId : auth.why())
+                    + "; only a principal authenticated by the ingest service may " + type, auth.rules());
             return;
         }
         if (p.getPrincipalId() != null && !p.getPrincipalId().equals(principalId)) {
@@ -437,9 +453,8 @@ public final class PaymentDecider {
      * partial capture the line does not cover) is refused with an audit record rather than applied.
      */
     private void reconcile(DecisionStep step, String paymentId, PaymentRequest request, ReconcilePayment r) {
-        PaymentSnapshot p = step.payment;
+        PaymentSnapshot p = authorised(step, paymentId, request, "reconcile");
         if (p == null) {
-            unknownPayment(step, paymentId, request, "reconcile");
             return;
         }
         Optional<String> problem = settlementProblem(p, r);
@@ -501,6 +516,77 @@ public final class PaymentDecider {
             return null;
         }
         return p;
+    }
+
+    /**
+     * The payment, if it exists and the request carries a valid authority for it (an operator's, the
+     * reconciler's: {@link AuthorityGuard}); otherwise null after auditing why. The actor is audited either way.
+     */
+    private PaymentSnapshot authorised(DecisionStep step, String paymentId, PaymentRequest request, String type) {
+        PaymentSnapshot p = step.payment;
+        if (p == null) {
+            unknownPayment(step, paymentId, request, type);
+            return null;
+        }
+        AuthorityGuard.Result auth = authority.check(request, step.now);
+        if (!auth.passed()) {
+            metrics.request(type, "not_permitted");
+            step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", type + " refused: " + auth.why(), auth.rules());
+            return null;
+        }
+        if (auth.grant().role() == dev.paystream.schemas.mandate.AuthorityTokens.Role.OPERATOR) {
+            step.audit(p, request, AuditKind.POLICY_DECISION, "OPERATOR_" + type.toUpperCase(),
+                    type + " by operator " + auth.grant().actor(), auth.rules());
+        }
+        return p;
+    }
+
+    /**
+     * An operator resolves a payment in NEEDS_ATTENTION from the PSP's own records: applied as the awaited
+     * command's definitive result (same rules as a result from the gateway: reservations, next command),
+     * once no copy of the command may still be executed, and only for the payment's PSP reference.
+     */
+    private void resolve(DecisionStep step, String paymentId, PaymentRequest request, ResolvePayment r) {
+        PaymentSnapshot p = authorised(step, paymentId, request, "resolve");
+        if (p == null) {
+            return;
+        }
+        String problem = null;
+        String known = p.getCurrentPsp() != null ? p.getCurrentPsp() : p.getPsp();
+        String psp = known != null ? known : r.getPsp();
+        if (PaymentState.valueOf(p.getState()) != PaymentState.NEEDS_ATTENTION || p.getCurrentKey() == null) {
+            problem = "only a payment in NEEDS_ATTENTION can be resolved; it is " + p.getState();
+        } else if (p.getPspReference() != null && !p.getPspReference().equals(r.getPspReference())) {
+            problem = "PSP reference " + r.getPspReference() + " is not the payment's (" + p.getPspReference() + ")";
+        } else if (psp == null) {
+            problem = "the payment does not know its PSP yet: name the PSP the outcome was read at";
+        } else if (r.getPsp() != null && !r.getPsp().equals(psp)) {
+            problem = "PSP " + r.getPsp() + " is not the payment's (" + psp + ")";
+        } else if (p.getCommandDeadline() > step.now) {
+            problem = "a copy of " + p.getCurrentOperation() + " " + p.getCurrentKey() + " may still be executed until "
+                    + Instant.ofEpochMilli(p.getCommandDeadline()) + "; resolve after that";
+        }
+        if (problem != null) {
+            metrics.request("resolve", "refused");
+            step.audit(p, request, AuditKind.TRANSITION_REFUSED, "REFUSED", "resolve refused: " + problem, List.of());
+            return;
+        }
+        rememberFollowUp(p, request);
+        step.payment = p;
+        PspResult result = PspResult.newBuilder()
+                .setCommandId(p.getCurrentKey()).setPaymentId(paymentId).setRoutingKey(p.getAgentId())
+                .setOperation(PspOperation.valueOf(p.getCurrentOperation()))
+                .setOutcome(dev.paystream.schemas.avro.PspOutcome.valueOf(r.getOutcome().name()))
+                .setPsp(psp)
+                .setPspReference(r.getPspReference())
+                .setAmount(r.getOutcome() == dev.paystream.schemas.avro.ResolvedOutcome.SUCCEEDED
+                        ? new Money(p.getCurrentAmountMinor(), p.getCurrency()) : null)
+                .setDeclineCode(r.getOutcome() == dev.paystream.schemas.avro.ResolvedOutcome.SUCCEEDED ? null : "resolved_by_operator")
+                .setMessage("resolved by operator " + r.getOperatorId() + (r.getNote() == null ? "" : ": " + r.getNote()))
+                .setAttempts(0).setCompletedAt(Instant.ofEpochMilli(step.now)).setDispatched(false)
+                .build();
+        outcomes.result(step, paymentId, result);
+        metrics.request("resolve", "applied");
     }
 
     private void unknownPayment(DecisionStep step, String paymentId, PaymentRequest request, String type) {

@@ -3,6 +3,7 @@ package dev.paystream.processor.payment;
 import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.mandate.AgentBooks;
+import dev.paystream.processor.mandate.AuthorityGuard;
 import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.mandate.RiskSettings;
@@ -70,9 +71,9 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     private KeyValueStore<String, MandateBook> books;
     private KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates;
 
-    public PaymentProcessor(Retention retention, SagaSettings saga, MandateGuard guard, RiskSettings risk,
+    public PaymentProcessor(Retention retention, SagaSettings saga, MandateGuard guard, AuthorityGuard authority, RiskSettings risk,
                             PipelineMetrics metrics) {
-        this.decider = new PaymentDecider(retention, saga, guard, risk, metrics);
+        this.decider = new PaymentDecider(retention, saga, guard, authority, risk, metrics);
         this.timerInterval = saga.timerInterval();
         this.metrics = metrics;
     }

@@ -23,6 +23,8 @@ import dev.paystream.schemas.avro.DecisionContext;
 import dev.paystream.schemas.avro.DenyPayment;
 import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.MandateStatus;
+import dev.paystream.schemas.mandate.AuthorityTokens;
+import dev.paystream.schemas.mandate.MandateTokens;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PaymentEvent;
 import dev.paystream.schemas.avro.PaymentRequest;
@@ -137,9 +139,18 @@ class MandateFlowTest {
     }
 
     private void follow(String agent, String paymentId, String token, Object body) {
-        send(PaymentRequest.newBuilder()
+        send(request(agent, paymentId, token, body));
+    }
+
+    private static PaymentRequest request(String agent, String paymentId, String token, Object body) {
+        return PaymentRequest.newBuilder()
                 .setRequestId(UUID.randomUUID().toString()).setAgentId(agent).setIdempotencyKey(UUID.randomUUID().toString())
-                .setMandateToken(token).setPaymentId(paymentId).setSubmittedAt(START).setBody(body).build());
+                .setMandateToken(token).setPaymentId(paymentId).setSubmittedAt(START).setBody(body).build();
+    }
+
+    /** A principal's decision as the ingest service sends it: signed with its key after authenticating the principal. */
+    private void asPrincipal(String principal, String paymentId, Object body) {
+        send(TestMandates.asPrincipal(request(principal + "-console", paymentId, null, body), principal));
     }
 
     private void send(PaymentRequest r) {
@@ -356,7 +367,7 @@ class MandateFlowTest {
         updated(m -> m.setValidUntil(START.plus(Duration.ofMinutes(10))));
         driver.advanceWallClockTime(Duration.ofMinutes(11));
 
-        follow("alice-console", id, null, new ApprovePayment(PRINCIPAL, "go"));
+        asPrincipal(PRINCIPAL, id, new ApprovePayment(PRINCIPAL, "go"));
 
         assertThat(state(id)).isEqualTo(PaymentState.PENDING_APPROVAL);
         assertThat(audit.readValuesToList()).extracting(AuditRecord::getDetail)
@@ -507,11 +518,11 @@ class MandateFlowTest {
 
         follow(AGENT, id, token(), new ApprovePayment(AGENT, null));
         assertThat(audit.readValue().getDetail()).isEqualTo("an agent cannot approve its own payment");
-        follow("mallory-console", id, null, new ApprovePayment("mallory", null));
+        asPrincipal("mallory", id, new ApprovePayment("mallory", null));
         assertThat(audit.readValue().getDetail()).startsWith("mallory is not the principal of mandate " + MANDATE);
         assertThat(state(id)).isEqualTo(PaymentState.PENDING_APPROVAL);
 
-        follow("alice-console", id, null, new ApprovePayment(PRINCIPAL, "ok, the annual licence"));
+        asPrincipal(PRINCIPAL, id, new ApprovePayment(PRINCIPAL, "ok, the annual licence"));
         assertThat(state(id)).isEqualTo(PaymentState.AUTHORISING);
         AuditRecord approved = decision();
         assertThat(approved.getOutcome()).isEqualTo("APPROVED");
@@ -520,9 +531,39 @@ class MandateFlowTest {
     }
 
     @Test
+    void shouldRefuseAnApprovalOrDenialForgedOverKafka() {
+        String id = pendingApproval("forged");
+        String other = create("other", 25_000, token());
+        audit.readValuesToList();
+
+        // An agent that may write requests names the mandate's principal in the record...
+        follow("alice-console", id, null, new ApprovePayment(PRINCIPAL, "looks fine"));
+        // ...signs it with a key of its own under the ingest service's key id...
+        PaymentRequest selfSigned = request("alice-console", id, null, new ApprovePayment(PRINCIPAL, null));
+        new AuthorityTokens.Signer(TestMandates.KEY_ID, MandateTokens.generateKeyPair().getPrivate())
+                .signed(selfSigned, PRINCIPAL, AuthorityTokens.Role.PRINCIPAL, START);
+        send(selfSigned);
+        // ...replays the principal's genuine approval of another payment onto this one...
+        PaymentRequest genuine = TestMandates.asPrincipal(request("alice-console", other, null, new ApprovePayment(PRINCIPAL, null)), PRINCIPAL);
+        send(PaymentRequest.newBuilder(genuine).setPaymentId(id).build());
+        // ...or denies another agent's payment in the principal's name
+        follow("alice-console", other, null, new DenyPayment(PRINCIPAL, "sabotage"));
+
+        // Then nothing moves, and each attempt is audited with the rule it failed
+        assertThat(state(id)).isEqualTo(PaymentState.PENDING_APPROVAL);
+        assertThat(state(other)).isEqualTo(PaymentState.PENDING_APPROVAL);
+        assertThat(commands.isEmpty()).isTrue();
+        List<AuditRecord> refused = audit.readValuesToList();
+        assertThat(refused).extracting(AuditRecord::getKind).containsOnly(AuditKind.NOT_PERMITTED).hasSize(4);
+        assertThat(refused).extracting(a -> a.getRules().getFirst().getRule())
+                .containsExactly("token.present", "token.signature", "authority.binding", "token.present");
+        assertThat(counter("paystream.requests", "type", "approve", "outcome", "not_permitted")).isEqualTo(3.0);
+    }
+
+    @Test
     void shouldRejectAndReleaseWhenThePrincipalDenies() {
         String id = pendingApproval("denied");
-        follow("alice-console", id, null, new DenyPayment(PRINCIPAL, "not this month"));
+        asPrincipal(PRINCIPAL, id, new DenyPayment(PRINCIPAL, "not this month"));
         assertThat(state(id)).isEqualTo(PaymentState.REJECTED);
         assertThat(decision().getOutcome()).isEqualTo("DENIED");
         assertThat(reserved()).isZero();
@@ -540,7 +581,7 @@ class MandateFlowTest {
         assertThat(expired.getOutcome()).isEqualTo("EXPIRED");
         assertThat(expired.getDetail()).isEqualTo("no approval or denial within PT30M; reservation released");
         assertThat(reserved()).isZero();
-        follow("alice-console", id, null, new ApprovePayment(PRINCIPAL, null));
+        asPrincipal(PRINCIPAL, id, new ApprovePayment(PRINCIPAL, null));
         assertThat(state(id)).as("too late to approve").isEqualTo(PaymentState.EXPIRED);
     }
 

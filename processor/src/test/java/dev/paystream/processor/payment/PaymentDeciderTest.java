@@ -53,7 +53,8 @@ class PaymentDeciderTest {
                 Duration.ofHours(1), Duration.ofMinutes(5));
         MandateGuard guard = new MandateGuard(new MandateTokens.Verifier(MandateTokens.parseKeys(config.mandateKeys()),
                 config.tokenLeeway().toSeconds()));
-        decider = new PaymentDecider(new Retention(Duration.ofHours(24), Duration.ofDays(400)), saga, guard, config.risk(), new PipelineMetrics(new SimpleMeterRegistry()));
+        decider = new PaymentDecider(new Retention(Duration.ofHours(24), Duration.ofDays(400)), saga, guard,
+                new dev.paystream.processor.mandate.AuthorityGuard(java.util.Map.of(), java.util.Map.of(), 30), config.risk(), new PipelineMetrics(new SimpleMeterRegistry()));
     }
 
     private AgentBooks books() {

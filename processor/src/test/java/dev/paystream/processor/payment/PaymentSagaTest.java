@@ -83,7 +83,8 @@ class PaymentSagaTest {
                 ProcessorConfig.Setting.ATTENTION_INTERVAL.key, ATTENTION.toString(),
                 ProcessorConfig.Setting.TIMER_INTERVAL.key, "PT1S",
                 ProcessorConfig.Setting.PAYMENTS_RETENTION.key, PAYMENTS_RETENTION.toString(),
-                ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec()));
+                ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec(),
+                ProcessorConfig.Setting.RECONCILER_KEYS.key, TestMandates.reconcilerKeySpec()));
         var topology = PaymentsTopology.build(config, topics, serdes,
                 PlainAvroSerdes.serde(PaymentRequest.class).deserializer(), new PipelineMetrics(meters));
         driver = new TopologyTestDriver(topology, PaymentsTopology.streamsProperties(config), Instant.parse("2026-11-21T10:00:00Z"));
@@ -123,13 +124,19 @@ class PaymentSagaTest {
     }
 
     private void followWithKey(String paymentKey, String requestKey, Object body) {
-        send(PaymentRequest.newBuilder()
+        send(followUp(paymentKey, requestKey, body));
+    }
+
+    private PaymentRequest followUp(String paymentKey, String requestKey, Object body) {
+        PaymentRequest r = PaymentRequest.newBuilder()
                 .setRequestId(UUID.randomUUID().toString()).setAgentId(AGENT).setIdempotencyKey(requestKey)
                 .setMandateToken(TestMandates.tokenFor(AGENT, "USD"))
                 .setSubmittedAt(Instant.parse("2026-11-21T10:00:00Z"))
                 .setPaymentId(PaymentIds.derive(AGENT, paymentKey))
                 .setBody(body)
-                .build());
+                .build();
+        // The reconciler signs what it sends; agents' own requests carry their mandate token only.
+        return body instanceof ReconcilePayment ? TestMandates.asReconciler(r) : r;
     }
 
     private void send(PaymentRequest r) {
@@ -637,6 +644,118 @@ class PaymentSagaTest {
         assertThat(counter("paystream.payments.failed", "reason", "RETRY_BUDGET_EXHAUSTED")).isZero();
         assertThat(reserved()).isEqualTo(1000L);
         assertThat(snapshot(id).getCurrentKey()).isEqualTo(authorise.getPspIdempotencyKey());
+    }
+
+    // ---- authority: the reconciler's and operators' requests -------------------------------------
+
+    @Test
+    void shouldRefuseAReconcileRequestNotSignedByTheReconciler() {
+        String id = captured("o-forged-recon");
+
+        // An agent writes a reconcile request of its own making (it would mark its payment settled)
+        PaymentRequest forged = followUp("o-forged-recon", "settlement:x", settlement("x", 1000, "USD"));
+        forged.setAuthority(null);
+        send(forged);
+
+        assertThat(events.isEmpty()).isTrue();
+        assertThat(audit.readValuesToList()).singleElement().satisfies(a -> {
+            assertThat(a.getKind()).isEqualTo(AuditKind.NOT_PERMITTED);
+            assertThat(a.getRules().getFirst().getRule()).isEqualTo("token.present");
+        });
+        assertThat(snapshot(id).getState()).isEqualTo("CAPTURED");
+    }
+
+    @Test
+    void shouldLetAnOperatorRefundAfterTheMandateIsRevokedAndTheAgentsTokenIsGone() {
+        String id = captured("o-op-refund");
+        Mandate revoked = TestMandates.open(AGENT, "USD");
+        revoked.setVersion(2);
+        revoked.setStatus(dev.paystream.schemas.avro.MandateStatus.REVOKED);
+        driver.createInputTopic(topics.mandates().name(), Serdes.String().serializer(), topics.mandates().valueSerde().serializer())
+                .pipeInput(revoked.getMandateId(), revoked);
+
+        // The agent can no longer act (no valid token); an operator, authenticated by the ingest service, can
+        PaymentRequest byAgent = followUp("o-op-refund", "agent-refund", new RefundPayment(null, "customer asked"));
+        byAgent.setMandateToken(null);
+        send(byAgent);
+        assertThat(audit.readValue().getOutcome()).isEqualTo("REFUSED");
+        PaymentRequest byOperator = followUp("o-op-refund", "ops-refund-1", new RefundPayment(null, "customer asked, mandate revoked"));
+        byOperator.setMandateToken(null);
+        send(TestMandates.asOperator(byOperator, "ops-jane"));
+
+        assertThat(command(PspOperation.REFUND).getAmount().getAmountMinor()).isEqualTo(1000L);
+        assertThat(states()).containsExactly(PaymentState.REFUNDING);
+        assertThat(audit.readValuesToList()).anySatisfy(a -> {
+            assertThat(a.getOutcome()).isEqualTo("OPERATOR_REFUND");
+            assertThat(a.getDetail()).isEqualTo("refund by operator ops-jane");
+        });
+        assertThat(snapshot(id).getState()).isEqualTo("REFUNDING");
+    }
+
+    /** A payment authorised at "primary" as pi_1 whose capture stayed unknown through the redrive budget: in NEEDS_ATTENTION. */
+    private String needingAttention(String key) {
+        String id = create(key, 1000, CaptureMethod.AUTOMATIC);
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
+        driver.advanceWallClockTime(Duration.ofSeconds(3));
+        answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
+        driver.advanceWallClockTime(Duration.ofSeconds(5));
+        answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
+        assertThat(snapshot(id).getState()).isEqualTo("NEEDS_ATTENTION");
+        states();
+        audit.readValuesToList();
+        return id;
+    }
+
+    private PaymentRequest resolve(String key, String requestKey, dev.paystream.schemas.avro.ResolvedOutcome outcome, String reference) {
+        PaymentRequest r = followUp(key, requestKey, dev.paystream.schemas.avro.ResolvePayment.newBuilder().setOperatorId("ops-jane")
+                .setOutcome(outcome).setPspReference(reference).setPsp(null).setNote("seen in the dashboard").build());
+        r.setMandateToken(null);
+        return TestMandates.asOperator(r, "ops-jane");
+    }
+
+    /** Lets the awaited command's last copy run out, so that an operator may resolve. */
+    private void pastTheCommandDeadline(String id) {
+        PaymentSnapshot p = snapshot(id);
+        driver.advanceWallClockTime(Duration.ofMillis(Math.max(0, p.getCommandDeadline() - p.getUpdatedAt()) + 1));
+        commands.readValuesToList();
+    }
+
+    @Test
+    void shouldLetAnOperatorResolveAPaymentNeedingAttentionOnceNoCopyOfItsCommandCanRun() {
+        String id = needingAttention("o-resolve");
+
+        // Too early: a copy of the capture may still be executed
+        send(resolve("o-resolve", "resolve-1", dev.paystream.schemas.avro.ResolvedOutcome.SUCCEEDED, "pi_1"));
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getDetail).anySatisfy(d -> assertThat(d).contains("may still be executed"));
+        assertThat(events.isEmpty()).isTrue();
+
+        // After the deadline, the PSP's record says captured
+        pastTheCommandDeadline(id);
+        send(resolve("o-resolve", "resolve-2", dev.paystream.schemas.avro.ResolvedOutcome.SUCCEEDED, "pi_1"));
+
+        assertThat(states()).containsExactly(PaymentState.CAPTURED);
+        assertThat(snapshot(id).getCapturedMinor()).isEqualTo(1000L);
+        assertThat(reserved()).as("the reservation is consumed").isZero();
+        assertThat(audit.readValuesToList()).anySatisfy(a -> assertThat(a.getOutcome()).isEqualTo("OPERATOR_RESOLVE"));
+        assertThat(commands.isEmpty()).isTrue();
+    }
+
+    @Test
+    void shouldRefuseAResolutionForAnotherPspReferenceOrWithoutAnOperator() {
+        String id = needingAttention("o-resolve-2");
+        pastTheCommandDeadline(id);
+
+        PaymentRequest unsigned = resolve("o-resolve-2", "r-1", dev.paystream.schemas.avro.ResolvedOutcome.FAILED, "pi_1");
+        unsigned.setAuthority(null);
+        send(unsigned);
+        assertThat(audit.readValue().getKind()).isEqualTo(AuditKind.NOT_PERMITTED);
+
+        send(resolve("o-resolve-2", "r-2", dev.paystream.schemas.avro.ResolvedOutcome.FAILED, "pi_other"));
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getDetail)
+                .anySatisfy(d -> assertThat(d).contains("PSP reference pi_other is not the payment's"));
+        assertThat(snapshot(id).getState()).isEqualTo("NEEDS_ATTENTION");
+        assertThat(events.isEmpty()).isTrue();
     }
 
     @Test

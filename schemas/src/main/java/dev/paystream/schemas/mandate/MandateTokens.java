@@ -133,8 +133,7 @@ public final class MandateTokens {
 
         /** A token for {@code claims}. */
         public String sign(Claims claims) {
-            ObjectNode header = JSON.createObjectNode().put("alg", ALGORITHM).put("typ", "JWT").put("kid", keyId);
-            ObjectNode payload = JSON.createObjectNode()
+            ObjectNode payload = CompactJws.JSON.createObjectNode()
                     .put("jti", claims.tokenId())
                     .put("sub", claims.agentId())
                     .put("mid", claims.mandateId())
@@ -144,8 +143,7 @@ public final class MandateTokens {
             if (claims.principalId() != null) {
                 payload.put("iss", claims.principalId());
             }
-            String input = part(header) + "." + part(payload);
-            return input + "." + B64.encodeToString(signBytes(key, input.getBytes(StandardCharsets.US_ASCII)));
+            return CompactJws.sign(keyId, key, "JWT", payload);
         }
 
         /** A token for a mandate, valid from {@code now} for {@code ttlSeconds}. */
@@ -154,24 +152,6 @@ public final class MandateTokens {
                     now.getEpochSecond(), now.getEpochSecond() + ttlSeconds));
         }
 
-        private static String part(ObjectNode node) {
-            try {
-                return B64.encodeToString(JSON.writeValueAsBytes(node));
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-
-        private static byte[] signBytes(PrivateKey key, byte[] input) {
-            try {
-                Signature s = Signature.getInstance("Ed25519");
-                s.initSign(key);
-                s.update(input);
-                return s.sign();
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("cannot sign", e);
-            }
-        }
     }
 
     // ---- verification ------------------------------------------------------------------------------
@@ -212,38 +192,13 @@ public final class MandateTokens {
             if (known != null) {
                 return checkTimes(known, nowMillis);
             }
-            if (token.length() > MAX_LENGTH) {
-                return invalid("token.format", "token is longer than " + MAX_LENGTH + " characters");
+            CompactJws.Checked checked = CompactJws.check(token, keys, null, "mandate token", MAX_LENGTH);
+            if (checked instanceof CompactJws.Checked.Refused r) {
+                return new Verification.Invalid(r.rejection());
             }
-            String[] parts = token.split("\\.", -1);
-            if (parts.length != 3) {
-                return invalid("token.format", "not a compact JWS (expected three dot-separated parts, got " + parts.length + ")");
-            }
-            JsonNode header;
-            JsonNode payload;
-            byte[] signature;
-            try {
-                header = JSON.readTree(B64D.decode(parts[0]));
-                payload = JSON.readTree(B64D.decode(parts[1]));
-                signature = B64D.decode(parts[2]);
-            } catch (IllegalArgumentException | java.io.IOException e) {
-                return invalid("token.format", "token parts are not base64url JSON");
-            }
-            if (header == null || !header.isObject() || payload == null || !payload.isObject()) {
-                return invalid("token.format", "token header and payload must be JSON objects");
-            }
-            String alg = header.path("alg").asText("");
-            if (!ALGORITHM.equals(alg)) {
-                return invalid("token.algorithm", "algorithm '" + alg + "' is not accepted (only " + ALGORITHM + ")");
-            }
-            String kid = header.path("kid").asText("");
-            PublicKey key = keys.get(kid);
-            if (key == null) {
-                return invalid("token.key", "signing key '" + kid + "' is not a trusted mandate key (trusted: " + keys.keySet() + ")");
-            }
-            if (!signatureValid(key, (parts[0] + "." + parts[1]).getBytes(StandardCharsets.US_ASCII), signature)) {
-                return invalid("token.signature", "signature does not verify with key '" + kid + "'");
-            }
+            CompactJws.Checked.Signed signed = (CompactJws.Checked.Signed) checked;
+            JsonNode payload = signed.payload();
+            String kid = signed.keyId();
             Claims claims;
             try {
                 claims = new Claims(text(payload, "jti"), payload.hasNonNull("iss") ? payload.get("iss").asText() : null,
@@ -268,31 +223,12 @@ public final class MandateTokens {
             return valid;
         }
 
-        private static boolean signatureValid(PublicKey key, byte[] input, byte[] signature) {
-            try {
-                Signature s = Signature.getInstance("Ed25519");
-                s.initVerify(key);
-                s.update(input);
-                return s.verify(signature);
-            } catch (GeneralSecurityException e) {
-                return false;
-            }
-        }
-
         private static String text(JsonNode payload, String name) {
-            JsonNode n = payload.get(name);
-            if (n == null || !n.isTextual() || n.asText().isBlank()) {
-                throw new IllegalArgumentException(name);
-            }
-            return n.asText();
+            return CompactJws.text(payload, name);
         }
 
         private static long number(JsonNode payload, String name) {
-            JsonNode n = payload.get(name);
-            if (n == null || !n.canConvertToExactIntegral()) {
-                throw new IllegalArgumentException(name);
-            }
-            return n.asLong();
+            return CompactJws.number(payload, name);
         }
 
         private static Verification invalid(String rule, String detail) {
