@@ -11,6 +11,8 @@ import dev.paystream.ingest.status.StatusWaiter;
 import dev.paystream.schemas.PanRedactor;
 import dev.paystream.schemas.TraceHeaders;
 import dev.paystream.schemas.registry.RegistryFailures;
+import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.mandate.AuthorityTokens;
 import dev.paystream.schemas.mandate.MandateTokens;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -21,6 +23,7 @@ import io.micronaut.http.MediaType;
 import io.micronaut.http.MutableHttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -52,6 +55,7 @@ public final class IngestCore {
     final IdempotencyCache cache;
     final MandateTokens.Verifier verifier;
     final MandateTokens.Signer signer;
+    final AuthorityTokens.Signer authority;
     final ProcessorClient processor;
     final StatusWaiter waiter;
     private final MeterRegistry meters;
@@ -64,6 +68,7 @@ public final class IngestCore {
         this.cache = cache;
         this.verifier = verifier;
         this.signer = signer;
+        this.authority = signer == null ? null : new AuthorityTokens.Signer(signer.keyId(), signer.privateKey());
         this.processor = processor;
         this.waiter = waiter;
         this.meters = meters;
@@ -84,6 +89,21 @@ public final class IngestCore {
     /** The token signer, when this service issues tokens. */
     public java.util.Optional<MandateTokens.Signer> signer() {
         return java.util.Optional.ofNullable(signer);
+    }
+
+    /**
+     * {@code request} (already redacted: the signature covers what goes on the topic) signed with this
+     * service's key as the authority of {@code caller}, a principal or an operator it authenticated: the
+     * processor accepts approvals, denials and a principal's or operator's refund, cancel or resolve only so.
+     */
+    public PaymentRequest withAuthority(PaymentRequest request, Caller caller) {
+        if (authority == null) {
+            throw Problem.of(HttpStatus.SERVICE_UNAVAILABLE, "authority_unavailable", "This service cannot sign decisions",
+                    "paystream.ingest.mandate.signing.key is not configured here, so a " + caller.role().name().toLowerCase()
+                            + "'s request cannot be signed; the processor would refuse it unsigned").exception();
+        }
+        AuthorityTokens.Role role = caller.role() == Caller.Role.OPERATOR ? AuthorityTokens.Role.OPERATOR : AuthorityTokens.Role.PRINCIPAL;
+        return authority.signed(request, caller.id(), role, Instant.now());
     }
 
     /** The authenticated caller, who must hold {@code role} and be within its rate. */

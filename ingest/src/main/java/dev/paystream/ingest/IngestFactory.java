@@ -87,6 +87,6 @@ public class IngestFactory {
         return new IngestCore(c, new ApiKeys(c.agentKeys(), c.principalKeys(), c.operatorKeys()),
                 new RateLimiter(c.ratePerSecond(), c.rateBurst(), System::nanoTime),
                 new IdempotencyCache(c.idempotencyRetention(), c.idempotencyMaxEntries(), System::currentTimeMillis),
-                verifier, signer, new ProcessorClient(c.processorUrls()), waiter, meters);
+                verifier, signer, new ProcessorClient(c.processorUrls(), c.queryToken()), waiter, meters);
     }
 }

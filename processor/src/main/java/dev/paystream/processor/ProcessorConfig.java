@@ -33,6 +33,7 @@ public record ProcessorConfig(
         String instanceId,
         int metricsPort,
         String opsHost,
+        String queryToken,
         Duration inflightTimeout,
         int redriveMax,
         Duration redriveBackoff,
@@ -66,6 +67,7 @@ public record ProcessorConfig(
         INSTANCE_ID("paystream.instance.id", "", "Stable name of this instance (the pod name in a StatefulSet): its stream threads join the group as static members (group.instance.id <id>-<thread>), so a restarted instance takes its own tasks back without a rebalance, as long as it is back within the session timeout. Blank: dynamic members (every restart is a rebalance)."),
         METRICS_PORT("paystream.metrics.port", "0", "Port of the Prometheus /metrics and /health endpoint on 127.0.0.1 (0: any free port, -1: off)."),
         OPS_HOST("paystream.ops.host", "127.0.0.1", "Address the ops endpoint (/metrics, /health, /query) binds to; 0.0.0.0 in a container, where Prometheus, probes and the other instances reach it."),
+        QUERY_TOKEN("paystream.query.token", "", "Service credential (at least 24 characters, from a Kubernetes Secret) that /query/... requires as Authorization: Bearer <token>; ingest sends it, instances forwarding a read to each other too. Required when paystream.ops.host is not loopback; /metrics and /health need none."),
         INFLIGHT_TIMEOUT("paystream.payment.inflight.timeout", "PT60S", "A payment in AUTHORISING/CAPTURING/VOIDING/REFUNDING with no PSP result for this long has its command redriven (same idempotency key)."),
         REDRIVE_MAX("paystream.payment.redrive.max", "5", "Redrives of one command (after unknown outcomes or silence) before the payment goes to NEEDS_ATTENTION with an alert."),
         REDRIVE_BACKOFF("paystream.payment.redrive.backoff", "PT2S", "Wait before redriving after an unknown outcome; doubles per redrive, capped by the in-flight timeout."),
@@ -146,6 +148,7 @@ public record ProcessorConfig(
                 v.get(Setting.INSTANCE_ID.key).trim(),
                 Integer.parseInt(v.get(Setting.METRICS_PORT.key)),
                 v.get(Setting.OPS_HOST.key),
+                queryToken(v),
                 Duration.parse(v.get(Setting.INFLIGHT_TIMEOUT.key)),
                 positive(v, Setting.REDRIVE_MAX),
                 Duration.parse(v.get(Setting.REDRIVE_BACKOFF.key)),
@@ -172,6 +175,21 @@ public record ProcessorConfig(
                         Pattern.compile(v.get(Setting.RISK_INSTRUCTIONS_PATTERN.key))),
                 positive(v, Setting.ROCKSDB_MEMORY),
                 Map.copyOf(overrides));
+    }
+
+    /** The /query credential: required beyond loopback, and long enough not to be guessed. */
+    private static String queryToken(Map<String, String> v) {
+        String token = v.get(Setting.QUERY_TOKEN.key).trim();
+        String host = v.get(Setting.OPS_HOST.key).trim();
+        boolean loopback = host.isEmpty() || host.equals("127.0.0.1") || host.equals("localhost") || host.equals("::1");
+        if (token.isEmpty() && !loopback) {
+            throw new IllegalArgumentException(Setting.OPS_HOST.key + " is " + host + ": set " + Setting.QUERY_TOKEN.key
+                    + " (from a Secret), or /query would answer any payment to anyone who reaches the pod");
+        }
+        if (!token.isEmpty() && token.length() < 24) {
+            throw new IllegalArgumentException(Setting.QUERY_TOKEN.key + " must be at least 24 characters");
+        }
+        return token;
     }
 
     private static Duration atLeast(Map<String, String> v, Setting s, Setting floor) {

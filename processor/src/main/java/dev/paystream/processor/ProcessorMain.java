@@ -71,7 +71,8 @@ public final class ProcessorMain implements AutoCloseable {
         }
         streams = new KafkaStreams(topology, props);
         if (ops != null && !advertised.isBlank()) {
-            ops.handle(QueryHandler.PREFIX, new QueryHandler(new PaymentQueries(streams), HostInfo.buildFromEndpoint(advertised), Clock.systemUTC()));
+            ops.handle(QueryHandler.PREFIX, new QueryHandler(new PaymentQueries(streams), HostInfo.buildFromEndpoint(advertised), Clock.systemUTC(),
+                    config.queryToken()));
         }
         streams.setUncaughtExceptionHandler(this::onUncaught);
         streams.setStateListener((now, before) -> {

@@ -33,4 +33,16 @@ class ProcessorConfigTest {
         StreamsConfig unnamed = new StreamsConfig(PaymentsTopology.streamsProperties(ProcessorConfig.fromMap(Map.of())));
         assertThat(unnamed.getMainConsumerConfigs("paystream-payments", "client", 1).get("group.instance.id")).isNull();
     }
+
+    @Test
+    void shouldRefuseToServeQueriesBeyondLoopbackWithoutAServiceCredential() {
+        assertThatThrownBy(() -> ProcessorConfig.fromMap(Map.of(ProcessorConfig.Setting.OPS_HOST.key, "0.0.0.0")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("paystream.query.token");
+        assertThat(ProcessorConfig.fromMap(Map.of(ProcessorConfig.Setting.OPS_HOST.key, "0.0.0.0",
+                ProcessorConfig.Setting.QUERY_TOKEN.key, "a-long-service-credential-from-a-secret")).queryToken())
+                .isEqualTo("a-long-service-credential-from-a-secret");
+        assertThatThrownBy(() -> ProcessorConfig.fromMap(Map.of(ProcessorConfig.Setting.QUERY_TOKEN.key, "short")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least 24 characters");
+        assertThat(ProcessorConfig.fromMap(Map.of()).queryToken()).as("loopback only: no credential needed").isEmpty();
+    }
 }

@@ -28,7 +28,9 @@ public record ReconcilerConfig(
         int partitions,
         short replicationFactor,
         String agentId,
-        Duration reportWait) {
+        Duration reportWait,
+        String signingKeyId,
+        String signingKey) {
 
     /** One documented setting. */
     public enum Setting {
@@ -48,7 +50,9 @@ public record ReconcilerConfig(
         PARTITIONS("paystream.reconciler.partitions", "6", "Partitions of the settlements topic; the events are re-keyed by PSP reference onto as many (they must match)."),
         REPLICATION("paystream.reconciler.replication.factor", "1", "Replication factor of the reconciler's own topics (3 in production)."),
         AGENT_ID("paystream.reconciler.agent.id", "paystream-reconciler", "The agent id on the reconcile requests the reconciler sends the processor."),
-        REPORT_WAIT("paystream.reconciler.report.wait", "PT2M", "How long the command line (and the inbox) waits for every line's outcome before writing the report with the rest PENDING.");
+        REPORT_WAIT("paystream.reconciler.report.wait", "PT2M", "How long the command line (and the inbox) waits for every line's outcome before writing the report with the rest PENDING."),
+        SIGNING_KEY_ID("paystream.reconciler.signing.key.id", "", "Key id of the key reconcile requests are signed with; the processor must list it in paystream.reconciler.keys."),
+        SIGNING_KEY("paystream.reconciler.signing.key", "", "Ed25519 private key (URL-safe base64 PKCS#8) reconcile requests are signed with; from a secret, never a file in the repository. Blank: requests go unsigned and the processor refuses them (discrepancies are still reported, nothing reaches RECONCILED).");
 
         public final String key;
         public final String defaultValue;
@@ -85,11 +89,25 @@ public record ReconcilerConfig(
                 Integer.parseInt(Setting.PARTITIONS.from(lookup)),
                 Short.parseShort(Setting.REPLICATION.from(lookup)),
                 Setting.AGENT_ID.from(lookup),
-                Duration.parse(Setting.REPORT_WAIT.from(lookup)));
+                Duration.parse(Setting.REPORT_WAIT.from(lookup)),
+                Setting.SIGNING_KEY_ID.from(lookup),
+                Setting.SIGNING_KEY.from(lookup));
     }
 
     public static ReconcilerConfig fromMap(Map<String, String> settings) {
         return from(k -> Optional.ofNullable(settings.get(k)).or(() -> Optional.ofNullable(System.getProperty(k))));
+    }
+
+    /** The signer of reconcile requests, when a key is configured. */
+    public Optional<dev.paystream.schemas.mandate.AuthorityTokens.Signer> signer() {
+        if (signingKey.isBlank()) {
+            return Optional.empty();
+        }
+        if (signingKeyId.isBlank()) {
+            throw new IllegalArgumentException(Setting.SIGNING_KEY.key + " needs " + Setting.SIGNING_KEY_ID.key);
+        }
+        return Optional.of(new dev.paystream.schemas.mandate.AuthorityTokens.Signer(signingKeyId,
+                dev.paystream.schemas.mandate.MandateTokens.decodePrivateKey(signingKey)));
     }
 
     /** Topic of the reconciler's own per-line outcomes (read by reports), keyed by source file name. */

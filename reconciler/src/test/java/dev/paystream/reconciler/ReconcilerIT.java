@@ -95,6 +95,7 @@ class ReconcilerIT {
     private final String prefix = "rc" + UUID.randomUUID().toString().substring(0, 8) + ".";
     private final Deque<AutoCloseable> closers = new ArrayDeque<>();
     private final KeyPair keys = MandateTokens.generateKeyPair();
+    private final KeyPair reconcilerKeys = MandateTokens.generateKeyPair();
     private final MandateTokens.Signer signer = new MandateTokens.Signer(KEY_ID, keys.getPrivate());
     private final Map<String, PaymentEvent> latest = new ConcurrentHashMap<>();
     private final Set<String> duplicateEvents = ConcurrentHashMap.newKeySet();
@@ -262,6 +263,7 @@ class ReconcilerIT {
         s.put(ProcessorConfig.Setting.STANDBYS.key, "0");
         s.put(ProcessorConfig.Setting.STATEFUL_PARTITIONS.key, "6");
         s.put(ProcessorConfig.Setting.MANDATE_KEYS.key, KEY_ID + "=" + MandateTokens.encodePublicKey(keys.getPublic()));
+        s.put(ProcessorConfig.Setting.RECONCILER_KEYS.key, "recon-1=" + MandateTokens.encodePublicKey(reconcilerKeys.getPublic()));
         s.put(ProcessorConfig.Setting.RISK_BURST_COUNT.key, "100000000");
         s.put(ProcessorConfig.Setting.RISK_OUTLIER_FACTOR.key, "1000000");
         s.put(ProcessorConfig.Setting.RISK_NEW_PAYEE_SCORE.key, "0");
@@ -455,6 +457,8 @@ class ReconcilerIT {
         s.put(ReconcilerConfig.Setting.SETTLEMENT_LAG.key, "PT0S");
         s.put(ReconcilerConfig.Setting.TIMER_INTERVAL.key, "PT0.5S");
         s.put(ReconcilerConfig.Setting.REPORT_WAIT.key, "PT90S");
+        s.put(ReconcilerConfig.Setting.SIGNING_KEY_ID.key, "recon-1");
+        s.put(ReconcilerConfig.Setting.SIGNING_KEY.key, MandateTokens.encodePrivateKey(reconcilerKeys.getPrivate()));
         return s;
     }
 

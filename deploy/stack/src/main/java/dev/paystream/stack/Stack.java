@@ -128,6 +128,9 @@ public final class Stack implements AutoCloseable {
         KeyPair signing = signingKeys();
         String keyId = System.getenv().getOrDefault("PAYSTREAM_MANDATE_KEY_ID", "dev-1");
         String publicKeys = keyId + "=" + MandateTokens.encodePublicKey(signing.getPublic());
+        // The reconciler signs its reconcile requests with a key of its own; the processor trusts only it for them.
+        KeyPair reconcilerSigning = MandateTokens.generateKeyPair();
+        String reconcilerKeys = "reconciler-1=" + MandateTokens.encodePublicKey(reconcilerSigning.getPublic());
 
         Map<String, String> p = new HashMap<>();
         p.put(ProcessorConfig.Setting.BOOTSTRAP.key, bootstrap);
@@ -136,6 +139,7 @@ public final class Stack implements AutoCloseable {
         p.put(ProcessorConfig.Setting.STANDBYS.key, "0");
         p.put(ProcessorConfig.Setting.METRICS_PORT.key, Integer.toString(port(PROCESSOR_PORT)));
         p.put(ProcessorConfig.Setting.MANDATE_KEYS.key, publicKeys);
+        p.put(ProcessorConfig.Setting.RECONCILER_KEYS.key, reconcilerKeys);
         p.putAll(options.overrides());
         processor = new ProcessorMain(ProcessorConfig.fromMap(p));
         closers.push(processor);
@@ -172,9 +176,12 @@ public final class Stack implements AutoCloseable {
         rc.put("paystream.reconciler.state.dir", data.resolve("reconciler-state").toString());
         rc.put("paystream.reconciler.inbox", Files.createDirectories(data.resolve("inbox")).toString());
         rc.put("paystream.reconciler.report.dir", Files.createDirectories(data.resolve("reports")).toString());
+        rc.put("paystream.reconciler.signing.key.id", "reconciler-1");
         rc.putAll(options.overrides());
         ChildService reconciler = ChildService.start("reconciler", options.home(), "reconciler",
-                "dev.paystream.reconciler.ReconcilerCli", rc, Map.of(), data.resolve("logs/reconciler.log"), "serve");
+                "dev.paystream.reconciler.ReconcilerCli", rc,
+                Map.of("PAYSTREAM_RECONCILER_SIGNING_KEY", MandateTokens.encodePrivateKey(reconcilerSigning.getPrivate())),
+                data.resolve("logs/reconciler.log"), "serve");
         closers.push(reconciler);
 
         awaitRunning(Duration.ofMinutes(3), ingest, reconciler);

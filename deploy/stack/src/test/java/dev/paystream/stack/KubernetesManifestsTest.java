@@ -344,6 +344,86 @@ class KubernetesManifestsTest {
     }
 
     @Test
+    void shouldLetOnlyIngestAndOtherProcessorsReachTheProcessorsQueries() {
+        Map<String, Object> policy = named("NetworkPolicy", "paystream-processor-ops");
+        Map<String, Object> processor = workloadSelectedBy(at(policy, "spec", "podSelector", "matchLabels"));
+        assertThat(str(processor, "metadata", "name")).isEqualTo("paystream-processor");
+        assertThat(list(policy, "spec", "policyTypes").toString()).contains("Ingress");
+        Set<String> podSources = new HashSet<>();
+        Set<String> namespaceSources = new HashSet<>();
+        for (Map<String, Object> rule : list(policy, "spec", "ingress")) {
+            for (Map<String, Object> port : list(rule, "ports")) {
+                assertThat(containerPorts(processor)).as("port %s", port.get("port")).containsKey(str(port, "port"));
+                assertThat(str(port, "port")).as("only the ops port").isEqualTo("ops");
+            }
+            for (Map<String, Object> from : list(rule, "from")) {
+                if (from.containsKey("podSelector")) {
+                    podSources.add(str(workloadSelectedBy(at(from, "podSelector", "matchLabels")), "metadata", "name"));
+                } else {
+                    namespaceSources.add(str(from, "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name"));
+                }
+            }
+        }
+        assertThat(podSources).containsExactlyInAnyOrder("paystream-ingest", "paystream-processor");
+        assertThat(namespaceSources).as("Prometheus, for /metrics").containsExactly("monitoring");
+        // Every NetworkPolicy selects real pods and names ports they have
+        for (Map<String, Object> np : ofKind("NetworkPolicy")) {
+            Map<String, Object> w = workloadSelectedBy(at(np, "spec", "podSelector", "matchLabels"));
+            list(np, "spec", "ingress").forEach(rule -> list(rule, "ports").forEach(port ->
+                    assertThat(containerPorts(w)).as(str(np, "metadata", "name")).containsKey(str(port, "port"))));
+        }
+    }
+
+    @Test
+    void shouldGiveTheQueryCredentialToTheProcessorsAndIngestFromOneSecret() {
+        Map<String, Object> processor = containers(named("StatefulSet", "paystream-processor")).getFirst();
+        Map<String, Object> ingest = containers(named("Deployment", "paystream-ingest")).getFirst();
+        for (Map<String, Object> c : List.of(processor, ingest)) {
+            Map<String, Object> token = list(c, "env").stream().filter(e -> "PAYSTREAM_QUERY_TOKEN".equals(e.get("name"))).findFirst()
+                    .orElseThrow(() -> new AssertionError(c.get("name") + " has no PAYSTREAM_QUERY_TOKEN"));
+            assertThat(str(token, "valueFrom", "secretKeyRef", "name")).isEqualTo("paystream-query-token");
+            assertThat(str(token, "valueFrom", "secretKeyRef", "key")).isEqualTo("token");
+        }
+        // The processor listens on the pod's address, which the processor accepts only with a credential set
+        Map<String, String> env = new HashMap<>(literalEnv(processor));
+        env.put("PAYSTREAM_QUERY_TOKEN", "x".repeat(32));
+        Map<String, String> settings = new HashMap<>();
+        for (ProcessorConfig.Setting setting : ProcessorConfig.Setting.values()) {
+            if (env.containsKey(envName(setting.key)) && !env.get(envName(setting.key)).contains("$(")) {
+                settings.put(setting.key, env.get(envName(setting.key)));
+            }
+        }
+        assertThat(ProcessorConfig.fromMap(settings).opsHost()).isEqualTo("0.0.0.0");
+        // Reconcile requests: the reconciler signs with the private half of the key pair whose public half the processor trusts
+        Map<String, Object> reconciler = containers(named("Deployment", "paystream-reconciler")).getFirst();
+        assertThat(list(reconciler, "env")).anySatisfy(e -> {
+            assertThat(e.get("name")).isEqualTo("PAYSTREAM_RECONCILER_SIGNING_KEY");
+            assertThat(str(e, "valueFrom", "secretKeyRef", "name")).isEqualTo("paystream-reconciler-signing-key");
+        });
+        assertThat(list(processor, "env")).anySatisfy(e -> {
+            assertThat(e.get("name")).isEqualTo("PAYSTREAM_RECONCILER_KEYS");
+            assertThat(str(e, "valueFrom", "secretKeyRef", "name")).isEqualTo("paystream-reconciler-signing-key");
+        });
+    }
+
+    @Test
+    void shouldLetOnlyIngestWriteMandatesAndNoOneButIngestAndTheReconcilerWriteRequestsAmongTheServices() {
+        Map<String, Set<String>> writers = new HashMap<>();
+        for (Map<String, Object> u : ofKind("KafkaUser")) {
+            for (Map<String, Object> acl : list(u, "spec", "authorization", "acls")) {
+                if ("topic".equals(str(acl, "resource", "type")) && list(acl, "operations").toString().contains("Write")) {
+                    writers.computeIfAbsent(str(acl, "resource", "name"), k -> new HashSet<>()).add(str(u, "metadata", "name"));
+                }
+            }
+        }
+        assertThat(writers.get("paystream.mandates.v1")).as("grants and revocations: ingest alone").containsExactly("paystream-ingest");
+        // Agents that produce directly may write requests too: what they may not do is sign a principal's, an
+        // operator's or the reconciler's authority, which the processor checks on every such request.
+        assertThat(writers.get("paystream.payment-requests.v1")).doesNotContain("paystream-processor", "paystream-gateway", "paystream-keda")
+                .contains("paystream-ingest", "paystream-reconciler");
+    }
+
+    @Test
     void shouldAutoscaleRealWorkloadsOnTheirOwnConsumerGroupsLag() {
         Set<String> topics = ofKind("KafkaTopic").stream().map(t -> str(t, "spec", "topicName")).collect(Collectors.toSet());
         Map<String, String> groupOf = Map.of("paystream-processor", ProcessorConfig.fromMap(Map.of()).applicationId(),
@@ -443,5 +523,28 @@ class KubernetesManifestsTest {
             Set<String> baseContainers = containers(base).stream().map(c -> str(c, "name")).collect(Collectors.toSet());
             containers(p).forEach(c -> assertThat(baseContainers).contains(str(c, "name")));
         }
+    }
+
+    @Test
+    void shouldRenderTheProductionOverlayWithItsNetworkPolicies() throws Exception {
+        java.util.Optional<Path> kubectl = java.util.stream.Stream.of(System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator))
+                .map(d -> Path.of(d, "kubectl")).filter(Files::isExecutable).findFirst();
+        org.junit.jupiter.api.Assumptions.assumeTrue(kubectl.isPresent(), "kubectl is not installed: the overlay is checked by parsing only");
+        Process render = new ProcessBuilder(kubectl.get().toString(), "kustomize", K8S.resolve("overlays/production").toString())
+                .redirectErrorStream(true).start();
+        String out = new String(render.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(render.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as("kubectl kustomize finished").isTrue();
+        assertThat(render.exitValue()).as(out).isZero();
+        List<Map<String, Object>> rendered = new ArrayList<>();
+        for (Object d : new Yaml().loadAll(out)) {
+            @SuppressWarnings("unchecked") Map<String, Object> doc = (Map<String, Object>) d;
+            rendered.add(doc);
+        }
+        assertThat(rendered).filteredOn(d -> "NetworkPolicy".equals(d.get("kind")))
+                .extracting(d -> str(d, "metadata", "name") + "@" + str(d, "metadata", "namespace"))
+                .containsExactlyInAnyOrder("paystream-processor-ops@payments", "paystream-gateway-ops@payments");
+        Map<String, Object> processor = rendered.stream().filter(d -> "StatefulSet".equals(d.get("kind"))).findFirst().orElseThrow();
+        assertThat(envNames(containers(processor).getFirst())).contains("PAYSTREAM_QUERY_TOKEN", "PAYSTREAM_RECONCILER_KEYS");
+        assertThat(str(processor, "spec", "replicas")).isEqualTo("6");
     }
 }

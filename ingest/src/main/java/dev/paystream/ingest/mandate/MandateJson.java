@@ -40,6 +40,9 @@ final class MandateJson {
         out.put("available_minor", v.path("availableMinor").asLong());
         out.put("updated_at", v.path("updatedAt").asText());
         out.put("links", Map.of("self", "/v1/mandates/" + v.path("mandateId").asText()));
+        if (v.path("stale").asBoolean(false)) {
+            out.put("stale", true);
+        }
         return out;
     }
 

@@ -103,6 +103,10 @@ public final class PaymentJson {
         }
         out.put("history", history);
         out.put("links", Map.of("self", "/v1/payments/" + v.path("paymentId").asText()));
+        if (v.path("stale").asBoolean(false)) {
+            // Read from a standby copy while the owning instance was unreachable: it may lag the latest change.
+            out.put("stale", true);
+        }
         return out;
     }
 

@@ -18,6 +18,8 @@ import dev.paystream.schemas.avro.DenyPayment;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PaymentRequest;
 import dev.paystream.schemas.avro.RefundPayment;
+import dev.paystream.schemas.avro.ResolvePayment;
+import dev.paystream.schemas.avro.ResolvedOutcome;
 import dev.paystream.schemas.mandate.MandateTokens;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpRequest;
@@ -98,9 +100,15 @@ public class PaymentsController {
 
     @Post(uris = {"/{id}/capture", "/{id}/cancel", "/{id}/refund"}, consumes = MediaType.APPLICATION_JSON, produces = MediaType.APPLICATION_JSON)
     public HttpResponse<String> agentFollowUp(HttpRequest<?> http, @PathVariable String id, @Nullable @Body String body) {
-        Caller agent = core.caller(http, Caller.Role.AGENT);
-        String key = IngestCore.idempotencyKey(http);
         String operation = http.getPath().substring(http.getPath().lastIndexOf('/') + 1);
+        // A capture commits money: agents only. A cancel or refund stops or returns it: also the payment's
+        // principal and operators, who need no mandate token (the agent's may be gone with a revoked mandate).
+        Caller caller = operation.equals("capture") ? core.caller(http, Caller.Role.AGENT) : core.anyCaller(http);
+        if (caller.role() != Caller.Role.AGENT) {
+            return authorityFollowUp(http, caller, id, operation, body);
+        }
+        Caller agent = caller;
+        String key = IngestCore.idempotencyKey(http);
         Fields f = Fields.parse(body);
         Object avroBody = switch (operation) {
             case "capture" -> {
@@ -139,6 +147,53 @@ public class PaymentsController {
         return followUp(http, approve ? "approve" : "deny", principal, key, id, f, avroBody, null);
     }
 
+    /** A principal's or an operator's cancel or refund: a reason is required (it is audited with who acted). */
+    private HttpResponse<String> authorityFollowUp(HttpRequest<?> http, Caller caller, String id, String operation, String body) {
+        String key = IngestCore.idempotencyKey(http);
+        Fields f = Fields.parse(body);
+        Object avroBody;
+        if (operation.equals("cancel")) {
+            f.only(f.root(), "", Set.of("reason"));
+            avroBody = new CancelPayment(f.text(f.root(), "", "reason", true, Fields.MAX_TEXT));
+        } else {
+            f.only(f.root(), "", Set.of("amount", "reason"));
+            Fields.Money amount = f.money(f.root(), "", "amount", false);
+            avroBody = new RefundPayment(amount == null ? null : new Money(amount.amountMinor(), amount.currency()),
+                    f.text(f.root(), "", "reason", true, Fields.MAX_TEXT));
+        }
+        f.check();
+        return followUp(http, operation, caller, key, id, f, avroBody, null);
+    }
+
+    /**
+     * {@code POST /v1/payments/{id}/resolve} (operators): the outcome of the command a payment in
+     * NEEDS_ATTENTION awaits, as the PSP's dashboard or API shows it. The processor applies it only for the
+     * payment's PSP and reference, once no copy of the command can still be executed.
+     */
+    @Post(uri = "/{id}/resolve", consumes = MediaType.APPLICATION_JSON, produces = MediaType.APPLICATION_JSON)
+    public HttpResponse<String> resolve(HttpRequest<?> http, @PathVariable String id, @Nullable @Body String body) {
+        Caller operator = core.caller(http, Caller.Role.OPERATOR);
+        String key = IngestCore.idempotencyKey(http);
+        Fields f = Fields.parse(body);
+        f.only(f.root(), "", Set.of("outcome", "psp_reference", "psp", "note"));
+        String outcome = f.text(f.root(), "", "outcome", true, 16);
+        String reference = f.text(f.root(), "", "psp_reference", true, Fields.MAX_TEXT);
+        String psp = f.text(f.root(), "", "psp", false, Fields.MAX_TEXT);
+        String note = f.text(f.root(), "", "note", false, Fields.MAX_TEXT);
+        ResolvedOutcome resolved = null;
+        if (outcome != null) {
+            try {
+                resolved = ResolvedOutcome.valueOf(outcome);
+            } catch (IllegalArgumentException e) {
+                f.error("/outcome", "must be one of SUCCEEDED, DECLINED, FAILED");
+            }
+        }
+        f.check();
+        ResolvePayment avroBody = ResolvePayment.newBuilder().setOperatorId(operator.id()).setOutcome(resolved)
+                .setPspReference(reference).setPsp(psp).setNote(note).build();
+        return followUp(http, "resolve", operator, key, id, f, avroBody, null);
+    }
+
     private HttpResponse<String> followUp(HttpRequest<?> http, String operation, Caller caller, String key, String paymentId,
                                           Fields f, Object avroBody, String token) {
         String fingerprint = "POST " + http.getPath() + " " + f.canonical();
@@ -150,8 +205,10 @@ public class PaymentsController {
             String traceparent = IngestCore.traceparent(http);
             CompletableFuture<StatusWaiter.Signal> first = Settlement.watch(core.waiter(), paymentId, request.getRequestId(),
                     before.path("sequence").asLong());
+            PaymentRequest out = RequestRedaction.redact(request);
             try {
-                core.produce(producer, requestTopic, paymentId, RequestRedaction.redact(request), traceparent);
+                core.produce(producer, requestTopic, paymentId, caller.role() == Caller.Role.AGENT ? out : core.withAuthority(out, caller),
+                        traceparent);
             } catch (RuntimeException e) {
                 first.cancel(false);
                 throw e;

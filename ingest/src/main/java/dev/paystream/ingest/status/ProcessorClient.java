@@ -22,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * Reads payments and mandates through the processor's interactive queries ({@code GET /query/...} on its
  * ops port). Any processor instance may be asked; it routes the read to the instance holding the key. The
  * configured instances are tried in turn, and a 503 (rebalance) is retried briefly before the caller gets
- * a 503 problem of its own.
+ * a 503 problem of its own. Every read carries the processor's service credential when one is configured.
+ * A read answered from a standby copy (the processor's {@code X-Paystream-Stale: true}) comes back with
+ * {@code "stale": true} in the view, which the API passes on to its callers.
  */
 public final class ProcessorClient {
 
@@ -30,14 +32,16 @@ public final class ProcessorClient {
     private static final Duration RETRY_BUDGET = Duration.ofSeconds(5);
 
     private final List<String> baseUrls;
+    private final String authorization;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private final AtomicInteger next = new AtomicInteger();
 
-    public ProcessorClient(List<String> baseUrls) {
+    public ProcessorClient(List<String> baseUrls, String queryToken) {
         if (baseUrls.isEmpty()) {
             throw new IllegalArgumentException("paystream.ingest.processor.urls is empty");
         }
         this.baseUrls = List.copyOf(baseUrls);
+        this.authorization = queryToken == null || queryToken.isBlank() ? null : "Bearer " + queryToken;
     }
 
     /** The payment, asked of every processor instance (its id does not say which holds it). */
@@ -65,11 +69,19 @@ public final class ProcessorClient {
         while (true) {
             String base = baseUrls.get(Math.floorMod(next.getAndIncrement(), baseUrls.size()));
             try {
-                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + path))
-                        .timeout(Duration.ofSeconds(6)).GET().build(), HttpResponse.BodyHandlers.ofString());
+                HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(6)).GET();
+                if (authorization != null) {
+                    request.header("Authorization", authorization);
+                }
+                HttpResponse<String> r = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
                 switch (r.statusCode()) {
                     case 200 -> {
-                        return Optional.of(Json.read(r.body()));
+                        JsonNode view = Json.read(r.body());
+                        if (r.headers().firstValue("X-Paystream-Stale").map("true"::equalsIgnoreCase).orElse(false)
+                                && view instanceof com.fasterxml.jackson.databind.node.ObjectNode o) {
+                            o.put("stale", true);
+                        }
+                        return Optional.of(view);
                     }
                     case 404 -> {
                         return Optional.empty();

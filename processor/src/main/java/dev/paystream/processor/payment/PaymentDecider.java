@@ -28,6 +28,7 @@ import dev.paystream.schemas.avro.PspResult;
 import dev.paystream.schemas.avro.ReconcilePayment;
 import dev.paystream.schemas.avro.RefundPayment;
 import dev.paystream.schemas.avro.ResolvePayment;
+import dev.paystream.schemas.mandate.AuthorityTokens;
 import dev.paystream.schemas.avro.RuleEvaluation;
 import dev.paystream.schemas.avro.RuleResult;
 import dev.paystream.schemas.statemachine.PaymentTransitions;
@@ -519,8 +520,9 @@ public final class PaymentDecider {
     }
 
     /**
-     * The payment, if it exists and the request carries a valid authority for it (an operator's, the
-     * reconciler's: {@link AuthorityGuard}); otherwise null after auditing why. The actor is audited either way.
+     * The payment, if it exists and the request carries a valid authority for it (a principal's for a payment
+     * under its own mandate, an operator's, the reconciler's: {@link AuthorityGuard}); otherwise null after
+     * auditing why. A principal's or operator's action is audited with who took it.
      */
     private PaymentSnapshot authorised(DecisionStep step, String paymentId, PaymentRequest request, String type) {
         PaymentSnapshot p = step.payment;
@@ -534,9 +536,16 @@ public final class PaymentDecider {
             step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", type + " refused: " + auth.why(), auth.rules());
             return null;
         }
-        if (auth.grant().role() == dev.paystream.schemas.mandate.AuthorityTokens.Role.OPERATOR) {
-            step.audit(p, request, AuditKind.POLICY_DECISION, "OPERATOR_" + type.toUpperCase(),
-                    type + " by operator " + auth.grant().actor(), auth.rules());
+        AuthorityTokens.Role role = auth.grant().role();
+        if (role == AuthorityTokens.Role.PRINCIPAL && !auth.grant().actor().equals(p.getPrincipalId())) {
+            metrics.request(type, "not_permitted");
+            step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", auth.grant().actor() + " is not the principal of mandate "
+                    + p.getMandateId() + "; only its principal or an operator may " + type, auth.rules());
+            return null;
+        }
+        if (role != AuthorityTokens.Role.RECONCILER) {
+            step.audit(p, request, AuditKind.POLICY_DECISION, role.name() + "_" + type.toUpperCase(),
+                    type + " by " + role.name().toLowerCase() + " " + auth.grant().actor(), auth.rules());
         }
         return p;
     }

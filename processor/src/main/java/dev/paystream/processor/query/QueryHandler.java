@@ -47,11 +47,24 @@ public final class QueryHandler implements HttpHandler {
     private final ObjectMapper json = new ObjectMapper().registerModule(new JavaTimeModule())
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    /** "Bearer <credential>" as bytes, or null when queries are served on loopback without one. */
+    private final byte[] authorization;
 
-    public QueryHandler(PaymentQueries queries, HostInfo self, Clock clock) {
+    public QueryHandler(PaymentQueries queries, HostInfo self, Clock clock, String credential) {
         this.queries = queries;
         this.self = self;
         this.clock = clock;
+        this.authorization = credential == null || credential.isBlank() ? null
+                : ("Bearer " + credential).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Whether the request carries the service credential (compared in constant time); true when none is configured. */
+    private boolean authorised(HttpExchange ex) {
+        if (authorization == null) {
+            return true;
+        }
+        String given = ex.getRequestHeaders().getFirst("Authorization");
+        return given != null && java.security.MessageDigest.isEqual(authorization, given.getBytes(StandardCharsets.UTF_8));
     }
 
     private record Answer(int status, String body, Map<String, String> headers) {
@@ -79,6 +92,10 @@ public final class QueryHandler implements HttpHandler {
     }
 
     private Answer answer(HttpExchange ex) {
+        if (!authorised(ex)) {
+            return new Answer(401, "{\"error\":\"unauthorized\",\"detail\":\"/query needs the service credential (Authorization: Bearer)\"}",
+                    Map.of("WWW-Authenticate", "Bearer"));
+        }
         if (!"GET".equals(ex.getRequestMethod())) {
             return new Answer(405, "{\"error\":\"method_not_allowed\"}", Map.of("Allow", "GET"));
         }
@@ -161,9 +178,13 @@ public final class QueryHandler implements HttpHandler {
     private Optional<Answer> forward(HostInfo host, HttpExchange ex) {
         String query = ex.getRequestURI().getRawQuery();
         try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://" + host.host() + ":" + host.port()
+            HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://" + host.host() + ":" + host.port()
                             + ex.getRequestURI().getRawPath() + (query == null ? "" : "?" + query)))
-                    .header(FORWARDED, self.host() + ":" + self.port()).timeout(Duration.ofSeconds(5)).GET().build(),
+                    .header(FORWARDED, self.host() + ":" + self.port()).timeout(Duration.ofSeconds(5)).GET();
+            if (authorization != null) {
+                request.header("Authorization", new String(authorization, StandardCharsets.UTF_8));
+            }
+            HttpResponse<String> r = http.send(request.build(),
                     HttpResponse.BodyHandlers.ofString());
             return Optional.of(new Answer(r.statusCode(), r.body(), r.headers().firstValue("X-Paystream-Stale")
                     .map(v -> Map.of("X-Paystream-Stale", v)).orElse(Map.of())));

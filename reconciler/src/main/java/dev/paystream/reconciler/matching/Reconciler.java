@@ -1,6 +1,7 @@
 package dev.paystream.reconciler.matching;
 
 import dev.paystream.reconciler.Ids;
+import dev.paystream.schemas.mandate.AuthorityTokens;
 import dev.paystream.reconciler.avro.LineOutcome;
 import dev.paystream.reconciler.avro.PendingLine;
 import dev.paystream.reconciler.avro.ReferenceState;
@@ -294,6 +295,10 @@ public final class Reconciler implements Processor<String, SpecificRecord, Strin
                             .setSourceFile(l.getSourceFile()).setSourceLine(l.getSourceLine())
                             .build())
                     .build();
+            if (settings.signer() != null) {
+                // The processor takes a reconcile only with the reconciler's signature: an agent cannot settle its own payment.
+                settings.signer().signed(request, settings.agentId(), AuthorityTokens.Role.RECONCILER, Instant.ofEpochMilli(now));
+            }
             context.forward(new Record<>(st.getPaymentId(), (SpecificRecord) request, now));
         } else {
             detail += "; payment is " + state + ", so no transition is requested";
@@ -444,5 +449,5 @@ public final class Reconciler implements Processor<String, SpecificRecord, Strin
 
     /** What the matching needs from the configuration. */
     public record MatchingSettings(Duration internalGrace, Duration settlementGrace, Duration settlementLag, Duration timerInterval,
-                                   String agentId) {}
+                                   String agentId, AuthorityTokens.Signer signer) {}
 }

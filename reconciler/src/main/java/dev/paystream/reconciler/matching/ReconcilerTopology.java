@@ -39,6 +39,8 @@ import org.apache.kafka.streams.state.Stores;
  */
 public final class ReconcilerTopology {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ReconcilerTopology.class);
+
     private ReconcilerTopology() {}
 
     public static Topology build(ReconcilerConfig config, TopicCatalog topics, ReconcilerMetrics metrics) {
@@ -68,7 +70,11 @@ public final class ReconcilerTopology {
                 .mapValues(v -> (SpecificRecord) v, Named.as("line-as-input"));
 
         Reconciler.MatchingSettings settings = new Reconciler.MatchingSettings(config.internalGrace(), config.settlementGrace(),
-                config.settlementLag(), config.timerInterval(), config.agentId());
+                config.settlementLag(), config.timerInterval(), config.agentId(), config.signer().orElse(null));
+        if (settings.signer() == null) {
+            LOG.warn("{} is not set: reconcile requests go unsigned and the processor refuses them; discrepancies are still reported",
+                    ReconcilerConfig.Setting.SIGNING_KEY.key);
+        }
         KStream<String, SpecificRecord> out = eventsByReference
                 .merge(lines, Named.as("reconciler-input"))
                 .process(() -> new Reconciler(settings, metrics), Named.as("reconciler"),

@@ -26,8 +26,9 @@ import java.util.Set;
 import java.util.UUID;
 
 /**
- * Authority for the requests an agent must not be able to make: a principal's approve or deny, an
- * operator's refund, cancel or resolve, the reconciler's reconcile. Whoever may write
+ * Authority for the requests an agent must not be able to make: a principal's approve or deny (and
+ * refund or cancel of a payment under its mandate), an operator's refund, cancel or resolve, the
+ * reconciler's reconcile. Whoever may write
  * {@code paystream.payment-requests.v1} (every agent that produces directly) can put any
  * {@code principalId} in a record; it cannot sign. The ingest service (for principals and operators it
  * authenticated) and the reconciler sign each such request with their Ed25519 key, in the request's
@@ -49,9 +50,9 @@ public final class AuthorityTokens {
 
     private AuthorityTokens() {}
 
-    /** Who may sign what: principals approve and deny, operators refund, cancel and resolve, the reconciler reconciles. */
+    /** Who may sign what: principals approve, deny, refund and cancel; operators refund, cancel and resolve; the reconciler reconciles. */
     public enum Role {
-        PRINCIPAL(Set.of("approve", "deny")),
+        PRINCIPAL(Set.of("approve", "deny", "refund", "cancel")),
         OPERATOR(Set.of("refund", "cancel", "resolve")),
         RECONCILER(Set.of("reconcile"));
 

@@ -131,6 +131,11 @@ public final class MandateTokens {
             return keyId;
         }
 
+        /** The signing key, for the same service's other signatures (its authority tokens). */
+        public PrivateKey privateKey() {
+            return key;
+        }
+
         /** A token for {@code claims}. */
         public String sign(Claims claims) {
             ObjectNode payload = CompactJws.JSON.createObjectNode()

@@ -6,6 +6,8 @@ import dev.paystream.schemas.avro.ApprovePayment;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PaymentRequest;
 import dev.paystream.schemas.avro.RefundPayment;
+import dev.paystream.schemas.avro.ResolvePayment;
+import dev.paystream.schemas.avro.ResolvedOutcome;
 import java.security.KeyPair;
 import java.time.Instant;
 import java.util.Map;
@@ -70,12 +72,17 @@ class AuthorityTokensTest {
 
     @Test
     void shouldHoldEachRoleToItsActionsAndKeysToTheirRoles() {
+        PaymentRequest resolveAsPrincipal = PaymentRequest.newBuilder(approve("p-1", "alice"))
+                .setBody(ResolvePayment.newBuilder().setOperatorId("alice").setOutcome(ResolvedOutcome.SUCCEEDED).setPspReference("pi_1")
+                        .setPsp(null).setNote(null).build()).build();
+        signer.signed(resolveAsPrincipal, "alice", AuthorityTokens.Role.PRINCIPAL, NOW);
         PaymentRequest refundAsPrincipal = PaymentRequest.newBuilder(approve("p-1", "alice"))
                 .setBody(new RefundPayment(new Money(100L, "EUR"), "x")).build();
         signer.signed(refundAsPrincipal, "alice", AuthorityTokens.Role.PRINCIPAL, NOW);
         PaymentRequest asReconciler = signer.signed(approve("p-1", "alice"), "recon", AuthorityTokens.Role.RECONCILER, NOW);
 
-        assertThat(rule(verifier.verify(refundAsPrincipal, NOW.toEpochMilli()))).isEqualTo("authority.action");
+        assertThat(rule(verifier.verify(resolveAsPrincipal, NOW.toEpochMilli()))).as("only operators resolve").isEqualTo("authority.action");
+        assertThat(rule(verifier.verify(refundAsPrincipal, NOW.toEpochMilli()))).as("a principal may refund").isEqualTo("valid");
         assertThat(rule(verifier.verify(asReconciler, NOW.toEpochMilli()))).isEqualTo("authority.role");
     }
 
