@@ -77,6 +77,7 @@ final class Api {
         if (body != null && !sent.containsKey("Content-Type")) {
             sent.put("Content-Type", "application/json");
         }
+        sent.values().removeIf(String::isEmpty); // a header given as "" is left out (e.g. no Content-Type at all)
         sent.forEach(b::header);
         b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         HttpResponse<String> r;

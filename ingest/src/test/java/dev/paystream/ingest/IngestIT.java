@@ -370,6 +370,89 @@ class IngestIT {
     }
 
     @Test
+    void shouldRefuseAnApprovalForgedStraightOntoKafkaAndTakeThePrincipalsOwn() throws Exception {
+        JsonNode m = grant("agent-1", 100_000, 10_000L);
+        Api.Response pending = api.post("/v1/payments", AGENT, "forge-" + UUID.randomUUID(), payment(15_000, "merchant-forge", "automatic",
+                m.path("token").asText()));
+        assertThat(pending.json().path("state").asText()).as(pending.text()).isEqualTo("PENDING_APPROVAL");
+        String id = pending.json().path("id").asText();
+
+        // Given an agent that may write requests and names the mandate's principal in the record
+        dev.paystream.schemas.avro.PaymentRequest forged = dev.paystream.schemas.avro.PaymentRequest.newBuilder()
+                .setRequestId(UUID.randomUUID().toString()).setAgentId("principal-1").setIdempotencyKey("forged-" + UUID.randomUUID())
+                .setPaymentId(id).setPaymentAgentId("agent-1").setSubmittedAt(Instant.now())
+                .setBody(new dev.paystream.schemas.avro.ApprovePayment("principal-1", "approved, trust me")).build();
+        java.util.Properties props = new java.util.Properties();
+        props.put("bootstrap.servers", kit.bootstrapServers());
+        try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<>(props, new org.apache.kafka.common.serialization.StringSerializer(),
+                stack.topics.paymentRequests().valueSerde().serializer())) {
+            producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(stack.topics.paymentRequests().name(), id, forged))
+                    .get(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+
+        // Then the processor refuses it, on the record: nothing authorised
+        var audits = stack.topics.audit().valueSerde().deserializer();
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(
+                TopicReader.withKey(kit.bootstrapServers(), stack.topics.audit().name(), id).stream()
+                        .map(r -> (dev.paystream.schemas.avro.AuditRecord) audits.deserialize(stack.topics.audit().name(), r.value())))
+                .anySatisfy(a -> {
+                    assertThat(a.getKind()).isEqualTo(dev.paystream.schemas.avro.AuditKind.NOT_PERMITTED);
+                    assertThat(a.getRequestId()).isEqualTo(forged.getRequestId());
+                    assertThat(a.getRules().getFirst().getRule()).isEqualTo("token.present");
+                }));
+        assertThat(api.get("/v1/payments/" + id, PRINCIPAL).json().path("state").asText()).isEqualTo("PENDING_APPROVAL");
+        assertThat(stack.psp.ledger().intents()).noneMatch(i -> id.equals(i.paymentId));
+
+        // And the principal's approval through this service (signed by it) goes through
+        Api.Response approved = api.post("/v1/payments/" + id + "/approve", PRINCIPAL, "a-" + UUID.randomUUID(), "{}");
+        assertThat(approved.json().path("state").asText()).as(approved.text()).isEqualTo("CAPTURED");
+    }
+
+    @Test
+    void shouldLetAnOperatorAndThePrincipalRefundAfterTheMandateIsRevoked() {
+        JsonNode m = grant("agent-1", 100_000, null);
+        String tok = m.path("token").asText();
+        Api.Response paid = api.post("/v1/payments", AGENT, "op-" + UUID.randomUUID(), payment(5_000, "merchant-op", "automatic", tok));
+        assertThat(paid.json().path("state").asText()).as(paid.text()).isEqualTo("CAPTURED");
+        String id = paid.json().path("id").asText();
+        api.call("DELETE", "/v1/mandates/" + m.path("id").asText(), PRINCIPAL, null, null, Map.of(), true);
+
+        // Once the agent's tokens are gone, an operator or the principal refunds; a reason is required (it is audited)...
+        api.post("/v1/payments/" + id + "/refund", OPERATOR, "op-r0-" + UUID.randomUUID(), "{\"amount\":{\"amount_minor\":100,\"currency\":\"USD\"}}")
+                .problem(400, "invalid_request");
+        // ...the operator's refund goes through, audited with who did it, then the principal's for the rest
+        Api.Response byOperator = api.post("/v1/payments/" + id + "/refund", OPERATOR, "op-r1-" + UUID.randomUUID(),
+                "{\"amount\":{\"amount_minor\":2000,\"currency\":\"USD\"},\"reason\":\"customer complaint, mandate revoked\"}");
+        assertThat(byOperator.status()).as(byOperator.text()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/v1/payments/" + id, OPERATOR).json().path("refunded_minor").asLong() == 2_000);
+        Api.Response byPrincipal = api.post("/v1/payments/" + id + "/refund", PRINCIPAL, "pr-r1-" + UUID.randomUUID(), "{\"reason\":\"the rest\"}");
+        assertThat(byPrincipal.status()).as(byPrincipal.text()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/v1/payments/" + id, OPERATOR).json().path("state").asText().equals("REFUNDED"));
+
+        var audits = stack.topics.audit().valueSerde().deserializer();
+        assertThat(TopicReader.withKey(kit.bootstrapServers(), stack.topics.audit().name(), id).stream()
+                .map(r -> ((dev.paystream.schemas.avro.AuditRecord) audits.deserialize(stack.topics.audit().name(), r.value())).getDetail()))
+                .contains("refund by operator ops-1", "refund by principal principal-1");
+    }
+
+    @Test
+    void shouldAnswerAnOversizedHeaderWithAProblemAndRequireTheJsonContentType() {
+        // A 10,000-character Idempotency-Key: the headers exceed what the server reads
+        api.call("POST", "/v1/payments", AGENT, "k".repeat(10_000), payment(100, "merchant-h", "manual", token), Map.of(), false)
+                .problem(431, "header_too_large");
+        // A JSON body without Content-Type, and one declared as text: 415 both, nothing reaches Kafka
+        String key = "no-content-type-" + UUID.randomUUID();
+        api.call("POST", "/v1/payments", AGENT, key, payment(100, "merchant-h", "manual", token), Map.of("Content-Type", ""), false)
+                .problem(415, "unsupported_media_type");
+        api.call("POST", "/v1/payments", AGENT, key, payment(100, "merchant-h", "manual", token), Map.of("Content-Type", "text/plain"), false)
+                .problem(415, "unsupported_media_type");
+        assertThat(requestsOnKafka(PaymentIds.derive("agent-1", key))).isZero();
+        // An approval has nothing to say: no body, no Content-Type needed (it is refused here for the agent: 403)
+        api.call("POST", "/v1/payments/" + PaymentIds.derive("agent-1", key) + "/approve", AGENT, "a-" + UUID.randomUUID(), null,
+                Map.of(), true).problem(403, "forbidden");
+    }
+
+    @Test
     void shouldRevokeAMandateSoThatItsTokenNoLongerPays() {
         JsonNode m = grant("agent-1", 100_000, null);
         String id = m.path("id").asText();

@@ -11,7 +11,11 @@ import dev.paystream.schemas.PanRedactor;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.TopicSpec;
+import dev.paystream.schemas.avro.ApprovePayment;
+import dev.paystream.schemas.avro.AuditKind;
+import dev.paystream.schemas.avro.AuditRecord;
 import dev.paystream.schemas.avro.PaymentEvent;
+import dev.paystream.schemas.avro.PaymentRequest;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.Writer;
@@ -62,6 +66,7 @@ public final class DemoCommand {
     private final PrintStream out;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final Map<String, String> mandateOf = new LinkedHashMap<>();
+    private final Map<String, String> mandateIdOf = new HashMap<>();
     private final Map<String, Long> budgetOf = new HashMap<>();
     private final Map<String, Long> perPaymentMaxOf = new HashMap<>();
     private final List<String> problems = new ArrayList<>();
@@ -120,6 +125,7 @@ public final class DemoCommand {
         promptInjection();
         outage();
         settlement();
+        revocation(storm);
         return invariants(storm);
     }
 
@@ -199,6 +205,7 @@ public final class DemoCommand {
         say("740.00 EUR at hotel-alfama: %s (the agent cannot approve its own payment).", waiting.path("state").asText());
         HttpResponse<String> selfApproval = post("/v1/payments/" + id + "/approve", "agent-2", "approve-" + id, "{}");
         say("The agent tries to approve it itself: HTTP %d.", selfApproval.statusCode());
+        forgedApproval(id);
         HttpResponse<String> approved = post("/v1/payments/" + id + "/approve", "principal-1", "approve-" + id, "{\"note\":\"conference trip, fine\"}");
         JsonNode done = awaitState("agent-2", id, "CAPTURED");
         say("principal-1 approves (HTTP %d): %s.", approved.statusCode(), done.path("state").asText());
@@ -306,6 +313,68 @@ public final class DemoCommand {
         }
     }
 
+    /**
+     * The agent writes an approval straight onto the request topic, as an agent producing to Kafka may, naming
+     * principal-1 in it: the processor refuses it because no principal's authority was signed for it.
+     */
+    private void forgedApproval(String id) throws Exception {
+        // Written as an agent's own producer would: registering the schema it writes with, if need be.
+        TopicCatalog topics = new TopicCatalog("", new RegistrySerdes(stack.registryUrl(), true));
+        PaymentRequest forged = PaymentRequest.newBuilder()
+                .setRequestId(UUID.randomUUID().toString()).setAgentId("principal-1").setIdempotencyKey("forged-" + UUID.randomUUID())
+                .setPaymentId(id).setPaymentAgentId("agent-2").setSubmittedAt(java.time.Instant.now())
+                .setBody(new ApprovePayment("principal-1", "approved")).build();
+        java.util.Properties props = new java.util.Properties();
+        props.put("bootstrap.servers", stack.bootstrapServers());
+        try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<>(props, new org.apache.kafka.common.serialization.StringSerializer(),
+                topics.paymentRequests().valueSerde().serializer())) {
+            producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topics.paymentRequests().name(), id, forged))
+                    .get(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        var audits = topics.audit().valueSerde().deserializer();
+        AuditRecord refusal = null;
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (refusal == null && System.nanoTime() < deadline) {
+            refusal = TopicReader.withKey(stack.bootstrapServers(), topics.audit().name(), id).stream()
+                    .map(r -> (AuditRecord) audits.deserialize(r.topic(), r.headers(), r.value()))
+                    .filter(a -> forged.getRequestId().equals(a.getRequestId())).findFirst().orElse(null);
+            if (refusal == null) {
+                Stack.pause(Duration.ofMillis(300));
+            }
+        }
+        String state = get("agent-2", id, "").path("state").asText();
+        if (refusal == null || refusal.getKind() != AuditKind.NOT_PERMITTED || !state.equals("PENDING_APPROVAL")) {
+            problems.add("an approval forged on Kafka was not refused: " + (refusal == null ? "no audit record" : refusal.getKind()) + ", " + state);
+            return;
+        }
+        say("It then writes an approval \"by principal-1\" straight onto Kafka: refused (%s, %s: %s); still %s.",
+                refusal.getKind(), refusal.getRules().getFirst().getRule(), refusal.getRules().getFirst().getDetail(), state);
+    }
+
+    private void revocation(String groceries) throws Exception {
+        chapter("8. principal-1 revokes the grocery agent's mandate; an operator refunds its groceries");
+        String mandate = mandateIdOf.get("agent-1");
+        HttpResponse<String> revoked = http.send(HttpRequest.newBuilder(URI.create(stack.ingestUrl() + "/v1/mandates/" + mandate))
+                .timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + stack.key("principal-1")).DELETE().build(),
+                HttpResponse.BodyHandlers.ofString());
+        say("principal-1 revokes it: HTTP %d, %s.", revoked.statusCode(), JSON.readTree(revoked.body()).path("status").asText());
+        JsonNode after = awaitRest("agent-1", pay("agent-1", "after-revocation-1", 1200, "grocer-12", "milk and bread from grocer-12", null)
+                .path("id").asText());
+        say("The agent pays again with its token: %s — %s", after.path("state").asText(), lastDetail(after));
+        HttpResponse<String> refund = post("/v1/payments/" + groceries + "/refund", "ops-1", "refund-" + groceries,
+                "{\"reason\":\"the user returned the groceries; the agent's mandate is revoked\"}");
+        JsonNode refunded = awaitState("ops-1", groceries, "REFUNDED");
+        say("ops-1 refunds the week's groceries (HTTP %d): %s, %d of %d refunded.",
+                refund.statusCode(), refunded.path("state").asText(), refunded.path("refunded_minor").asLong(),
+                refunded.path("captured_minor").asLong());
+        if (!after.path("state").asText().equals("REJECTED")) {
+            problems.add("a payment under a revoked mandate was not rejected: " + after.path("state").asText());
+        }
+        if (!refunded.path("state").asText().equals("REFUNDED")) {
+            problems.add("the operator's refund after the revocation did not complete: " + refunded.path("state").asText());
+        }
+    }
+
     private List<Path> reports() throws IOException {
         try (Stream<Path> files = Files.list(stack.reports())) {
             return files.filter(p -> p.toString().endsWith(".report.json")).sorted().toList();
@@ -315,7 +384,7 @@ public final class DemoCommand {
     // ---- the invariants -----------------------------------------------------------------------------
 
     private int invariants(String stormId) throws Exception {
-        chapter("8. Checking the invariants of the design from the topics and the PSPs' ledgers");
+        chapter("9. Checking the invariants of the design from the topics and the PSPs' ledgers");
         TopicCatalog topics = new TopicCatalog("", new RegistrySerdes(stack.registryUrl(), false));
         Map<String, List<PaymentEvent>> byPayment = ledger(topics);
         // The reconciler's matches become RECONCILED events one hop after the reports: give them a moment.
@@ -433,6 +502,7 @@ public final class DemoCommand {
         }
         JsonNode m = JSON.readTree(r.body());
         mandateOf.put(agent, m.path("token").asText());
+        mandateIdOf.put(agent, m.path("id").asText());
         budgetOf.put(agent, budget);
         perPaymentMaxOf.put(agent, perPayment);
         say("principal-1 grants %s a mandate (%s); its token goes to the agent.", agent, what);

@@ -101,9 +101,11 @@ public final class PaystreamUp {
 
                 Credentials for this run only (agents agent-1..3, principal principal-1, operator ops-1):
                   export PAYSTREAM_URL=%s
-                  export AGENT_KEY=%s
-                  export PRINCIPAL_KEY=%s
-                  export OPERATOR_KEY=%s
+                  export AGENT_KEY=%s      # agent-1
+                  export AGENT_2_KEY=%s    # agent-2
+                  export AGENT_3_KEY=%s    # agent-3
+                  export PRINCIPAL_KEY=%s  # principal-1
+                  export OPERATOR_KEY=%s   # ops-1
 
                 # Try it (in another terminal, from the checkout):
                 # 1. principal-1 grants agent-1 a mandate: 500.00 USD a day, at most 200.00 a payment, approval above 100.00
@@ -125,7 +127,7 @@ public final class PaystreamUp {
                 Ctrl-C stops everything.
                 """, s.data(), s.ingestUrl(), s.ingestUrl(), s.reconcilerUrl(), s.inbox(), s.reports(), s.processorUrl(),
                 s.processorUrl(), s.gatewayUrl(), s.primary().baseUri(), s.secondary().baseUri(), s.bootstrapServers(),
-                s.registryUrl(), s.data(), s.ingestUrl(), s.key("agent-1"), s.key("principal-1"), s.key("ops-1"),
+                s.registryUrl(), s.data(), s.ingestUrl(), s.key("agent-1"), s.key("agent-2"), s.key("agent-3"), s.key("principal-1"), s.key("ops-1"),
                 " --bootstrap " + s.bootstrapServers() + " --registry " + s.registryUrl());
     }
 }

@@ -20,8 +20,11 @@ class DemoIT {
 
         assertThat(exit).as(text).isZero();
         assertThat(text).contains("all name 1 payment").contains("REJECTED — rejected: mandate.budget")
-                .contains("PENDING_APPROVAL").contains("The agent tries to approve it itself: HTTP 403").contains("approves (HTTP 200): CAPTURED")
+                .contains("PENDING_APPROVAL").contains("The agent tries to approve it itself: HTTP 403")
+                .contains("straight onto Kafka: refused (NOT_PERMITTED, token.present").contains("approves (HTTP 200): CAPTURED")
                 .contains("wallet-x9: REJECTED").contains("failed over to the secondary").contains("10 of 10 tickets CAPTURED")
-                .contains("MATCHED=").contains("no discrepancy").contains("Every invariant held.").doesNotContain("FAIL ");
+                .contains("MATCHED=").contains("no discrepancy")
+                .contains("principal-1 revokes it: HTTP 200, REVOKED").contains("The agent pays again with its token: REJECTED")
+                .contains("ops-1 refunds the week's groceries (HTTP 200): REFUNDED, 4250 of 4250 refunded").contains("Every invariant held.").doesNotContain("FAIL ");
     }
 }

@@ -77,6 +77,13 @@ class LauncherIT {
                     .header("Authorization", "Bearer " + value(banner, "OPERATOR_KEY")).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
             assertThat(r.body()).contains("\"state\":\"CAPTURED\"");
+            // Every agent's key is printed and works: agent-2 and agent-3 authenticate, and do not see agent-1's payment
+            for (String agentKey : List.of("AGENT_2_KEY", "AGENT_3_KEY")) {
+                HttpResponse<String> other = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                                URI.create(value(banner, "PAYSTREAM_URL") + "/v1/payments/" + paymentId))
+                        .header("Authorization", "Bearer " + value(banner, agentKey)).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(other.statusCode()).as(agentKey + ": " + other.body()).isEqualTo(404);
+            }
             assertThat(again.stop()).as(again.output()).isEqualTo(143);
         }
     }

@@ -9,17 +9,21 @@ import io.micronaut.http.annotation.Error;
 import io.micronaut.http.exceptions.ContentLengthExceededException;
 import io.micronaut.http.exceptions.HttpStatusException;
 import io.micronaut.web.router.exceptions.UnsatisfiedRouteException;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Every error the service answers is an RFC 9457 problem: those raised by the routes, and those the
- * framework raises before a route runs (unknown path, wrong method, wrong media type, body too large).
+ * framework raises before a route runs (unknown path, wrong method, wrong media type, body too large, a
+ * request line or headers longer than the server decodes).
  */
 @Controller
 public class ErrorRoutes {
 
     private static final Logger LOG = LoggerFactory.getLogger(ErrorRoutes.class);
+
 
     @Error(global = true)
     public HttpResponse<String> onError(HttpRequest<?> request, Throwable error) {
@@ -27,6 +31,12 @@ public class ErrorRoutes {
             case Problem.ProblemException pe -> pe.problem();
             case ContentLengthExceededException e -> Problem.of(HttpStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large",
                     "Request body too large", e.getMessage());
+            // The request could not be decoded: its request line or a header is longer than the server reads.
+            case TooLongHttpLineException e -> Problem.of(HttpStatus.REQUEST_URI_TOO_LONG, "uri_too_long", "Request line too long",
+                    "the request line exceeds what the server reads (4 KiB)");
+            case TooLongFrameException e -> Problem.of(HttpStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "header_too_large",
+                    "Request header fields too large",
+                    "the request headers exceed what the server reads (8 KiB); an Idempotency-Key is at most 255 characters");
             case ConversionErrorException e -> Problem.of(HttpStatus.BAD_REQUEST, "invalid_request", "Invalid request", e.getMessage());
             case UnsatisfiedRouteException e -> Problem.of(HttpStatus.BAD_REQUEST, "invalid_request", "Invalid request", e.getMessage());
             case HttpStatusException e -> Problem.of(e.getStatus(), "http_" + e.getStatus().getCode(), e.getStatus().getReason(), e.getMessage());
@@ -44,6 +54,17 @@ public class ErrorRoutes {
         return Problem.of(HttpStatus.NOT_FOUND, "not_found", "Not found", "no resource at " + request.getPath()).response(request.getPath());
     }
 
+    /**
+     * A 413 the framework answers without an exception. When the request could not be decoded at all (its
+     * headers are longer than the server reads), binding this route's request argument fails with the decoder's
+     * exception, which {@link #onError} answers as 431; what remains is a body over the limit.
+     */
+    @Error(status = HttpStatus.REQUEST_ENTITY_TOO_LARGE, global = true)
+    public HttpResponse<String> entityTooLarge(HttpRequest<?> request) {
+        return Problem.of(HttpStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", "Request body too large",
+                "the request is larger than the server accepts (64 KiB)").response(request.getPath());
+    }
+
     @Error(status = HttpStatus.METHOD_NOT_ALLOWED, global = true)
     public HttpResponse<String> methodNotAllowed(HttpRequest<?> request) {
         return Problem.of(HttpStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed",
@@ -53,6 +74,6 @@ public class ErrorRoutes {
     @Error(status = HttpStatus.UNSUPPORTED_MEDIA_TYPE, global = true)
     public HttpResponse<String> unsupportedMediaType(HttpRequest<?> request) {
         return Problem.of(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type",
-                "send the body as application/json").response(request.getPath());
+                "send the body as application/json, saying so: Content-Type: application/json").response(request.getPath());
     }
 }
