@@ -5,16 +5,13 @@ import static org.awaitility.Awaitility.await;
 
 import dev.paystream.devkit.DevKit;
 import dev.paystream.devkit.DevKitExtension;
-import dev.paystream.processor.ops.TopicAdmin;
 import dev.paystream.processor.query.MandateView;
 import dev.paystream.processor.query.PaymentQueries;
-import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.MandateStatus;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,21 +33,12 @@ class MandateVersionsIT {
     @Test
     void shouldKeepAMandateRevokedWhenAStaleGrantLandsAfterTheRevocation(DevKit kit, @TempDir Path state) throws Exception {
         String prefix = "mv" + UUID.randomUUID().toString().substring(0, 8) + ".";
-        TopicCatalog catalog = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-        TopicAdmin.ensureTopics(kit.bootstrapServers(), catalog, 2, ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
+        TopicCatalog catalog = SingleInstance.topics(kit, prefix, 2);
         Mandate grant = TestMandates.open("agent-mv", "EUR");
         Mandate revoked = Mandate.newBuilder(grant).setVersion(2).setStatus(MandateStatus.REVOKED).build();
         // Given the grant, its revocation, and the grant again (a slow retry on another ingest instance)
         TestMandates.publish(kit.bootstrapServers(), catalog.mandates(), List.of(grant, revoked, grant));
-        Map<String, String> settings = new HashMap<>(TestMandates.settings());
-        settings.putAll(Map.of(
-                ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers(),
-                ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl(),
-                ProcessorConfig.Setting.APPLICATION_ID.key, prefix + "payments",
-                ProcessorConfig.Setting.TOPIC_PREFIX.key, prefix,
-                ProcessorConfig.Setting.STATE_DIR.key, state.toString(),
-                ProcessorConfig.Setting.THREADS.key, "1",
-                ProcessorConfig.Setting.STANDBYS.key, "0",
+        Map<String, String> settings = SingleInstance.settings(kit, prefix, state, Map.of(
                 ProcessorConfig.Setting.APPLICATION_SERVER.key, "127.0.0.1:7071",
                 ProcessorConfig.Setting.METRICS_PORT.key, "-1"));
         // When the processor starts and builds its mandate store from the topic

@@ -17,10 +17,8 @@ import dev.paystream.schemas.avro.PaymentState;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import dev.paystream.processor.ops.TopicAdmin;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.UUID;
@@ -38,18 +36,9 @@ class PaymentQueriesIT {
     @Test
     void shouldLocateAPaymentAndReadItsStateThroughInteractiveQueries(DevKit kit, @TempDir Path state) throws Exception {
         String prefix = "iq" + UUID.randomUUID().toString().substring(0, 8) + ".";
-        TopicCatalog catalog = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-        TopicAdmin.ensureTopics(kit.bootstrapServers(), catalog, 6, ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
+        TopicCatalog catalog = SingleInstance.topics(kit, prefix, 6);
         TestMandates.publish(kit.bootstrapServers(), catalog.mandates(), List.of(TestMandates.open("agent-iq", "EUR")));
-        Map<String, String> settings = new HashMap<>(TestMandates.settings());
-        settings.putAll(Map.of(
-                ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers(),
-                ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl(),
-                ProcessorConfig.Setting.APPLICATION_ID.key, prefix + "payments",
-                ProcessorConfig.Setting.TOPIC_PREFIX.key, prefix,
-                ProcessorConfig.Setting.STATE_DIR.key, state.toString(),
-                ProcessorConfig.Setting.THREADS.key, "1",
-                ProcessorConfig.Setting.STANDBYS.key, "0",
+        Map<String, String> settings = SingleInstance.settings(kit, prefix, state, Map.of(
                 ProcessorConfig.Setting.APPLICATION_SERVER.key, "127.0.0.1:7070",
                 ProcessorConfig.Setting.METRICS_PORT.key, "-1"));
         try (ProcessorMain processor = new ProcessorMain(ProcessorConfig.fromMap(settings))) {

@@ -5,8 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.paystream.devkit.DevKit;
 import dev.paystream.devkit.DevKitExtension;
-import dev.paystream.processor.ops.TopicAdmin;
-import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.avro.Mandate;
 import java.net.URI;
@@ -15,7 +13,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -42,19 +39,10 @@ class QueryAuthIT {
     @Test
     void shouldAnswerQueriesOnlyWithTheServiceCredential(DevKit kit, @TempDir Path state) throws Exception {
         String prefix = "qa" + UUID.randomUUID().toString().substring(0, 8) + ".";
-        TopicCatalog catalog = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
-        TopicAdmin.ensureTopics(kit.bootstrapServers(), catalog, 2, ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
+        TopicCatalog catalog = SingleInstance.topics(kit, prefix, 2);
         Mandate mandate = TestMandates.open("agent-qa", "EUR");
         TestMandates.publish(kit.bootstrapServers(), catalog.mandates(), List.of(mandate));
-        Map<String, String> settings = new HashMap<>(TestMandates.settings());
-        settings.putAll(Map.of(
-                ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers(),
-                ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl(),
-                ProcessorConfig.Setting.APPLICATION_ID.key, prefix + "payments",
-                ProcessorConfig.Setting.TOPIC_PREFIX.key, prefix,
-                ProcessorConfig.Setting.STATE_DIR.key, state.toString(),
-                ProcessorConfig.Setting.THREADS.key, "1",
-                ProcessorConfig.Setting.STANDBYS.key, "0",
+        Map<String, String> settings = SingleInstance.settings(kit, prefix, state, Map.of(
                 ProcessorConfig.Setting.METRICS_PORT.key, "0",
                 ProcessorConfig.Setting.QUERY_TOKEN.key, CREDENTIAL));
         try (ProcessorMain processor = new ProcessorMain(ProcessorConfig.fromMap(settings))) {

@@ -1,5 +1,9 @@
 package dev.paystream.stack;
 
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import dev.paystream.devkit.TopicReader;
 import dev.paystream.schemas.DeadLetterHeaders;
 import dev.paystream.schemas.TopicCatalog;
@@ -32,23 +36,41 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * Lines dead-lettered from a settlement file have no source topic; they are fixed by delivering a
  * corrected file, which the reconciler deduplicates per line.
  */
-public final class DlqCommand {
+@Command(name = "paystream dlq", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Inspects dead letters, and replays selected ones after a fix. A selection is every option given (all must match).",
+        footer = "Exit codes: 0 fine, 1 nothing matched or a record could not be replayed, 2 bad usage.")
+public final class DlqCommand implements java.util.concurrent.Callable<Integer> {
 
     /** Set on a replayed record: the dead letter it came from ({@code partition:offset}). */
     public static final String REPLAYED_FROM = "paystream.dlq.replayed.from";
 
-    static final String USAGE = """
-            usage: paystream dlq list   [--bootstrap HOST:PORT] [--prefix P] [selection]
-                   paystream dlq replay [--bootstrap HOST:PORT] [--prefix P] selection [--dry-run]
-              selection (all given must match):
-                --reason R          e.g. DESERIALIZATION_FAILED, UNKNOWN_SCHEMA, MISSING_FIELD
-                --source-topic T    the topic the record was read from
-                --offsets P:O,...   exact dead letters (partition:offset on the dead-letter topic)
-                --since ISO-8601    dead-lettered at or after this instant
-              list prints one line per dead letter: where it is, when, why, where it came from, its key and detail.
-              replay sends each selected record to its source topic (a Paystream topic only) with its key,
-              value, trace context and a paystream.dlq.replayed.from header; replay needs a selection.
-            Exit codes: 0 fine, 1 nothing matched or a record could not be replayed, 2 bad usage.""";
+    static final String USAGE = Cli.usage(new DlqCommand());
+
+    @Parameters(index = "0", paramLabel = "list|replay", description = "list: one line per selected dead letter (where, when, why, "
+            + "from where, key, detail); replay: send each selected record to its source topic (a Paystream topic that takes input) "
+            + "with its key, value, trace context and a " + REPLAYED_FROM + " header; replay needs a selection")
+    String mode;
+
+    @Mixin
+    ClusterOptions cluster = new ClusterOptions();
+
+    @Option(names = "--reason", paramLabel = "R", description = "dead-letter reason, e.g. DESERIALIZATION_FAILED, UNKNOWN_SCHEMA, MISSING_FIELD")
+    String reason;
+
+    @Option(names = "--source-topic", paramLabel = "T", description = "the topic the record was read from")
+    String sourceTopic;
+
+    @Option(names = "--offsets", paramLabel = "P:O", split = ",", description = "exact dead letters (partition:offset on the dead-letter topic)")
+    Set<String> offsets;
+
+    @Option(names = "--since", paramLabel = "ISO-8601", description = "dead-lettered at or after this instant")
+    Instant since;
+
+    @Option(names = "--dry-run", description = "replay: say what would be sent, send nothing")
+    boolean dryRun;
+
+    private PrintStream out = System.out;
+    private PrintStream err = System.err;
 
     private DlqCommand() {}
 
@@ -57,54 +79,37 @@ public final class DlqCommand {
     }
 
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
-            out.println(USAGE);
-            return args.length == 0 ? 2 : 0;
-        }
-        String mode = args[0];
-        String bootstrap = "127.0.0.1:9092";
-        String prefix = "";
-        boolean dryRun = false;
-        List<Predicate<ConsumerRecord<String, byte[]>>> selection = new ArrayList<>();
-        try {
-            if (!mode.equals("list") && !mode.equals("replay")) {
-                throw new IllegalArgumentException("unknown command dlq " + mode);
-            }
-            for (int i = 1; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--bootstrap" -> bootstrap = args[++i];
-                    case "--prefix" -> prefix = args[++i];
-                    case "--dry-run" -> dryRun = true;
-                    case "--reason" -> {
-                        String reason = args[++i];
-                        selection.add(r -> reason.equals(header(r, DeadLetterHeaders.REASON)));
-                    }
-                    case "--source-topic" -> {
-                        String topic = args[++i];
-                        selection.add(r -> topic.equals(header(r, DeadLetterHeaders.SOURCE_TOPIC)));
-                    }
-                    case "--offsets" -> {
-                        Set<String> wanted = new HashSet<>(List.of(args[++i].split(",")));
-                        selection.add(r -> wanted.contains(r.partition() + ":" + r.offset()));
-                    }
-                    case "--since" -> {
-                        Instant since = Instant.parse(args[++i]);
-                        selection.add(r -> Instant.ofEpochMilli(r.timestamp()).compareTo(since) >= 0);
-                    }
-                    case "--help", "-h" -> {
-                        out.println(USAGE);
-                        return 0;
-                    }
-                    default -> throw new IllegalArgumentException("unknown option " + args[i]);
-                }
-            }
-            if (mode.equals("replay") && selection.isEmpty()) {
-                throw new IllegalArgumentException("replay needs a selection (--reason, --source-topic, --offsets or --since)");
-            }
-        } catch (RuntimeException e) {
-            err.println(e.getMessage() + "\n" + USAGE);
+        DlqCommand command = new DlqCommand();
+        command.out = out;
+        command.err = err;
+        return Cli.execute(command, args, out, err);
+    }
+
+    @Override
+    public Integer call() {
+        if (!mode.equals("list") && !mode.equals("replay")) {
+            err.println("unknown command dlq " + mode + " (list or replay)\n" + USAGE);
             return 2;
         }
+        List<Predicate<ConsumerRecord<String, byte[]>>> selection = new ArrayList<>();
+        if (reason != null) {
+            selection.add(r -> reason.equals(header(r, DeadLetterHeaders.REASON)));
+        }
+        if (sourceTopic != null) {
+            selection.add(r -> sourceTopic.equals(header(r, DeadLetterHeaders.SOURCE_TOPIC)));
+        }
+        if (offsets != null) {
+            selection.add(r -> offsets.contains(r.partition() + ":" + r.offset()));
+        }
+        if (since != null) {
+            selection.add(r -> Instant.ofEpochMilli(r.timestamp()).compareTo(since) >= 0);
+        }
+        if (mode.equals("replay") && selection.isEmpty()) {
+            err.println("replay needs a selection (--reason, --source-topic, --offsets or --since)\n" + USAGE);
+            return 2;
+        }
+        String bootstrap = cluster.bootstrap();
+        String prefix = cluster.prefix();
         String dlq = TopicCatalog.deadLettersName(prefix);
         List<ConsumerRecord<String, byte[]>> selected = TopicReader.all(dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrap), dlq, true).stream()
                 .filter(r -> selection.stream().allMatch(p -> p.test(r))).toList();

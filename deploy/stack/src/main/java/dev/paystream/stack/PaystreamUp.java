@@ -128,6 +128,7 @@ public final class PaystreamUp {
                 """, s.data(), s.ingestUrl(), s.ingestUrl(), s.reconcilerUrl(), s.inbox(), s.reports(), s.processorUrl(),
                 s.processorUrl(), s.gatewayUrl(), s.primary().baseUri(), s.secondary().baseUri(), s.bootstrapServers(),
                 s.registryUrl(), s.data(), s.ingestUrl(), s.key("agent-1"), s.key("agent-2"), s.key("agent-3"), s.key("principal-1"), s.key("ops-1"),
-                " --bootstrap " + s.bootstrapServers() + " --registry " + s.registryUrl());
+                // The tools find this stack through its state file in the data directory (StackState).
+                " --data " + s.data());
     }
 }

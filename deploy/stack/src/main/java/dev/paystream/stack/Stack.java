@@ -185,6 +185,9 @@ public final class Stack implements AutoCloseable {
         closers.push(reconciler);
 
         awaitRunning(Duration.ofMinutes(3), ingest, reconciler);
+        // Last: the command-line tools find this stack through it, and it must be gone again when the stack is.
+        closers.push(() -> StackState.delete(data));
+        StackState.of(this).write(data);
     }
 
     /** What every Micronaut service of the stack is given: its port, the cluster and the registry. */

@@ -1,5 +1,8 @@
 package dev.paystream.stack;
 
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.TopicSpec;
@@ -27,67 +30,65 @@ import org.apache.kafka.common.errors.TopicExistsException;
  * it as the gateway writes it, keyed by agent id). Every other topic's count is part of a planned
  * migration (see the runbooks).
  */
-public final class TopicsCommand {
+@Command(name = "paystream topics", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Creates the missing Paystream topics with their configs, then verifies every one and prints a table.",
+        footer = "Exit codes: 0 fine, 1 a topic differs from its contract or the cluster cannot be reached, 2 bad usage.")
+public final class TopicsCommand implements java.util.concurrent.Callable<Integer> {
 
-    static final String USAGE = """
-            usage: paystream topics [--bootstrap HOST:PORT] [--prefix P] [--partitions N] [--stateful-partitions S]
-                                    [--replication R] [--min-isr M] [--verify] [--grow-requests N] [--config KEY=VALUE]...
-              Creates the missing Paystream topics with their configs, then verifies every one and prints a table.
-              --verify           only verify (create nothing); exit 1 on any difference
-              --partitions N     partitions of topics created now (default 6)
-              --stateful-partitions S
-                                 partitions of paystream.psp-results.v1: the processor's paystream.stateful.partitions
-                                 (default 12); created with it, verified against it
-              --replication R    replication factor of topics created now (default 1; 3 in production)
-              --min-isr M        min.insync.replicas of topics created now (default: 2 when R >= 3, else 1)
-              --grow-requests N  grow paystream.payment-requests.v1 to N partitions (never shrinks; safe while running)
-              --config K=V       another admin client setting; TLS/SASL settings and their secrets come from
-                                 PAYSTREAM_KAFKA_CLIENT_* environment variables, as for every Paystream service
-            Exit codes: 0 fine, 1 a topic differs from its contract, 2 bad usage.""";
+    static final String USAGE = usage();
+
+    @Mixin
+    ClusterOptions cluster = new ClusterOptions();
+
+    @Option(names = "--verify", description = "only verify (create nothing); exit 1 on any difference")
+    boolean verifyOnly;
+
+    @Option(names = "--partitions", paramLabel = "N", description = "partitions of topics created now (default: ${DEFAULT-VALUE})")
+    int partitions = TopicCatalog.DEFAULT_PARTITIONS;
+
+    @Option(names = "--stateful-partitions", paramLabel = "S", description = "partitions of paystream.psp-results.v1: the processor's "
+            + "paystream.stateful.partitions (default: ${DEFAULT-VALUE}); created with it, verified against it")
+    int statefulPartitions = dev.paystream.processor.ProcessorConfig.fromMap(Map.of()).statefulPartitions();
+
+    @Option(names = "--replication", paramLabel = "R", description = "replication factor of topics created now (default: ${DEFAULT-VALUE}; 3 in production)")
+    short replication = 1;
+
+    @Option(names = "--min-isr", paramLabel = "M", description = "min.insync.replicas of topics created now (default: 2 when R >= 3, else 1)")
+    Integer minIsr;
+
+    @Option(names = "--grow-requests", paramLabel = "N", description = "grow paystream.payment-requests.v1 to N partitions (never shrinks; safe while running)")
+    Integer grow;
+
+    @Option(names = "--config", paramLabel = "KEY=VALUE", description = "another admin client setting; TLS/SASL settings and their secrets "
+            + "come from PAYSTREAM_KAFKA_CLIENT_* environment variables, as for every Paystream service")
+    Map<String, String> config = new HashMap<>();
+
+    private PrintStream out = System.out;
+    private PrintStream err = System.err;
 
     private TopicsCommand() {}
+
+    static String usage() {
+        return Cli.usage(new TopicsCommand());
+    }
 
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
 
-    /** Runs the command; returns the exit code. */
+    /** Runs the command; returns the exit code (2 for bad usage). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        String bootstrap = "127.0.0.1:9092";
-        String prefix = "";
-        int partitions = TopicCatalog.DEFAULT_PARTITIONS;
-        int statefulPartitions = dev.paystream.processor.ProcessorConfig.fromMap(Map.of()).statefulPartitions();
-        short replication = 1;
-        Integer minIsr = null;
-        boolean verifyOnly = false;
-        Integer grow = null;
-        Map<String, Object> admin = new HashMap<>();
-        try {
-            for (int i = 0; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--bootstrap" -> bootstrap = args[++i];
-                    case "--prefix" -> prefix = args[++i];
-                    case "--partitions" -> partitions = Integer.parseInt(args[++i]);
-                    case "--stateful-partitions" -> statefulPartitions = Integer.parseInt(args[++i]);
-                    case "--replication" -> replication = Short.parseShort(args[++i]);
-                    case "--min-isr" -> minIsr = Integer.parseInt(args[++i]);
-                    case "--verify" -> verifyOnly = true;
-                    case "--grow-requests" -> grow = Integer.parseInt(args[++i]);
-                    case "--config" -> {
-                        String[] kv = args[++i].split("=", 2);
-                        admin.put(kv[0], kv[1]);
-                    }
-                    case "--help", "-h" -> {
-                        out.println(USAGE);
-                        return 0;
-                    }
-                    default -> throw new IllegalArgumentException("unknown option " + args[i]);
-                }
-            }
-        } catch (RuntimeException e) {
-            err.println(e.getMessage() + "\n" + USAGE);
-            return 2;
-        }
+        TopicsCommand command = new TopicsCommand();
+        command.out = out;
+        command.err = err;
+        return Cli.execute(command, args, out, err);
+    }
+
+    @Override
+    public Integer call() {
+        String bootstrap = cluster.bootstrap();
+        String prefix = cluster.prefix();
+        Map<String, Object> admin = new HashMap<>(config);
         admin.putAll(dev.paystream.schemas.KafkaSecurity.clientConfig(bootstrap));
         int isr = minIsr != null ? minIsr : replication >= 3 ? 2 : 1;
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes("http://unused.invalid/apis/registry/v3", false));
@@ -103,7 +104,7 @@ public final class TopicsCommand {
             }
             return verify(client, topics, statefulPartitions, out);
         } catch (ExecutionException e) {
-            err.println("cannot reach the cluster at " + bootstrap + ": " + e.getCause().getMessage());
+            err.println("cannot reach the cluster at " + bootstrap + " (from " + cluster.origin() + "): " + e.getCause().getMessage());
             return 1;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

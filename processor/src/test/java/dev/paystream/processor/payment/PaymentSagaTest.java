@@ -432,23 +432,25 @@ class PaymentSagaTest {
                 .containsExactly("INITIATED", "VALIDATED", "AUTHORISING", "AUTHORISED", "CAPTURING", "CAPTURED", "REFUNDING", "CAPTURED");
     }
 
-    @Test
-    void shouldRememberEveryAppliedRefundKeyNotOnlyTheLastFew() {
-        String id = create("o-7m", 10_000, CaptureMethod.AUTOMATIC);
-        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
-        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
-        states();
-        // Given a first partial refund, then forty more under their own keys, all completed
-        for (int i = 0; i <= 40; i++) {
-            followWithKey("o-7m", "refund-" + i, new RefundPayment(new Money(10L, "USD"), "line " + i));
+    /** {@code count} partial refunds of {@code amount} under keys refund-0, refund-1, …, each completed. */
+    private void refundEach(String paymentKey, int count, long amount) {
+        for (int i = 0; i < count; i++) {
+            followWithKey(paymentKey, "refund-" + i, new RefundPayment(new Money(amount, "USD"), "part " + i));
             answer(command(PspOperation.REFUND), PspOutcome.SUCCEEDED);
         }
+    }
+
+    @Test
+    void shouldRememberEveryAppliedRefundKeyNotOnlyTheLastFew() {
+        String id = captured("o-7m", 10_000);
+        // Given a first partial refund, then forty more under their own keys, all completed
+        refundEach("o-7m", 41, 10L);
         assertThat(snapshot(id).getRefundedMinor()).isEqualTo(410L);
         states();
         audit.readValuesToList();
 
         // When the agent retries the very first refund
-        followWithKey("o-7m", "refund-0", new RefundPayment(new Money(10L, "USD"), "line 0"));
+        followWithKey("o-7m", "refund-0", new RefundPayment(new Money(10L, "USD"), "part 0"));
 
         // Then it is a replay: no second refund
         assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind).containsExactly(AuditKind.DUPLICATE_REPLAYED);
@@ -459,18 +461,13 @@ class PaymentSagaTest {
 
     @Test
     void shouldRefuseANewFollowUpOnceAPaymentHoldsTheMostItTakesAndStillReplayOldOnes() {
-        String id = create("o-7l", 10_000, CaptureMethod.AUTOMATIC);
-        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
-        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
-        for (int i = 0; i < AppliedRequests.MAX; i++) {
-            followWithKey("o-7l", "refund-" + i, new RefundPayment(new Money(1L, "USD"), "unit"));
-            answer(command(PspOperation.REFUND), PspOutcome.SUCCEEDED);
-        }
+        String id = captured("o-7l", 10_000);
+        refundEach("o-7l", AppliedRequests.MAX, 1L);
         states();
         audit.readValuesToList();
 
-        followWithKey("o-7l", "refund-new", new RefundPayment(new Money(1L, "USD"), "unit"));
-        followWithKey("o-7l", "refund-0", new RefundPayment(new Money(1L, "USD"), "unit"));
+        followWithKey("o-7l", "refund-new", new RefundPayment(new Money(1L, "USD"), "part new"));
+        followWithKey("o-7l", "refund-0", new RefundPayment(new Money(1L, "USD"), "part 0"));
 
         assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind)
                 .containsExactly(AuditKind.NOT_PERMITTED, AuditKind.DUPLICATE_REPLAYED);
@@ -481,11 +478,7 @@ class PaymentSagaTest {
 
     @Test
     void shouldStillReplayAFollowUpRememberedInTheEarlierFormat() {
-        String id = create("o-7o", 1_000, CaptureMethod.AUTOMATIC);
-        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
-        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
-        states();
-        audit.readValuesToList();
+        String id = captured("o-7o", 1_000);
         // Given a snapshot written by the previous version: agent|key|32-bit hash of the body
         RefundPayment body = new RefundPayment(new Money(10L, "USD"), "old");
         KeyValueStore<String, PaymentSnapshot> store = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
@@ -503,10 +496,7 @@ class PaymentSagaTest {
 
     @Test
     void shouldTellAKeyWhoseAgentOrKeyContainsTheSeparatorFromAnother() {
-        String id = create("o-7s", 1_000, CaptureMethod.AUTOMATIC);
-        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
-        answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
-        states();
+        String id = captured("o-7s", 1_000);
         followWithKey("o-7s", "a|b", new RefundPayment(new Money(10L, "USD"), "x"));
         answer(command(PspOperation.REFUND), PspOutcome.SUCCEEDED);
         audit.readValuesToList();
@@ -530,7 +520,12 @@ class PaymentSagaTest {
 
     /** A payment of 1000 USD, authorised and captured, with its events and audit records read. */
     private String captured(String key) {
-        String id = create(key, 1000, CaptureMethod.AUTOMATIC);
+        return captured(key, 1000);
+    }
+
+    /** A payment of {@code amount} USD, authorised and captured, with its events and audit records read. */
+    private String captured(String key, long amount) {
+        String id = create(key, amount, CaptureMethod.AUTOMATIC);
         states();
         answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
         answer(command(PspOperation.CAPTURE), PspOutcome.SUCCEEDED);
