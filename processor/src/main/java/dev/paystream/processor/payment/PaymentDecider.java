@@ -200,16 +200,7 @@ public final class PaymentDecider {
     }
 
     private static String requestType(PaymentRequest request) {
-        return switch (request.getBody()) {
-            case CapturePayment c -> "capture";
-            case CancelPayment c -> "cancel";
-            case RefundPayment r -> "refund";
-            case ApprovePayment a -> "approve";
-            case DenyPayment d -> "deny";
-            case ReconcilePayment r -> "reconcile";
-            case ResolvePayment r -> "resolve";
-            default -> "create";
-        };
+        return dev.paystream.schemas.mandate.AuthorityTokens.action(request.getBody());
     }
 
     // ---- create -------------------------------------------------------------------------------------
