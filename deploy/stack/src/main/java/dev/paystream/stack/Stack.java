@@ -232,7 +232,7 @@ public final class Stack implements AutoCloseable {
         return new KeyPair(publicKey, privateKey);
     }
 
-    private static String newKey() {
+    static String newKey() {
         byte[] b = new byte[18];
         new SecureRandom().nextBytes(b);
         return "psk_dev_" + HexFormat.of().formatHex(b);

@@ -79,12 +79,12 @@ public final class PspSimulator implements AutoCloseable {
 
     private record Answer(int status, Object body) {}
 
-    private PspSimulator(String name, PspFaults faults, String apiKey) throws IOException {
+    private PspSimulator(String name, PspFaults faults, String apiKey, InetSocketAddress bind) throws IOException {
         this.name = name;
         this.apiKey = apiKey;
         this.ledger = new PspLedger(name.replaceAll("[^a-z0-9]", "") + "_");
         this.faults = new AtomicReference<>(faults);
-        this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 512);
+        this.server = HttpServer.create(bind, 512);
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.createContext("/", this::handle);
         server.start();
@@ -98,8 +98,13 @@ public final class PspSimulator implements AutoCloseable {
 
     /** Starts a simulator named {@code name} on a free port of 127.0.0.1. A null {@code apiKey} accepts any caller. */
     public static PspSimulator start(String name, PspFaults faults, String apiKey) {
+        return start(name, faults, apiKey, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    }
+
+    /** Starts a simulator named {@code name} listening on {@code bind} (a container: all addresses, a fixed port). */
+    public static PspSimulator start(String name, PspFaults faults, String apiKey, InetSocketAddress bind) {
         try {
-            PspSimulator sim = new PspSimulator(name, faults, apiKey);
+            PspSimulator sim = new PspSimulator(name, faults, apiKey, bind);
             LOG.info("psp simulator {} listening on {}", name, sim.baseUri());
             return sim;
         } catch (IOException e) {
@@ -116,7 +121,9 @@ public final class PspSimulator implements AutoCloseable {
     }
 
     public URI baseUri() {
-        return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+        java.net.InetAddress a = server.getAddress().getAddress();
+        String host = a.isAnyLocalAddress() ? "127.0.0.1" : a.getHostAddress();
+        return URI.create("http://" + host + ":" + server.getAddress().getPort());
     }
 
     public PspLedger ledger() {
