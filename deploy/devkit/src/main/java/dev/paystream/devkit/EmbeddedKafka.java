@@ -40,6 +40,9 @@ public final class EmbeddedKafka implements KafkaBroker {
         this.clusterId = Uuid.randomUuid().toString();
     }
 
+    /** System properties starting with this set the broker setting named by the rest (experiments, chaos runs). */
+    public static final String BROKER_PROPERTY_PREFIX = "paystream.devkit.broker.";
+
     /** Starts a broker; {@code dataDir} null means a temporary directory deleted on close. */
     public static EmbeddedKafka start(Path dataDir) {
         EmbeddedKafka kafka = new EmbeddedKafka(dataDir);
@@ -83,6 +86,9 @@ public final class EmbeddedKafka implements KafkaBroker {
         p.put("num.network.threads", "2");
         p.put("num.io.threads", "4");
         p.put("log.cleaner.dedupe.buffer.size", String.valueOf(8 * 1024 * 1024));
+        // Any broker setting for an experiment, e.g. -Dpaystream.devkit.broker.group.streams.num.standby.replicas=1
+        System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith(BROKER_PROPERTY_PREFIX))
+                .forEach(k -> p.put(k.substring(BROKER_PROPERTY_PREFIX.length()), System.getProperty(k)));
         return p;
     }
 
