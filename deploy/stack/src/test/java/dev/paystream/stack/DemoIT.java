@@ -5,12 +5,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** {@code paystream demo} plays its whole story on a temporary stack and every invariant holds. */
 class DemoIT {
 
     @Test
+    @Timeout(value = 10, unit = TimeUnit.MINUTES) // the demo's own waits are bounded; this bounds the whole story
     void shouldPlayTheWholeStoryAndFindEveryInvariantHeld() throws Exception {
         System.setProperty("paystream.home", LauncherIT.ROOT.toString());
         ByteArrayOutputStream account = new ByteArrayOutputStream();
