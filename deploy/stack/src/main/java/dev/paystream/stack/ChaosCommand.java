@@ -3,35 +3,19 @@ package dev.paystream.stack;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.paystream.devkit.DevKit;
-import dev.paystream.devkit.FreePorts;
-import dev.paystream.devkit.TopicReader;
-import dev.paystream.devkit.psp.PspFaults;
-import dev.paystream.devkit.psp.PspLedger;
 import dev.paystream.devkit.psp.PspSimulator;
 import dev.paystream.processor.ProcessorConfig;
-import dev.paystream.processor.gateway.GatewayConfig;
 import dev.paystream.processor.ops.TopicAdmin;
-import dev.paystream.schemas.PaymentIds;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
-import dev.paystream.schemas.avro.CaptureMethod;
-import dev.paystream.schemas.avro.CreatePayment;
-import dev.paystream.schemas.avro.DecisionContext;
 import dev.paystream.schemas.avro.Mandate;
-import dev.paystream.schemas.avro.Money;
-import dev.paystream.schemas.avro.PaymentEvent;
-import dev.paystream.schemas.avro.PaymentRequest;
-import dev.paystream.schemas.avro.PaymentState;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -41,7 +25,6 @@ import java.util.Properties;
 import java.util.Random;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -51,18 +34,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.NewPartitions;
-import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -115,13 +91,8 @@ public final class ChaosCommand {
      */
     private static final Duration OUTAGE_ATTENTION_INTERVAL = Duration.ofSeconds(60);
 
-    private static final int AGENTS = 50;
     private static final int REQUEST_PARTITIONS = 6;
     private static final int GROWN_REQUEST_PARTITIONS = 8;
-    private static final long PER_TRANSACTION_MAX = 9_500;
-    /** States a payment rests in, from the transition table (chaos payments capture automatically, so none rests AUTHORISED). */
-    private static final Set<PaymentState> AT_REST = dev.paystream.schemas.statemachine.PaymentTransitions.atRest();
-    private static final String PSP_KEY_ENV = "PAYSTREAM_PSP_PRIMARY_API_KEY";
 
     /** @param gatewayOutage null, or how long the gateway is stopped once (longer than the redrive budget) */
     record Options(int payments, int kills, int processors, int rate, double duplicates, long seed, Duration gatewayOutage,
@@ -144,8 +115,8 @@ public final class ChaosCommand {
     private DevKit kit;
     private TopicCatalog topics;
     private PspSimulator psp;
-    private String keySpec;
-    private final Map<String, Instance> instances = new LinkedHashMap<>();
+    private GroupProgress progress;
+    private final Map<String, ChaosInstance> instances = new LinkedHashMap<>();
 
     private ChaosCommand(Options options, PrintStream out, Path data, Path home) {
         this.options = options;
@@ -197,8 +168,8 @@ public final class ChaosCommand {
                     default -> throw new IllegalArgumentException("unknown option " + args[i]);
                 }
             }
-            if (payments < AGENTS || kills < 0 || processors < 1 || rate < 1 || duplicates < 0 || duplicates >= 1) {
-                throw new IllegalArgumentException("--payments must be at least " + AGENTS + ", --processors and --rate at least 1, --kills not negative, --duplicates in [0, 1)");
+            if (payments < ChaosWorkload.AGENTS || kills < 0 || processors < 1 || rate < 1 || duplicates < 0 || duplicates >= 1) {
+                throw new IllegalArgumentException("--payments must be at least " + ChaosWorkload.AGENTS + ", --processors and --rate at least 1, --kills not negative, --duplicates in [0, 1)");
             }
             if (outage != null && outage.compareTo(Options.redriveBudget()) <= 0) {
                 throw new IllegalArgumentException("--gateway-outage must be longer than the redrive budget of " + Options.redriveBudget());
@@ -229,7 +200,8 @@ public final class ChaosCommand {
         }
     }
 
-    private static void keepLogs(Path from, Path to) throws IOException {
+    /** Copies the processes' logs out of the run's temporary directory, which is deleted. */
+    static void keepLogs(Path from, Path to) throws IOException {
         Files.createDirectories(to);
         try (var files = Files.list(from)) {
             for (Path f : files.toList()) {
@@ -240,39 +212,41 @@ public final class ChaosCommand {
 
     // ---- the run ----------------------------------------------------------------------------------------
 
-    /** One payment the agents send: its bytes (sent again as the duplicates), its agent and amount. */
-    private record Send(String paymentId, byte[] value, int agent, long amountMinor) {}
-
     private Map<String, Object> play() throws Exception {
-        List<Send> distinct = new ArrayList<>();
-        List<Send> sends = new ArrayList<>();
         try (DevKit started = DevKit.start(data.resolve("cluster"))) {
             kit = started;
             topics = new TopicCatalog("", new RegistrySerdes(kit.registryUrl(), true));
             TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, REQUEST_PARTITIONS,
                     ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
-            BenchAgents agents = workload(distinct, sends);
-            psp = PspSimulator.start("primary", PspFaults.none().withSeed(options.seed())
-                    .withLatency(Duration.ofMillis(5), Duration.ofMillis(60))
-                    .withServerErrors(0.02)
-                    .withLostResponses(0.01, Duration.ofMillis(300)), pspKey);
+            ChaosWorkload workload = ChaosWorkload.make(options.payments(), options.duplicates(), random, topics);
+            workload.agents().publish(kit.bootstrapServers(), topics);
+            progress = new GroupProgress(kit.bootstrapServers());
+            psp = ChaosInstance.faultyPsp(options.seed(), pspKey);
             try {
-                keySpec = agents.keySpec();
-                for (int i = 1; i <= options.processors(); i++) {
-                    instances.put("processor-" + i, new Instance("processor-" + i, true));
+                Map<String, String> processorSettings = new LinkedHashMap<>();
+                if (options.gatewayOutage() != null) {
+                    processorSettings.put(ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, OUTAGE_INFLIGHT_TIMEOUT.toString());
+                    processorSettings.put(ProcessorConfig.Setting.REDRIVE_MAX.key, Integer.toString(OUTAGE_REDRIVES));
+                    processorSettings.put(ProcessorConfig.Setting.ATTENTION_INTERVAL.key, OUTAGE_ATTENTION_INTERVAL.toString());
                 }
-                instances.put("gateway", new Instance("gateway", false));
-                for (Instance instance : instances.values()) {
+                processorSettings.putAll(options.processorSettings());
+                var ground = new ChaosInstance.Ground(kit, psp.baseUri(), pspKey, workload.agents().keySpec(), data, home,
+                        processorSettings, options.staticMembers());
+                for (int i = 1; i <= options.processors(); i++) {
+                    instances.put("processor-" + i, new ChaosInstance("processor-" + i, true, ground));
+                }
+                instances.put("gateway", new ChaosInstance("gateway", false, ground));
+                for (ChaosInstance instance : instances.values()) {
                     instance.start();
                 }
                 long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
-                for (Instance instance : instances.values()) {
+                for (ChaosInstance instance : instances.values()) {
                     instance.awaitHealthy(deadline);
                 }
                 note("%d processor instances and the gateway running as separate processes", options.processors());
-                return drive(distinct, sends, agents.mandates());
+                return drive(workload.distinct(), workload.sends(), workload.mandates());
             } finally {
-                for (Instance instance : instances.values()) {
+                for (ChaosInstance instance : instances.values()) {
                     instance.stop();
                 }
                 psp.close();
@@ -280,43 +254,7 @@ public final class ChaosCommand {
         }
     }
 
-    /** Builds the payments; budgets are 90 % of what each agent asks for, so the last ones hit the budget. */
-    private BenchAgents workload(List<Send> distinct, List<Send> sends) throws Exception {
-        long[] asked = new long[AGENTS];
-        long[] amounts = new long[options.payments()];
-        for (int i = 0; i < amounts.length; i++) {
-            amounts[i] = 100 + random.nextInt(9_901);
-            asked[i % AGENTS] += Math.min(amounts[i], PER_TRANSACTION_MAX);
-        }
-        BenchAgents agents = BenchAgents.make(AGENTS, PER_TRANSACTION_MAX, a -> asked[a] * 9 / 10);
-        var serializer = topics.paymentRequests().valueSerde().serializer();
-        for (int i = 0; i < amounts.length; i++) {
-            int a = i % AGENTS;
-            String agent = BenchAgents.agent(a);
-            String key = "chaos-order-" + i;
-            PaymentRequest r = PaymentRequest.newBuilder()
-                    .setRequestId(UUID.randomUUID().toString()).setAgentId(agent).setIdempotencyKey(key)
-                    .setMandateToken(agents.tokens().get(a)).setSubmittedAt(Instant.now())
-                    .setBody(CreatePayment.newBuilder().setAmount(new Money(amounts[i], "EUR"))
-                            .setPayeeId("merchant-" + random.nextInt(20)).setCaptureMethod(CaptureMethod.AUTOMATIC)
-                            .setDescription("order " + i)
-                            .setDecisionContext(DecisionContext.newBuilder().setReasoning("restocking from merchant as scheduled").build())
-                            .build())
-                    .build();
-            distinct.add(new Send(PaymentIds.derive(agent, key), serializer.serialize(topics.paymentRequests().name(), r), a, amounts[i]));
-        }
-        for (int i = 0; i < distinct.size(); i++) {
-            sends.add(distinct.get(i));
-            if (random.nextDouble() < options.duplicates() / (1 - options.duplicates())) {
-                // A retry of an earlier request: agents retry whatever they did not see answered.
-                sends.add(distinct.get(Math.max(0, i - random.nextInt(Math.min(i + 1, 2_000)))));
-            }
-        }
-        agents.publish(kit.bootstrapServers(), topics);
-        return agents;
-    }
-
-    private Map<String, Object> drive(List<Send> distinct, List<Send> sends, List<Mandate> mandates) throws Exception {
+    private Map<String, Object> drive(List<ChaosWorkload.Send> distinct, List<ChaosWorkload.Send> sends, List<Mandate> mandates) throws Exception {
         // The chaos schedule, by position in the send sequence.
         int n = sends.size();
         Map<Integer, Runnable> schedule = new HashMap<>();
@@ -345,9 +283,9 @@ public final class ChaosCommand {
         AtomicBoolean supervising = new AtomicBoolean(true);
         Thread supervisor = Thread.ofPlatform().name("chaos-supervisor").daemon().start(() -> {
             while (supervising.get()) {
-                for (Instance instance : instances.values()) {
+                for (ChaosInstance instance : instances.values()) {
                     try {
-                        if (instance.restartIfExited()) {
+                        if (instance.restartIfExited(() -> note("%s exited by itself; restarting it", instance.name))) {
                             unplannedExits.incrementAndGet();
                         }
                     } catch (IOException e) {
@@ -357,8 +295,7 @@ public final class ChaosCommand {
                 Stack.pause(Duration.ofSeconds(1));
             }
         });
-        LedgerFollower ledger = new LedgerFollower();
-        Thread follower = Thread.ofPlatform().name("ledger-follower").daemon().start(ledger);
+        LedgerFollower ledger = LedgerFollower.start(kit.bootstrapServers(), topics);
         AtomicLong sendFailures = new AtomicLong();
         Properties p = new Properties();
         p.put("bootstrap.servers", kit.bootstrapServers());
@@ -379,7 +316,7 @@ public final class ChaosCommand {
                 if (wait > 0) {
                     LockSupport.parkNanos(wait);
                 }
-                Send s = sends.get(i);
+                ChaosWorkload.Send s = sends.get(i);
                 producer.send(new ProducerRecord<>(topics.paymentRequests().name(), s.paymentId(), s.value()), (md, e) -> {
                     if (e != null) {
                         sendFailures.incrementAndGet();
@@ -410,8 +347,7 @@ public final class ChaosCommand {
         }
         watchers.shutdown();
         watchers.awaitTermination(5, TimeUnit.MINUTES);
-        ledger.stop.set(true);
-        follower.join(10_000);
+        ledger.close();
         supervising.set(false);
         supervisor.join(10_000);
         return check(distinct, sends.size(), mandates, recoveries, brokerRecovery.get(), sendFailures.get(), unplannedExits.get(), processedSeconds);
@@ -432,7 +368,7 @@ public final class ChaosCommand {
      */
     record Recovery(String instance, double resumedSeconds, double caughtUpSeconds) {}
 
-    private Future<Recovery> kill(Instance victim, ExecutorService watchers) {
+    private Future<Recovery> kill(ChaosInstance victim, ExecutorService watchers) {
         try {
             String group = victim.group();
             long killedAt;
@@ -441,13 +377,13 @@ public final class ChaosCommand {
                 killedAt = System.nanoTime();
                 victim.kill();
                 // Read after the kill: until then the victim's commits keep moving its offsets.
-                backlog = backlog(group);
+                backlog = progress.backlog(group);
                 note("kill -9 %s", victim.name);
                 Stack.pause(Duration.ofMillis(500 + random.nextInt(2_500)));
                 victim.start();
             }
-            Future<Double> resumed = watchers.submit(() -> awaitResumed(group, backlog, killedAt));
-            Future<Double> caughtUp = watchers.submit(() -> awaitCaughtUp(group, backlog, killedAt));
+            Future<Double> resumed = watchers.submit(() -> progress.awaitResumed(group, backlog, killedAt));
+            Future<Double> caughtUp = watchers.submit(() -> progress.awaitCaughtUp(group, backlog, killedAt));
             victim.awaitHealthy(System.nanoTime() + Duration.ofMinutes(2).toNanos());
             note("%s restarted on its state", victim.name);
             return watchers.submit(() -> {
@@ -468,7 +404,7 @@ public final class ChaosCommand {
      * to a backlog of commands past their deadline.
      */
     private void stopGateway(Duration outage) {
-        Instance gateway = instances.get("gateway");
+        ChaosInstance gateway = instances.get("gateway");
         try {
             synchronized (gateway) {
                 gateway.held = true;
@@ -497,12 +433,12 @@ public final class ChaosCommand {
     private void restartBroker(ExecutorService watchers, AtomicLong recoveryMillis) {
         try {
             String group = instances.get("processor-1").group();
-            Map<TopicPartition, Long> backlog = backlog(group);
+            Map<TopicPartition, Long> backlog = progress.backlog(group);
             long at = System.nanoTime();
             kit.kafka().restart();
             note("broker restarted (%.1f s down)", (System.nanoTime() - at) / 1e9);
             watchers.submit(() -> {
-                recoveryMillis.set(Math.round(awaitCaughtUp(group, backlog, at) * 1000));
+                recoveryMillis.set(Math.round(progress.awaitCaughtUp(group, backlog, at) * 1000));
                 return null;
             });
         } catch (Exception e) {
@@ -510,274 +446,13 @@ public final class ChaosCommand {
         }
     }
 
-    /**
-     * The last stable offset, now, of every partition {@code group} consumes: what is waiting for it. Read
-     * after a kill, it includes records the victim never saw, so only another consumer (or the restarted
-     * victim) can commit past it.
-     */
-    private Map<TopicPartition, Long> backlog(String group) throws Exception {
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()))) {
-            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
-            admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().keySet().forEach(tp -> latest.put(tp, OffsetSpec.latest()));
-            Map<TopicPartition, Long> end = new HashMap<>();
-            admin.listOffsets(latest, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all().get().forEach((tp, info) -> end.put(tp, info.offset()));
-            return end;
-        }
-    }
-
-    /**
-     * Seconds from the kill at {@code since} until {@code group}'s committed offset moved on every partition
-     * where work was waiting. The baseline is read 2 s after the kill, when a commit the victim had sent
-     * just before it died has completed; after that only another consumer (or the restarted victim) can
-     * move an offset the victim owned.
-     */
-    private double awaitResumed(String group, Map<TopicPartition, Long> backlog, long since) throws Exception {
-        Stack.pause(Duration.ofNanos(Math.max(0, since + Duration.ofSeconds(2).toNanos() - System.nanoTime())));
-        Map<TopicPartition, Long> baseline = new HashMap<>();
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()))) {
-            admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get().forEach((tp, o) -> baseline.put(tp, o.offset()));
-        }
-        Map<TopicPartition, Long> waiting = new HashMap<>();
-        baseline.forEach((tp, offset) -> {
-            if (backlog.getOrDefault(tp, 0L) > offset) {
-                waiting.put(tp, offset + 1);
-            }
-        });
-        return awaitCaughtUp(group, waiting, since);
-    }
-
-    /** Seconds from {@code since} until {@code group} had committed at least {@code backlog} on every partition. */
-    private double awaitCaughtUp(String group, Map<TopicPartition, Long> backlog, long since) throws Exception {
-        long deadline = since + Duration.ofMinutes(5).toNanos();
-        while (System.nanoTime() < deadline) {
-            try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers(), "request.timeout.ms", 5_000, "default.api.timeout.ms", 10_000))) {
-                while (System.nanoTime() < deadline) {
-                    Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
-                    if (backlog.entrySet().stream().allMatch(e -> committed.get(e.getKey()) != null && committed.get(e.getKey()).offset() >= e.getValue())) {
-                        return (System.nanoTime() - since) / 1e9;
-                    }
-                    Stack.pause(Duration.ofMillis(200));
-                }
-            } catch (java.util.concurrent.ExecutionException e) {
-                Stack.pause(Duration.ofMillis(500)); // the broker is restarting
-            }
-        }
-        return -1;
-    }
-
-    // ---- the processes ----------------------------------------------------------------------------------
-
-    /** A processor instance or the gateway: its own JVM, restartable on the same state directory. */
-    private final class Instance {
-        final String name;
-        final boolean processor;
-        private Stack.ChildService child;
-        private int port;
-        /** Kept down on purpose (the gateway outage): not restarted by the supervisor. */
-        volatile boolean held;
-
-        Instance(String name, boolean processor) {
-            this.name = name;
-            this.processor = processor;
-        }
-
-        String group() {
-            return processor ? ProcessorConfig.Setting.APPLICATION_ID.defaultValue : GatewayConfig.Setting.GROUP_ID.defaultValue;
-        }
-
-        synchronized void start() throws IOException {
-            port = FreePorts.next();
-            Map<String, String> s = new LinkedHashMap<>();
-            Path log = data.resolve("logs").resolve(name + ".log");
-            Files.createDirectories(log.getParent());
-            if (processor) {
-                s.put(ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
-                s.put(ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl());
-                s.put(ProcessorConfig.Setting.STATE_DIR.key, data.resolve("state").resolve(name).toString());
-                s.put(ProcessorConfig.Setting.METRICS_PORT.key, Integer.toString(port));
-                s.put(ProcessorConfig.Setting.MANDATE_KEYS.key, keySpec);
-                // Robots buying at machine speed: the burst and outlier rules would send them all to a human.
-                s.put(ProcessorConfig.Setting.RISK_BURST_COUNT.key, "1000000000");
-                s.put(ProcessorConfig.Setting.RISK_OUTLIER_FACTOR.key, "1000000");
-                s.put(ProcessorConfig.Setting.RISK_NEW_PAYEE_SCORE.key, "0");
-                if (options.gatewayOutage() != null) {
-                    s.put(ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, OUTAGE_INFLIGHT_TIMEOUT.toString());
-                    s.put(ProcessorConfig.Setting.REDRIVE_MAX.key, Integer.toString(OUTAGE_REDRIVES));
-                    s.put(ProcessorConfig.Setting.ATTENTION_INTERVAL.key, OUTAGE_ATTENTION_INTERVAL.toString());
-                }
-                if (options.staticMembers()) {
-                    s.put(ProcessorConfig.Setting.INSTANCE_ID.key, name);
-                }
-                s.putAll(options.processorSettings());
-                s.put("logback.configurationFile", home.resolve("deploy/stack/src/main/resources/logback-chaos.xml").toString());
-                child = Stack.ChildService.start(name, home, "processor", "dev.paystream.processor.ProcessorMain", s, Map.of(), log, port);
-            } else {
-                s.put(GatewayConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
-                s.put(GatewayConfig.Setting.REGISTRY.key, kit.registryUrl());
-                s.put(GatewayConfig.Setting.PSPS.key, "primary=" + psp.baseUri());
-                s.put(GatewayConfig.Setting.METRICS_PORT.key, Integer.toString(port));
-                if (options.staticMembers()) {
-                    s.put(GatewayConfig.Setting.INSTANCE_ID.key, name);
-                }
-                s.put("logback.configurationFile", home.resolve("deploy/stack/src/main/resources/logback-chaos.xml").toString());
-                child = Stack.ChildService.start(name, home, "processor", "dev.paystream.processor.gateway.GatewayMain", s,
-                        Map.of(PSP_KEY_ENV, pspKey), log, port);
-            }
-        }
-
-        synchronized void awaitHealthy(long deadline) {
-            child.awaitHealthy(HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build(), deadline);
-        }
-
-        synchronized void kill() throws InterruptedException {
-            child.kill();
-        }
-
-        /** As an orchestrator would: an instance that exited by itself is started again. */
-        synchronized boolean restartIfExited() throws IOException {
-            if (child == null || child.alive() || held) {
-                return false;
-            }
-            note("%s exited by itself; restarting it", name);
-            start();
-            return true;
-        }
-
-        synchronized void stop() {
-            if (child != null) {
-                child.close();
-            }
-        }
-    }
-
-    // ---- observing the ledger ---------------------------------------------------------------------------
-
-    /** Follows the ledger (read_committed) for the state each payment is in. */
-    private final class LedgerFollower implements Runnable {
-        final Map<String, PaymentState> states = new ConcurrentHashMap<>();
-        final AtomicBoolean stop = new AtomicBoolean();
-
-        long atRest(Set<String> ids) {
-            return ids.stream().filter(id -> AT_REST.contains(states.get(id))).count();
-        }
-
-        @Override
-        public void run() {
-            Properties p = new Properties();
-            p.put("bootstrap.servers", kit.bootstrapServers());
-            p.put("group.id", "chaos-follower-" + UUID.randomUUID());
-            p.put("auto.offset.reset", "earliest");
-            p.put("isolation.level", "read_committed");
-            try (var consumer = new KafkaConsumer<>(p, new StringDeserializer(), topics.paymentEvents().valueSerde().deserializer())) {
-                consumer.subscribe(List.of(topics.paymentEvents().name()));
-                while (!stop.get()) {
-                    try {
-                        for (var r : consumer.poll(Duration.ofMillis(200))) {
-                            states.put(r.key(), r.value().getToState());
-                        }
-                    } catch (RuntimeException e) {
-                        LOG.warn("ledger follower: {}", e.toString());
-                    }
-                }
-            }
-        }
-    }
-
     // ---- the invariants ---------------------------------------------------------------------------------
 
-    private Map<String, Object> check(List<Send> distinct, int sent, List<Mandate> mandates, List<Recovery> recoveries,
+    private Map<String, Object> check(List<ChaosWorkload.Send> distinct, int sent, List<Mandate> mandates, List<Recovery> recoveries,
                                       long brokerRecoveryMillis, long sendFailures, long unplannedExits, double seconds) {
-        var events = topics.paymentEvents().valueSerde().deserializer();
-        Map<String, List<PaymentEvent>> byPayment = new HashMap<>();
-        for (ConsumerRecord<String, byte[]> r : TopicReader.all(kit.bootstrapServers(), topics.paymentEvents().name(), true)) {
-            byPayment.computeIfAbsent(r.key(), k -> new ArrayList<>()).add(events.deserialize(r.topic(), r.headers(), r.value()));
-        }
-        // 2. one event per (payment, sequence), in order
-        long duplicateEvents = 0;
-        long gaps = 0;
-        List<String> gapSamples = new ArrayList<>();
-        for (Map.Entry<String, List<PaymentEvent>> payment : byPayment.entrySet()) {
-            Set<Long> seen = new HashSet<>();
-            long expected = 1;
-            boolean broken = false;
-            for (PaymentEvent e : payment.getValue()) {
-                if (!seen.add(e.getSequence())) {
-                    duplicateEvents++;
-                    broken = true;
-                } else if (e.getSequence() != expected) {
-                    gaps++;
-                    broken = true;
-                }
-                expected = e.getSequence() + 1;
-            }
-            if (broken && gapSamples.size() < 5) {
-                // What an operator needs to look the payment up: its id and the sequences and states the ledger holds.
-                gapSamples.add(payment.getKey() + " " + payment.getValue().stream()
-                        .map(e -> e.getSequence() + ":" + e.getToState() + "(" + e.getCause() + ")").toList());
-            }
-        }
-        // 5. every payment applied, refused with an audit record or dead-lettered
-        Set<String> accounted = new HashSet<>(byPayment.keySet());
-        TopicReader.all(kit.bootstrapServers(), topics.audit().name(), true).forEach(r -> accounted.add(r.key()));
-        int deadLetters = TopicReader.all(kit.bootstrapServers(), topics.deadLetters().name(), true).size();
-        long lost = distinct.stream().filter(s -> !accounted.contains(s.paymentId())).count();
-        // at rest: nothing in flight, nothing unknown
-        Map<String, Long> states = new java.util.TreeMap<>();
-        long stuck = 0;
-        long failed = 0;
-        long attention = byPayment.values().stream()
-                .filter(l -> l.stream().anyMatch(e -> e.getToState() == PaymentState.NEEDS_ATTENTION)).count();
+        Invariants invariants = Invariants.check(kit.bootstrapServers(), topics, psp, distinct, mandates);
         // The outage mode tests what it says only if payments really ran out of redrives while the gateway was down.
-        long outageWithoutEffect = options.gatewayOutage() != null && attention == 0 ? 1 : 0;
-        for (Send s : distinct) {
-            List<PaymentEvent> list = byPayment.get(s.paymentId());
-            PaymentState last = list == null ? null : list.getLast().getToState();
-            states.merge(String.valueOf(last), 1L, Long::sum);
-            if (list != null && !AT_REST.contains(last)) {
-                stuck++;
-            }
-            if (last == PaymentState.FAILED) {
-                failed++;
-            }
-        }
-        // 4. no charge twice; the PSP and the ledger agree on who was charged
-        PspLedger pspLedger = psp.ledger();
-        long doubleCharges = pspLedger.doubleCharged().size();
-        long strays = pspLedger.strayAuthorisations().size();
-        long uncapturedAtPsp = pspLedger.uncaptured().size();
-        Map<String, Send> sendOf = new HashMap<>();
-        distinct.forEach(s -> sendOf.put(s.paymentId(), s));
-        long mismatches = 0;
-        long[] chargedPerAgent = new long[AGENTS];
-        long overPerTransaction = 0;
-        for (Send s : distinct) {
-            int charges = pspLedger.charges(s.paymentId());
-            List<PaymentEvent> list = byPayment.getOrDefault(s.paymentId(), List.of());
-            boolean captured = list.stream().anyMatch(e -> e.getToState() == PaymentState.CAPTURED);
-            if ((charges > 0) != captured) {
-                mismatches++;
-            }
-            if (charges > 0) {
-                long received = pspLedger.intentsOf(s.paymentId()).stream().mapToLong(PspLedger.Intent::receivedMinor).sum();
-                chargedPerAgent[s.agent()] += received;
-                if (received > PER_TRANSACTION_MAX) {
-                    overPerTransaction++;
-                }
-            }
-        }
-        // 3. mandate limits
-        long budgetViolations = overPerTransaction;
-        for (int a = 0; a < AGENTS; a++) {
-            if (chargedPerAgent[a] > mandates.get(a).getBudgetMinor()) {
-                budgetViolations++;
-            }
-        }
-        long budgetUse = 0;
-        long budgetTotal = 0;
-        for (int a = 0; a < AGENTS; a++) {
-            budgetUse += chargedPerAgent[a];
-            budgetTotal += mandates.get(a).getBudgetMinor();
-        }
+        long outageWithoutEffect = options.gatewayOutage() != null && invariants.attention() == 0 ? 1 : 0;
         double recoveryMax = recoveries.stream().mapToDouble(Recovery::resumedSeconds).max().orElse(0);
         double caughtUpMax = recoveries.stream().mapToDouble(Recovery::caughtUpSeconds).max().orElse(0);
         boolean unrecovered = recoveries.stream().anyMatch(r -> r.resumedSeconds() < 0 || r.caughtUpSeconds() < 0);
@@ -789,36 +464,23 @@ public final class ChaosCommand {
         result.put("broker_restarts", 1);
         result.put("unplanned_exits", unplannedExits);
         result.put("request_partitions", Map.of("before", REQUEST_PARTITIONS, "after", GROWN_REQUEST_PARTITIONS));
-        result.put("duplicate_events", duplicateEvents);
-        result.put("sequence_gaps", gaps);
-        result.put("sequence_violation_samples", gapSamples);
-        result.put("lost", lost);
-        result.put("stuck", stuck);
-        result.put("failed", failed);
-        result.put("went_to_attention", attention);
+        invariants.putInto(result);
         if (options.gatewayOutage() != null) {
             result.put("gateway_outage_s", options.gatewayOutage().toSeconds());
             result.put("redrive_budget_s", Options.redriveBudget().toSeconds());
             result.put("outage_without_attention", outageWithoutEffect);
         }
-        result.put("double_charges", doubleCharges);
-        result.put("stray_authorisations", strays);
-        result.put("uncaptured_at_psp", uncapturedAtPsp);
-        result.put("ledger_psp_mismatches", mismatches);
-        result.put("budget_violations", budgetViolations);
-        result.put("dead_letters", deadLetters);
         result.put("send_failures", sendFailures);
         result.put("recovery_s_max", Math.round(recoveryMax * 10) / 10.0);
         result.put("caught_up_s_max", Math.round(caughtUpMax * 10) / 10.0);
         result.put("recovery_s", recoveries.stream().map(r -> Map.of("instance", r.instance(), "resumed", Math.round(r.resumedSeconds() * 10) / 10.0,
                 "caught_up", Math.round(r.caughtUpSeconds() * 10) / 10.0)).toList());
         result.put("broker_restart_recovery_s", brokerRecoveryMillis < 0 ? -1 : brokerRecoveryMillis / 1000.0);
-        result.put("final_states", states);
-        result.put("budget_used_share", budgetTotal == 0 ? 0 : Math.round(1000.0 * budgetUse / budgetTotal) / 1000.0);
+        result.put("final_states", invariants.finalStates());
+        result.put("budget_used_share", invariants.budgetUsedShare());
         result.put("psp", Map.of("requests", psp.requests(), "server_errors", psp.serverErrors(), "lost_responses", psp.lostResponses()));
         result.put("elapsed_s", Math.round(seconds));
-        long violations = duplicateEvents + gaps + lost + stuck + failed + doubleCharges + strays + uncapturedAtPsp + mismatches
-                + budgetViolations + deadLetters + sendFailures + outageWithoutEffect + (unrecovered ? 1 : 0);
+        long violations = invariants.violations() + sendFailures + outageWithoutEffect + (unrecovered ? 1 : 0);
         result.put("violations", violations);
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("processors", options.processors());
@@ -828,33 +490,21 @@ public final class ChaosCommand {
         settings.put("gateway_outage", options.gatewayOutage() == null ? "none" : options.gatewayOutage().toString());
         settings.put("processor_settings", new java.util.TreeMap<>(options.processorSettings()));
         settings.put("static_members", options.staticMembers());
-        settings.put("agents", AGENTS);
-        settings.put("budgets", "90 % of what each agent asks for; per-transaction maximum " + PER_TRANSACTION_MAX);
-        settings.put("psp_faults", "latency median 5 ms / p99 60 ms, 2 % 5xx, 1 % responses lost after processing");
+        settings.put("agents", ChaosWorkload.AGENTS);
+        settings.put("budgets", "90 % of what each agent asks for; per-transaction maximum " + ChaosWorkload.PER_TRANSACTION_MAX);
+        settings.put("psp_faults", ChaosInstance.PSP_FAULTS);
         result.put("settings", settings);
         result.put("timeline", List.copyOf(timeline));
 
         out.println();
         out.printf("payments %,d (%,d requests), kills %d, broker restarts 1, request partitions %d -> %d%n",
                 distinct.size(), sent, recoveries.size(), REQUEST_PARTITIONS, GROWN_REQUEST_PARTITIONS);
-        out.printf("final states %s%n", states);
-        line("duplicate ledger events", duplicateEvents);
-        line("sequence gaps", gaps);
-        gapSamples.forEach(g -> out.printf("        %s%n", g));
-        line("lost payments", lost);
-        line("stuck payments (in flight at the end)", stuck);
-        line("FAILED payments", failed);
-        out.printf("  info  %-40s %d%n", "payments that went to NEEDS_ATTENTION", attention);
+        invariants.print(out);
         if (options.gatewayOutage() != null) {
-            line("gateway outage sent nothing to NEEDS_ATTENTION", outageWithoutEffect);
+            Invariants.line(out, "gateway outage sent nothing to NEEDS_ATTENTION", outageWithoutEffect);
         }
-        line("double charges at the PSP", doubleCharges);
-        line("stray authorisations at the PSP", strays);
-        line("authorised, never captured at the PSP", uncapturedAtPsp);
-        line("ledger and PSP disagree", mismatches);
-        line("mandate limit violations", budgetViolations);
-        line("dead letters", deadLetters);
-        line("requests the agents could not send", sendFailures);
+        invariants.printCharges(out);
+        Invariants.line(out, "requests the agents could not send", sendFailures);
         out.printf("instances that exited by themselves (restarted, as an orchestrator would): %d%n", unplannedExits);
         out.printf("after a kill, processing resumed within: max %.1f s %s%n", recoveryMax,
                 recoveries.stream().map(r -> String.format("%.1f", r.resumedSeconds())).toList());
@@ -862,10 +512,6 @@ public final class ChaosCommand {
                 recoveries.stream().map(r -> String.format("%.1f", r.caughtUpSeconds())).toList(), brokerRecoveryMillis / 1000.0);
         out.println(violations == 0 ? "Every invariant held." : "BROKEN: " + violations + " violations");
         return result;
-    }
-
-    private void line(String what, long count) {
-        out.printf("  %s  %-40s %d%n", count == 0 ? "ok  " : "FAIL", what, count);
     }
 
     private void note(String format, Object... args) {
