@@ -20,6 +20,7 @@ import java.util.Deque;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import dev.paystream.schemas.registry.RegistryFailures;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.state.HostInfo;
@@ -44,8 +45,18 @@ public final class ProcessorMain implements AutoCloseable {
     private final Deque<Long> replacements = new ArrayDeque<>();
     /** Counted down when Kafka Streams stops (cleanly or in ERROR), or the process is told to stop. */
     private final CountDownLatch stopped = new CountDownLatch(1);
+    /**
+     * How a stop treats the consumer group. A dynamic member leaves, so its tasks move to the other instances
+     * now (Kafka Streams' default keeps it listed until its session times out, 15 s in which nobody processes
+     * its partitions: every scale-in and rolling restart paid it). A static member stays: its pod comes back
+     * under the same name and takes its own tasks back without a rebalance.
+     */
+    private final CloseOptions closeOptions;
 
     public ProcessorMain(ProcessorConfig config) {
+        closeOptions = CloseOptions.groupMembershipOperation(config.instanceId().isBlank()
+                        ? CloseOptions.GroupMembershipOperation.LEAVE_GROUP : CloseOptions.GroupMembershipOperation.REMAIN_IN_GROUP)
+                .withTimeout(Duration.ofSeconds(30));
         RegistrySerdes serdes = new RegistrySerdes(config.registryUrl(), true);
         TopicCatalog topics = new TopicCatalog(config.topicPrefix(), serdes);
         TopicAdmin.ensureTopics(config.bootstrapServers(), topics, config.requestPartitions(), config.statefulPartitions(),
@@ -122,7 +133,7 @@ public final class ProcessorMain implements AutoCloseable {
 
     @Override
     public void close() {
-        streams.close(Duration.ofSeconds(30));
+        streams.close(closeOptions);
         if (ops != null) {
             ops.close();
         }
