@@ -416,7 +416,7 @@ public final class ScaleOutCommand implements Callable<Integer> {
         result.put("requests_sent", sends);
         List<Map<String, Object>> stepFigures = new ArrayList<>();
         stdout.println();
-        stdout.printf("%-5s %-28s %9s %10s %12s %12s %9s%n", "step", "action", "offered/s", "achieved/s", "p50 AUTH ms", "p99 AUTH ms", "processors");
+        stdout.printf("%-5s %-28s %14s %12s %12s %12s %10s%n", "step", "action", "offered req/s", "authorised/s", "p50 AUTH ms", "p99 AUTH ms", "processors");
         for (StepRun s : steps) {
             double seconds = (s.toNanos() - s.fromNanos()) / 1e9;
             long authorisedInStep = ledger.authorisedAt.values().stream().filter(t -> t >= s.fromNanos() && t < s.toNanos()).count();
@@ -439,7 +439,7 @@ public final class ScaleOutCommand implements Callable<Integer> {
             f.put("authorised_p99_ms", percentile(latencies, 0.99));
             f.put("authorised", latencies.size());
             stepFigures.add(f);
-            stdout.printf("%-5d %-28s %9d %10d %12d %12d %9d%n", s.index(), s.action(), f.get("offered_per_s"), f.get("authorised_per_s"),
+            stdout.printf("%-5d %-28s %14d %12d %12d %12d %10d%n", s.index(), s.action(), f.get("offered_per_s"), f.get("authorised_per_s"),
                     f.get("authorised_p50_ms"), f.get("authorised_p99_ms"), processors);
         }
         result.put("steps", stepFigures);
@@ -474,6 +474,7 @@ public final class ScaleOutCommand implements Callable<Integer> {
         result.put("instances_never_processing", neverProcessed);
         result.put("hand_overs_missed", noHandOver);
         result.put("final_states", invariants.finalStates());
+        result.put("elapsed_s", Math.round((System.nanoTime() - started) / 1e9));
         long violations = invariants.violations() + sendFailures + exited + neverProcessed + noHandOver;
         result.put("violations", violations);
         Map<String, Object> settings = new LinkedHashMap<>();
