@@ -112,6 +112,10 @@ public final class ScaleOutCommand implements Callable<Integer> {
         System.exit(run(args, System.out, System.err));
     }
 
+    static String usage() {
+        return Cli.usage(new ScaleOutCommand());
+    }
+
     public static int run(String[] args, PrintStream out, PrintStream err) {
         ScaleOutCommand command = new ScaleOutCommand();
         command.stdout = out;
@@ -201,7 +205,7 @@ public final class ScaleOutCommand implements Callable<Integer> {
             ChaosInstance gateway = null;
             try {
                 var ground = new ChaosInstance.Ground(kit, psp.baseUri(), pspKey, workload.agents().keySpec(), data, home,
-                        Map.copyOf(processorSettings), false);
+                        Map.copyOf(processorSettings), Map.of(), false);
                 for (int i = 1; i <= 3; i++) {
                     watches.put("processor-" + i, new Watch(new ChaosInstance("processor-" + i, true, ground)));
                 }

@@ -62,6 +62,7 @@ class RunbooksTest {
             case "topics" -> TopicsCommand.USAGE;
             case "dlq" -> DlqCommand.USAGE;
             case "events", "submit" -> PaystreamClient.USAGE;
+            case "scale-out" -> ScaleOutCommand.usage();
             case "reconciler" -> {
                 ByteArrayOutputStream out = new ByteArrayOutputStream();
                 ReconcilerCli.run(new String[] {"--help"}, new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
