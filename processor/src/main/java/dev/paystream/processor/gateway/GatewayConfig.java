@@ -33,7 +33,8 @@ public record GatewayConfig(
         short replicationFactor,
         int metricsPort,
         String opsHost,
-        String instanceId) {
+        String instanceId,
+        Duration sessionTimeout) {
 
     /** One documented setting. */
     public enum Setting {
@@ -56,7 +57,8 @@ public record GatewayConfig(
         REPLICATION("paystream.replication.factor", "1", "Replication factor of topics the gateway creates."),
         METRICS_PORT("paystream.gateway.metrics.port", "0", "Port of the gateway's /metrics and /health on 127.0.0.1 (0: any free port, -1: off)."),
         OPS_HOST("paystream.gateway.ops.host", "127.0.0.1", "Address /metrics and /health bind to; 0.0.0.0 in a container."),
-        INSTANCE_ID("paystream.gateway.instance.id", "", "Stable name of this gateway instance (its pod name): it joins the group as a static member, so a restart within the session timeout takes its partitions back without a rebalance. Blank: a dynamic member.");
+        INSTANCE_ID("paystream.gateway.instance.id", "", "Stable name of this gateway instance (its pod name): it joins the group as a static member, so a restart within the session timeout takes its partitions back without a rebalance. Blank: a dynamic member."),
+        SESSION_TIMEOUT("paystream.gateway.session.timeout", "PT15S", "How long the group waits for a gateway instance that stopped heartbeating (crashed, partitioned) before its partitions go to the others; heartbeats every fifth of it. Between PT6S (the broker's group.min.session.timeout.ms) and PT5M.");
 
         public final String key;
         public final String defaultValue;
@@ -104,7 +106,15 @@ public record GatewayConfig(
                 Integer.parseInt(v.get(Setting.REQUEST_PARTITIONS.key)), Integer.parseInt(v.get(Setting.STATEFUL_PARTITIONS.key)),
                 Short.parseShort(v.get(Setting.REPLICATION.key)),
                 Integer.parseInt(v.get(Setting.METRICS_PORT.key)), v.get(Setting.OPS_HOST.key),
-                v.get(Setting.INSTANCE_ID.key).trim());
+                v.get(Setting.INSTANCE_ID.key).trim(), sessionTimeout(v.get(Setting.SESSION_TIMEOUT.key)));
+    }
+
+    private static Duration sessionTimeout(String value) {
+        Duration d = Duration.parse(value);
+        if (d.compareTo(Duration.ofSeconds(6)) < 0 || d.compareTo(Duration.ofMinutes(5)) > 0) {
+            throw new IllegalArgumentException(Setting.SESSION_TIMEOUT.key + " must be between PT6S and PT5M, not " + value);
+        }
+        return d;
     }
 
     static Map<String, URI> parsePsps(String spec) {

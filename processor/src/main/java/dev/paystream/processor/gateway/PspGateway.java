@@ -481,8 +481,8 @@ public final class PspGateway implements AutoCloseable {
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, Math.min(500, config.concurrency())));
-        c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 15_000);
-        c.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
+        c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (int) config.sessionTimeout().toMillis());
+        c.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (int) config.sessionTimeout().dividedBy(5).toMillis());
         if (!config.instanceId().isBlank()) {
             c.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, config.instanceId()); // static member: a restart keeps its partitions
         }

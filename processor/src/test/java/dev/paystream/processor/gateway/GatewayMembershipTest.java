@@ -29,4 +29,21 @@ class GatewayMembershipTest {
     void shouldJoinAsADynamicMemberWithoutAName() {
         assertThat(PspGateway.consumerProperties(config(Map.of()))).doesNotContainKey(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
     }
+
+    @Test
+    void shouldDetectAStoppedInstanceWithinItsSessionTimeoutAndHeartbeatFiveTimesInIt() {
+        Properties defaults = PspGateway.consumerProperties(config(Map.of()));
+        assertThat(defaults.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)).isEqualTo(15_000);
+        assertThat(defaults.get(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)).isEqualTo(3_000);
+        Properties quick = PspGateway.consumerProperties(config(Map.of("PAYSTREAM_GATEWAY_SESSION_TIMEOUT", "PT6S")));
+        assertThat(quick.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)).isEqualTo(6_000);
+        assertThat(quick.get(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)).isEqualTo(1_200);
+    }
+
+    @Test
+    void shouldRefuseASessionTimeoutTheBrokerWouldRefuse() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> config(Map.of("PAYSTREAM_GATEWAY_SESSION_TIMEOUT", "PT2S")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("paystream.gateway.session.timeout must be between PT6S and PT5M, not PT2S");
+    }
 }
