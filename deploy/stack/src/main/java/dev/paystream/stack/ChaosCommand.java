@@ -56,7 +56,8 @@ public final class ChaosCommand {
 
     static final String USAGE = """
             usage: paystream chaos [--payments N] [--kills K] [--processors P] [--rate R] [--duplicates F] [--seed S]
-                                   [--gateway-outage DURATION] [--processor-setting KEY=VALUE]... [--static-members] [--out FILE]
+                                   [--gateways G] [--gateway-outage DURATION] [--processor-setting KEY=VALUE]...
+                                   [--gateway-setting KEY=VALUE]... [--static-members] [--out FILE]
               Runs processor instances and the PSP gateway as separate processes against one broker and a PSP
               simulator with faults (latency, 5xx, responses lost after processing). While agents send N payments
               it kills random instances with SIGKILL K times and restarts them, restarts the broker once and grows
@@ -65,6 +66,7 @@ public final class ChaosCommand {
               --payments N     distinct payments (default 50000)
               --kills K        SIGKILLs of a processor instance or the gateway (default 6)
               --processors P   processor instances (default 2)
+              --gateways G     PSP gateway instances (default 1)
               --rate R         requests sent per second (default 400, below what two processors and the gateway sustain here)
               --duplicates F   share of sends that repeat an earlier request (default 0.10)
               --seed S         random seed of the workload and the chaos schedule (default 7)
@@ -77,6 +79,8 @@ public final class ChaosCommand {
                                a processor setting for every processor instance, repeatable (e.g.
                                paystream.streams.consumer.session.timeout.ms=6000: paystream.streams.* goes to Kafka Streams),
                                to compare a configuration under the same faults; recorded in the JSON's settings
+              --gateway-setting KEY=VALUE
+                               the same for every gateway instance (e.g. paystream.gateway.session.timeout=PT6S)
               --static-members each processor instance and the gateway join under their own names (paystream.instance.id,
                                paystream.gateway.instance.id), as pods with stable names would, so a restarted
                                instance takes its work back without a rebalance""";
@@ -95,8 +99,8 @@ public final class ChaosCommand {
     private static final int GROWN_REQUEST_PARTITIONS = 8;
 
     /** @param gatewayOutage null, or how long the gateway is stopped once (longer than the redrive budget) */
-    record Options(int payments, int kills, int processors, int rate, double duplicates, long seed, Duration gatewayOutage,
-                   Map<String, String> processorSettings, boolean staticMembers, Path out) {
+    record Options(int payments, int kills, int processors, int gateways, int rate, double duplicates, long seed, Duration gatewayOutage,
+                   Map<String, String> processorSettings, Map<String, String> gatewaySettings, boolean staticMembers, Path out) {
 
         /** How long a command is worth redriving before its payment needs attention, in --gateway-outage mode. */
         static Duration redriveBudget() {
@@ -134,11 +138,13 @@ public final class ChaosCommand {
         int payments = 50_000;
         int kills = 6;
         int processors = 2;
+        int gateways = 1;
         int rate = 400;
         double duplicates = 0.10;
         long seed = 7;
         Duration outage = null;
         Map<String, String> processorSettings = new LinkedHashMap<>();
+        Map<String, String> gatewaySettings = new LinkedHashMap<>();
         boolean staticMembers = false;
         Path json = Path.of("target/paystream-chaos.json");
         try {
@@ -151,14 +157,9 @@ public final class ChaosCommand {
                     case "--duplicates" -> duplicates = Double.parseDouble(args[++i]);
                     case "--seed" -> seed = Long.parseLong(args[++i]);
                     case "--gateway-outage" -> outage = Duration.parse(args[++i]);
-                    case "--processor-setting" -> {
-                        String kv = args[++i];
-                        int eq = kv.indexOf('=');
-                        if (eq < 1 || !kv.startsWith("paystream.")) {
-                            throw new IllegalArgumentException("--processor-setting takes paystream.KEY=VALUE, not " + kv);
-                        }
-                        processorSettings.put(kv.substring(0, eq), kv.substring(eq + 1));
-                    }
+                    case "--gateways" -> gateways = Integer.parseInt(args[++i]);
+                    case "--processor-setting" -> setting(args[++i], "--processor-setting", processorSettings);
+                    case "--gateway-setting" -> setting(args[++i], "--gateway-setting", gatewaySettings);
                     case "--static-members" -> staticMembers = true;
                     case "--out" -> json = Path.of(args[++i]);
                     case "--help", "-h" -> {
@@ -168,8 +169,8 @@ public final class ChaosCommand {
                     default -> throw new IllegalArgumentException("unknown option " + args[i]);
                 }
             }
-            if (payments < ChaosWorkload.AGENTS || kills < 0 || processors < 1 || rate < 1 || duplicates < 0 || duplicates >= 1) {
-                throw new IllegalArgumentException("--payments must be at least " + ChaosWorkload.AGENTS + ", --processors and --rate at least 1, --kills not negative, --duplicates in [0, 1)");
+            if (payments < ChaosWorkload.AGENTS || kills < 0 || processors < 1 || gateways < 1 || rate < 1 || duplicates < 0 || duplicates >= 1) {
+                throw new IllegalArgumentException("--payments must be at least " + ChaosWorkload.AGENTS + ", --processors, --gateways and --rate at least 1, --kills not negative, --duplicates in [0, 1)");
             }
             if (outage != null && outage.compareTo(Options.redriveBudget()) <= 0) {
                 throw new IllegalArgumentException("--gateway-outage must be longer than the redrive budget of " + Options.redriveBudget());
@@ -180,8 +181,8 @@ public final class ChaosCommand {
         }
         Path home = Path.of(System.getProperty("paystream.home", ".")).toAbsolutePath();
         Path data = Files.createTempDirectory("paystream-chaos-");
-        ChaosCommand chaos = new ChaosCommand(new Options(payments, kills, processors, rate, duplicates, seed, outage,
-                Map.copyOf(processorSettings), staticMembers, json), out, data, home);
+        ChaosCommand chaos = new ChaosCommand(new Options(payments, kills, processors, gateways, rate, duplicates, seed, outage,
+                Map.copyOf(processorSettings), Map.copyOf(gatewaySettings), staticMembers, json), out, data, home);
         try {
             Map<String, Object> result = chaos.play();
             ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -198,6 +199,14 @@ public final class ChaosCommand {
         } finally {
             Stack.deleteRecursively(data);
         }
+    }
+
+    private static void setting(String kv, String option, Map<String, String> into) {
+        int eq = kv.indexOf('=');
+        if (eq < 1 || !kv.startsWith("paystream.")) {
+            throw new IllegalArgumentException(option + " takes paystream.KEY=VALUE, not " + kv);
+        }
+        into.put(kv.substring(0, eq), kv.substring(eq + 1));
     }
 
     /** Copies the processes' logs out of the run's temporary directory, which is deleted. */
@@ -231,11 +240,13 @@ public final class ChaosCommand {
                 }
                 processorSettings.putAll(options.processorSettings());
                 var ground = new ChaosInstance.Ground(kit, psp.baseUri(), pspKey, workload.agents().keySpec(), data, home,
-                        processorSettings, options.staticMembers());
+                        processorSettings, options.gatewaySettings(), options.staticMembers());
                 for (int i = 1; i <= options.processors(); i++) {
                     instances.put("processor-" + i, new ChaosInstance("processor-" + i, true, ground));
                 }
-                instances.put("gateway", new ChaosInstance("gateway", false, ground));
+                for (String gateway : gatewayNames()) {
+                    instances.put(gateway, new ChaosInstance(gateway, false, ground));
+                }
                 for (ChaosInstance instance : instances.values()) {
                     instance.start();
                 }
@@ -243,7 +254,7 @@ public final class ChaosCommand {
                 for (ChaosInstance instance : instances.values()) {
                     instance.awaitHealthy(deadline);
                 }
-                note("%d processor instances and the gateway running as separate processes", options.processors());
+                note("%d processor instances and %d gateway instance(s) running as separate processes", options.processors(), options.gateways());
                 return drive(workload.distinct(), workload.sends(), workload.mandates());
             } finally {
                 for (ChaosInstance instance : instances.values()) {
@@ -404,21 +415,35 @@ public final class ChaosCommand {
      * to a backlog of commands past their deadline.
      */
     private void stopGateway(Duration outage) {
-        ChaosInstance gateway = instances.get("gateway");
+        List<ChaosInstance> gateways = gatewayNames().stream().map(instances::get).toList();
         try {
-            synchronized (gateway) {
-                gateway.held = true;
-                gateway.kill();
-                note("gateway stopped for %s (the redrive budget is %s)", outage, Options.redriveBudget());
-                Stack.pause(outage);
-                gateway.start();
-                gateway.held = false;
+            for (ChaosInstance gateway : gateways) {
+                synchronized (gateway) {
+                    gateway.held = true;
+                    gateway.kill();
+                }
             }
-            gateway.awaitHealthy(System.nanoTime() + Duration.ofMinutes(2).toNanos());
-            note("gateway back after its outage");
+            note("every gateway stopped for %s (the redrive budget is %s)", outage, Options.redriveBudget());
+            Stack.pause(outage);
+            for (ChaosInstance gateway : gateways) {
+                synchronized (gateway) {
+                    gateway.start();
+                    gateway.held = false;
+                }
+            }
+            for (ChaosInstance gateway : gateways) {
+                gateway.awaitHealthy(System.nanoTime() + Duration.ofMinutes(2).toNanos());
+            }
+            note("gateways back after their outage");
         } catch (Exception e) {
             throw new IllegalStateException("stopping the gateway failed", e);
         }
+    }
+
+    /** "gateway" when there is one, else gateway-1 … gateway-G. */
+    private List<String> gatewayNames() {
+        return options.gateways() == 1 ? List.of("gateway")
+                : java.util.stream.IntStream.rangeClosed(1, options.gateways()).mapToObj(i -> "gateway-" + i).toList();
     }
 
     private void growRequests() {
@@ -484,11 +509,13 @@ public final class ChaosCommand {
         result.put("violations", violations);
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("processors", options.processors());
+        settings.put("gateways", options.gateways());
         settings.put("rate", options.rate());
         settings.put("duplicates", options.duplicates());
         settings.put("seed", options.seed());
         settings.put("gateway_outage", options.gatewayOutage() == null ? "none" : options.gatewayOutage().toString());
         settings.put("processor_settings", new java.util.TreeMap<>(options.processorSettings()));
+        settings.put("gateway_settings", new java.util.TreeMap<>(options.gatewaySettings()));
         settings.put("static_members", options.staticMembers());
         settings.put("agents", ChaosWorkload.AGENTS);
         settings.put("budgets", "90 % of what each agent asks for; per-transaction maximum " + ChaosWorkload.PER_TRANSACTION_MAX);

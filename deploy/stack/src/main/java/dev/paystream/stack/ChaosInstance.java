@@ -37,10 +37,11 @@ final class ChaosInstance {
      * What every instance of a run shares.
      *
      * @param processorSettings settings every processor instance gets on top of the run's own (later ones win)
+     * @param gatewaySettings   the same for every gateway instance
      * @param staticMembers     each instance joins its group under its own name, as a pod with a stable name would
      */
     record Ground(DevKit kit, URI pspBaseUri, String pspKey, String mandateKeySpec, Path data, Path home,
-                  Map<String, String> processorSettings, boolean staticMembers) {}
+                  Map<String, String> processorSettings, Map<String, String> gatewaySettings, boolean staticMembers) {}
 
     final String name;
     final boolean processor;
@@ -106,6 +107,7 @@ final class ChaosInstance {
             if (ground.staticMembers()) {
                 s.put(GatewayConfig.Setting.INSTANCE_ID.key, name);
             }
+            s.putAll(ground.gatewaySettings());
             s.put("logback.configurationFile", logback.toString());
             child = Stack.ChildService.start(name, ground.home(), "processor", "dev.paystream.processor.gateway.GatewayMain", s,
                     Map.of(PSP_KEY_ENV, ground.pspKey()), log, port);
