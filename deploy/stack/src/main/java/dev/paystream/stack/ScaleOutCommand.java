@@ -69,6 +69,9 @@ public final class ScaleOutCommand implements Callable<Integer> {
 
     private static final Logger LOG = LoggerFactory.getLogger(ScaleOutCommand.class);
     static final int STEPS = 4;
+    /** The plan: what happens at the start of each step, and how many processor instances run in it. */
+    private static final String[] ACTIONS = {"processor-1 alone", "start processor-2", "start processor-3", "stop processor-2 (SIGTERM)"};
+    private static final int[] PROCESSORS = {1, 2, 3, 2};
     /** Payments sent before the first step, until they are at rest; not in any step's figures. */
     private static final int WARM_UP = 50;
     private static final int REQUEST_PARTITIONS = 6;
@@ -255,12 +258,7 @@ public final class ScaleOutCommand implements Callable<Integer> {
                         note("warm-up: %d of %d payments at rest %.1f s after they were sent", ledger.atRest(warm), warm.size(),
                                 (System.nanoTime() - warmFrom) / 1e9);
                         for (int k = 0; k < STEPS; k++) {
-                            String action = switch (k) {
-                                case 1 -> "start processor-2";
-                                case 2 -> "start processor-3";
-                                case 3 -> "stop processor-2 (SIGTERM)";
-                                default -> "processor-1 alone";
-                            };
+                            String action = ACTIONS[k];
                             long from = System.nanoTime();
                             note("step %d: %d requests/s, %s", k + 1, rates[k], action);
                             switch (k) {
@@ -431,7 +429,7 @@ public final class ScaleOutCommand implements Callable<Integer> {
                 }
             });
             latencies.sort(null);
-            int processors = s.index() == 1 ? 1 : s.index() == 2 ? 2 : s.index() == 3 ? 3 : 2;
+            int processors = PROCESSORS[s.index() - 1];
             Map<String, Object> f = new LinkedHashMap<>();
             f.put("step", s.index());
             f.put("action", s.action());
