@@ -10,12 +10,16 @@ import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A consumer group's progress as the broker records it (committed offsets against last stable offsets):
  * how {@code chaos} and {@code scale-out} time a hand-over without trusting the instances' own account.
  */
 final class GroupProgress {
+
+    private static final Logger LOG = LoggerFactory.getLogger(GroupProgress.class);
 
     private final String bootstrap;
 
@@ -62,12 +66,25 @@ final class GroupProgress {
     /** Seconds from {@code since} until {@code group} had committed at least {@code backlog} on every partition (-1: not within 5 minutes). */
     double awaitCaughtUp(String group, Map<TopicPartition, Long> backlog, long since) throws Exception {
         long deadline = since + Duration.ofMinutes(5).toNanos();
+        Map<TopicPartition, Double> reached = new HashMap<>();
+        double nextTrace = 5;
         while (System.nanoTime() < deadline) {
             try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap, "request.timeout.ms", 5_000, "default.api.timeout.ms", 10_000))) {
                 while (System.nanoTime() < deadline) {
                     Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
-                    if (backlog.entrySet().stream().allMatch(e -> committed.get(e.getKey()) != null && committed.get(e.getKey()).offset() >= e.getValue())) {
-                        return (System.nanoTime() - since) / 1e9;
+                    double now = (System.nanoTime() - since) / 1e9;
+                    backlog.forEach((tp, target) -> {
+                        if (committed.get(tp) != null && committed.get(tp).offset() >= target) {
+                            reached.putIfAbsent(tp, now);
+                        }
+                    });
+                    if (reached.keySet().containsAll(backlog.keySet())) {
+                        LOG.info("group {}: the last partitions to reach their offsets after {} s: {}", group, String.format("%.1f", now), slowest(reached));
+                        return now;
+                    }
+                    if (LOG.isDebugEnabled() && now >= nextTrace) {
+                        nextTrace = now + 5;
+                        trace(admin, group, backlog, reached, committed, now);
                     }
                     Stack.pause(Duration.ofMillis(200));
                 }
@@ -75,6 +92,29 @@ final class GroupProgress {
                 Stack.pause(Duration.ofMillis(500)); // the broker is restarting
             }
         }
+        LOG.info("group {}: not every partition reached its offset; those that did: {}", group, slowest(reached));
         return -1;
+    }
+
+    /**
+     * Every 5 s at DEBUG, for each partition still short of its offset: committed, target, last stable and end
+     * offset. A last stable offset below the end offset is an open transaction holding read_committed readers.
+     */
+    private static void trace(Admin admin, String group, Map<TopicPartition, Long> backlog, Map<TopicPartition, Double> reached,
+                              Map<TopicPartition, OffsetAndMetadata> committed, double now) throws Exception {
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        backlog.keySet().stream().filter(tp -> !reached.containsKey(tp)).forEach(tp -> latest.put(tp, OffsetSpec.latest()));
+        var stable = admin.listOffsets(latest, new ListOffsetsOptions(IsolationLevel.READ_COMMITTED)).all().get();
+        var end = admin.listOffsets(latest, new ListOffsetsOptions(IsolationLevel.READ_UNCOMMITTED)).all().get();
+        StringBuilder b = new StringBuilder();
+        latest.keySet().forEach(tp -> b.append(String.format("%n  %s committed %s target %d stable %d end %d", tp,
+                committed.get(tp) == null ? "-" : committed.get(tp).offset(), backlog.get(tp), stable.get(tp).offset(), end.get(tp).offset())));
+        LOG.debug("group {} after {} s, partitions short of their offsets:{}", group, String.format("%.1f", now), b);
+    }
+
+    /** The three partitions that reached their offsets last, with the seconds it took: which topic held a hand-over. */
+    private static String slowest(Map<TopicPartition, Double> reached) {
+        return reached.entrySet().stream().sorted(Map.Entry.<TopicPartition, Double>comparingByValue().reversed()).limit(3)
+                .map(e -> e.getKey() + " " + String.format("%.1f s", e.getValue())).collect(java.util.stream.Collectors.joining(", "));
     }
 }
