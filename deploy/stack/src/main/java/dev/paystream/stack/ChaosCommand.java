@@ -55,7 +55,7 @@ public final class ChaosCommand {
     private static final Logger LOG = LoggerFactory.getLogger(ChaosCommand.class);
 
     static final String USAGE = """
-            usage: paystream chaos [--payments N] [--kills K] [--processors P] [--rate R] [--duplicates F] [--seed S]
+            usage: paystream chaos [--payments N] [--agents A] [--kills K] [--processors P] [--rate R] [--duplicates F] [--seed S]
                                    [--gateways G] [--gateway-outage DURATION] [--processor-setting KEY=VALUE]...
                                    [--gateway-setting KEY=VALUE]... [--static-members] [--out FILE]
               Runs processor instances and the PSP gateway as separate processes against one broker and a PSP
@@ -64,6 +64,9 @@ public final class ChaosCommand {
               the request topic once; then checks every invariant from the topics and the PSP's ledger.
               Writes JSON (default target/paystream-chaos.json). Exit codes: 0 no violation, 1 a violation, 2 bad usage.
               --payments N     distinct payments (default 50000)
+              --agents A       agents sending them, each with its own mandate (default 50; payment i is agent i mod A's).
+                               Stateful work is routed by agent id, so few agents make hot tasks: 50 agents hash to 1-8
+                               per task of 12, and the hottest task gets 16 % of all payments
               --kills K        SIGKILLs of a processor instance or the gateway (default 6)
               --processors P   processor instances (default 2)
               --gateways G     PSP gateway instances (default 1)
@@ -99,7 +102,7 @@ public final class ChaosCommand {
     private static final int GROWN_REQUEST_PARTITIONS = 8;
 
     /** @param gatewayOutage null, or how long the gateway is stopped once (longer than the redrive budget) */
-    record Options(int payments, int kills, int processors, int gateways, int rate, double duplicates, long seed, Duration gatewayOutage,
+    record Options(int payments, int agents, int kills, int processors, int gateways, int rate, double duplicates, long seed, Duration gatewayOutage,
                    Map<String, String> processorSettings, Map<String, String> gatewaySettings, boolean staticMembers, Path out) {
 
         /** How long a command is worth redriving before its payment needs attention, in --gateway-outage mode. */
@@ -136,6 +139,7 @@ public final class ChaosCommand {
 
     public static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
         int payments = 50_000;
+        int agents = ChaosWorkload.DEFAULT_AGENTS;
         int kills = 6;
         int processors = 2;
         int gateways = 1;
@@ -151,6 +155,7 @@ public final class ChaosCommand {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--payments" -> payments = Integer.parseInt(args[++i]);
+                    case "--agents" -> agents = Integer.parseInt(args[++i]);
                     case "--kills" -> kills = Integer.parseInt(args[++i]);
                     case "--processors" -> processors = Integer.parseInt(args[++i]);
                     case "--rate" -> rate = Integer.parseInt(args[++i]);
@@ -169,8 +174,8 @@ public final class ChaosCommand {
                     default -> throw new IllegalArgumentException("unknown option " + args[i]);
                 }
             }
-            if (payments < ChaosWorkload.AGENTS || kills < 0 || processors < 1 || gateways < 1 || rate < 1 || duplicates < 0 || duplicates >= 1) {
-                throw new IllegalArgumentException("--payments must be at least " + ChaosWorkload.AGENTS + ", --processors, --gateways and --rate at least 1, --kills not negative, --duplicates in [0, 1)");
+            if (agents < 1 || payments < agents || kills < 0 || processors < 1 || gateways < 1 || rate < 1 || duplicates < 0 || duplicates >= 1) {
+                throw new IllegalArgumentException("--agents must be at least 1, --payments at least --agents, --processors, --gateways and --rate at least 1, --kills not negative, --duplicates in [0, 1)");
             }
             if (outage != null && outage.compareTo(Options.redriveBudget()) <= 0) {
                 throw new IllegalArgumentException("--gateway-outage must be longer than the redrive budget of " + Options.redriveBudget());
@@ -181,7 +186,7 @@ public final class ChaosCommand {
         }
         Path home = Path.of(System.getProperty("paystream.home", ".")).toAbsolutePath();
         Path data = Files.createTempDirectory("paystream-chaos-");
-        ChaosCommand chaos = new ChaosCommand(new Options(payments, kills, processors, gateways, rate, duplicates, seed, outage,
+        ChaosCommand chaos = new ChaosCommand(new Options(payments, agents, kills, processors, gateways, rate, duplicates, seed, outage,
                 Map.copyOf(processorSettings), Map.copyOf(gatewaySettings), staticMembers, json), out, data, home);
         try {
             Map<String, Object> result = chaos.play();
@@ -227,7 +232,7 @@ public final class ChaosCommand {
             topics = new TopicCatalog("", new RegistrySerdes(kit.registryUrl(), true));
             TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, REQUEST_PARTITIONS,
                     ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
-            ChaosWorkload workload = ChaosWorkload.make(options.payments(), options.duplicates(), random, topics);
+            ChaosWorkload workload = ChaosWorkload.make(options.payments(), options.agents(), options.duplicates(), random, topics);
             workload.agents().publish(kit.bootstrapServers(), topics);
             progress = new GroupProgress(kit.bootstrapServers());
             psp = ChaosInstance.faultyPsp(options.seed(), pspKey);
@@ -517,7 +522,7 @@ public final class ChaosCommand {
         settings.put("processor_settings", new java.util.TreeMap<>(options.processorSettings()));
         settings.put("gateway_settings", new java.util.TreeMap<>(options.gatewaySettings()));
         settings.put("static_members", options.staticMembers());
-        settings.put("agents", ChaosWorkload.AGENTS);
+        settings.put("agents", options.agents());
         settings.put("budgets", "90 % of what each agent asks for; per-transaction maximum " + ChaosWorkload.PER_TRANSACTION_MAX);
         settings.put("psp_faults", ChaosInstance.PSP_FAULTS);
         result.put("settings", settings);

@@ -15,7 +15,7 @@ import java.util.Random;
 import java.util.UUID;
 
 /**
- * The payments agents send in {@code chaos} and {@code scale-out}: {@value #AGENTS} agents, automatic capture,
+ * The payments agents send in {@code chaos} and {@code scale-out}: {@code agents} agents (default {@value #DEFAULT_AGENTS}), automatic capture,
  * budgets at 90 % of what each agent asks for (so the last ones hit the budget), and retries of earlier
  * requests mixed in.
  *
@@ -24,7 +24,7 @@ import java.util.UUID;
  */
 record ChaosWorkload(List<Send> distinct, List<Send> sends, BenchAgents agents) {
 
-    static final int AGENTS = 50;
+    static final int DEFAULT_AGENTS = 50;
     static final long PER_TRANSACTION_MAX = 9_500;
 
     /** One payment the agents send: its bytes (sent again as the duplicates), its agent and amount. */
@@ -34,18 +34,18 @@ record ChaosWorkload(List<Send> distinct, List<Send> sends, BenchAgents agents) 
      * {@code payments} distinct payments; {@code duplicates} is the share of sends that repeat an earlier
      * request. Draws from {@code random} in a fixed order, so a seed makes the same workload.
      */
-    static ChaosWorkload make(int payments, double duplicates, Random random, TopicCatalog topics) {
-        long[] asked = new long[AGENTS];
+    static ChaosWorkload make(int payments, int agentCount, double duplicates, Random random, TopicCatalog topics) {
+        long[] asked = new long[agentCount];
         long[] amounts = new long[payments];
         for (int i = 0; i < amounts.length; i++) {
             amounts[i] = 100 + random.nextInt(9_901);
-            asked[i % AGENTS] += Math.min(amounts[i], PER_TRANSACTION_MAX);
+            asked[i % agentCount] += Math.min(amounts[i], PER_TRANSACTION_MAX);
         }
-        BenchAgents agents = BenchAgents.make(AGENTS, PER_TRANSACTION_MAX, a -> asked[a] * 9 / 10);
+        BenchAgents agents = BenchAgents.make(agentCount, PER_TRANSACTION_MAX, a -> asked[a] * 9 / 10);
         var serializer = topics.paymentRequests().valueSerde().serializer();
         List<Send> distinct = new ArrayList<>();
         for (int i = 0; i < amounts.length; i++) {
-            int a = i % AGENTS;
+            int a = i % agentCount;
             String agent = BenchAgents.agent(a);
             String key = "chaos-order-" + i;
             PaymentRequest r = PaymentRequest.newBuilder()

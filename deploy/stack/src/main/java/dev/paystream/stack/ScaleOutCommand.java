@@ -195,12 +195,12 @@ public final class ScaleOutCommand implements Callable<Integer> {
     private Map<String, Object> play(Path home, Path data) throws Exception {
         long stepNanos = step.toNanos();
         int totalSends = WARM_UP + Arrays.stream(rates).map(r -> (int) (r * step.toMillis() / 1000)).sum();
-        int payments = Math.max(ChaosWorkload.AGENTS, (int) Math.round(totalSends * (1 - duplicates)));
+        int payments = Math.max(ChaosWorkload.DEFAULT_AGENTS, (int) Math.round(totalSends * (1 - duplicates)));
         try (DevKit kit = DevKit.start(data.resolve("cluster"))) {
             TopicCatalog topics = new TopicCatalog("", new RegistrySerdes(kit.registryUrl(), true));
             TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, REQUEST_PARTITIONS,
                     ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
-            ChaosWorkload workload = ChaosWorkload.make(payments, duplicates, new Random(seed), topics);
+            ChaosWorkload workload = ChaosWorkload.make(payments, ChaosWorkload.DEFAULT_AGENTS, duplicates, new Random(seed), topics);
             workload.agents().publish(kit.bootstrapServers(), topics);
             GroupProgress progress = new GroupProgress(kit.bootstrapServers());
             var psp = ChaosInstance.faultyPsp(seed, pspKey);
@@ -484,7 +484,7 @@ public final class ScaleOutCommand implements Callable<Integer> {
         settings.put("duplicates", duplicates);
         settings.put("seed", seed);
         settings.put("processor_settings", new TreeMap<>(processorSettings));
-        settings.put("agents", ChaosWorkload.AGENTS);
+        settings.put("agents", ChaosWorkload.DEFAULT_AGENTS);
         settings.put("psp_faults", ChaosInstance.PSP_FAULTS);
         settings.put("cores", Runtime.getRuntime().availableProcessors());
         result.put("settings", settings);
