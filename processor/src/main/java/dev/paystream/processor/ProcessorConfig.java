@@ -46,6 +46,8 @@ public record ProcessorConfig(
         Duration tokenLeeway,
         RiskSettings risk,
         int rocksDbMemoryMb,
+        Duration fenceInterval,
+        Duration stuckTransactionAfter,
         Map<String, String> streamsOverrides) {
 
     /** One documented setting. */
@@ -78,6 +80,8 @@ public record ProcessorConfig(
         MANDATE_KEYS("paystream.mandate.keys", "", "Public keys that mandate tokens may be signed with: kid=key,kid=key (Ed25519, URL-safe base64 X.509). Keep an old key id listed until its last token expired."),
         RECONCILER_KEYS("paystream.reconciler.keys", "", "Public keys the reconciler signs its reconcile requests with: kid=key,… (Ed25519, URL-safe base64 X.509). A reconcile request without a valid signature by one of them is refused; principals' and operators' requests are signed by the ingest service's mandate keys."),
         TOKEN_LEEWAY("paystream.mandate.token.leeway", "PT30S", "Clock skew tolerated on a token's iat/exp."),
+        FENCE_INTERVAL("paystream.fence.interval", "PT0.5S", "How often an instance checks its consumer group for instances that left it without closing (killed, node lost); their open transaction, which holds every read_committed reader of what they wrote, is aborted then instead of at its timeout (10-20 s after the kill). PT0S: off."),
+        STUCK_TRANSACTION_AFTER("paystream.transactions.stuck.after", "PT2M", "An open transaction holding one of the pipeline's partitions for this long is reported (ERROR log with the partition, producer and the abort command; gauge paystream_transactions_stuck_partitions): no Paystream transaction lasts near that long, so read_committed readers are stuck behind it. PT0S: off."),
         ROCKSDB_MEMORY("paystream.rocksdb.memory.mb", "256", "Off-heap memory (MiB) all RocksDB stores of the instance share: block cache, index and filter blocks, and memtables. Heap plus this plus ~150 MiB is the instance's RSS."),
         RISK_APPROVAL_SCORE("paystream.risk.approval.score", "50", "Risk score from which a payment needs the principal's approval."),
         RISK_REJECT_SCORE("paystream.risk.reject.score", "100", "Risk score from which a payment is rejected."),
@@ -174,7 +178,16 @@ public record ProcessorConfig(
                         Integer.parseInt(v.get(Setting.RISK_INSTRUCTIONS_SCORE.key)),
                         Pattern.compile(v.get(Setting.RISK_INSTRUCTIONS_PATTERN.key))),
                 positive(v, Setting.ROCKSDB_MEMORY),
+                notNegative(Duration.parse(v.get(Setting.FENCE_INTERVAL.key)), Setting.FENCE_INTERVAL),
+                notNegative(Duration.parse(v.get(Setting.STUCK_TRANSACTION_AFTER.key)), Setting.STUCK_TRANSACTION_AFTER),
                 Map.copyOf(overrides));
+    }
+
+    private static Duration notNegative(Duration d, Setting s) {
+        if (d.isNegative()) {
+            throw new IllegalArgumentException(s.key + " must not be negative: " + d);
+        }
+        return d;
     }
 
     /** The /query credential: required beyond loopback, and long enough not to be guessed. */

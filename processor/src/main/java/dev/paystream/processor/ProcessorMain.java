@@ -1,6 +1,8 @@
 package dev.paystream.processor;
 
+import dev.paystream.processor.ops.DepartedInstanceFence;
 import dev.paystream.processor.ops.OpsServer;
+import dev.paystream.processor.ops.StuckTransactionWatch;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.processor.ops.TopicAdmin;
 import dev.paystream.processor.query.PaymentQueries;
@@ -42,6 +44,10 @@ public final class ProcessorMain implements AutoCloseable {
 
     private volatile KafkaStreams streams;
     private final OpsServer ops;
+    /** Null when paystream.fence.interval is PT0S. */
+    private final DepartedInstanceFence fence;
+    /** Null when paystream.transactions.stuck.after is PT0S. */
+    private final StuckTransactionWatch stuckTransactions;
     private final Deque<Long> replacements = new ArrayDeque<>();
     /** Counted down when Kafka Streams stops (cleanly or in ERROR), or the process is told to stop. */
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -94,6 +100,13 @@ public final class ProcessorMain implements AutoCloseable {
         });
         new KafkaStreamsMetrics(streams).bindTo(registry);
         streams.start();
+        fence = config.fenceInterval().isZero() ? null : new DepartedInstanceFence(config.applicationId(),
+                "streams".equalsIgnoreCase(props.getProperty("group.protocol", "classic")), clientConfig(props), config.fenceInterval(),
+                () -> streams.metadataForLocalThreads().stream().map(org.apache.kafka.streams.ThreadMetadata::consumerClientId)
+                        .collect(java.util.stream.Collectors.toSet()), metrics).start();
+        stuckTransactions = config.stuckTransactionAfter().isZero() ? null
+                : new StuckTransactionWatch(clientConfig(props), topics.all().stream().map(t -> t.name()).toList(), config.applicationId() + "-",
+                        config.stuckTransactionAfter(), metrics).start();
         LOG.info("payments processor started applicationId={} opsPort={}", config.applicationId(), ops == null ? -1 : ops.port());
     }
 
@@ -131,8 +144,22 @@ public final class ProcessorMain implements AutoCloseable {
         return streams;
     }
 
+    /** Bootstrap servers and security of the Streams client, for the fence's own admin client and producers. */
+    private static java.util.Map<String, Object> clientConfig(Properties streamsProps) {
+        java.util.Map<String, Object> config = new java.util.HashMap<>();
+        config.put("bootstrap.servers", streamsProps.getProperty(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG));
+        dev.paystream.schemas.KafkaSecurity.fromEnvironment().forEach((k, v) -> config.put(k.toString(), v));
+        return config;
+    }
+
     @Override
     public void close() {
+        if (fence != null) {
+            fence.close();
+        }
+        if (stuckTransactions != null) {
+            stuckTransactions.close();
+        }
         streams.close(closeOptions);
         if (ops != null) {
             ops.close();

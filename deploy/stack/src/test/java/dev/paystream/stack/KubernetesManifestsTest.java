@@ -493,6 +493,8 @@ class KubernetesManifestsTest {
         p.policyDecision("ALLOW");
         p.timersOverdue(0);
         p.sinceCreated("AUTHORISED", 120);
+        p.stuckTransactionPartitions(0);
+        p.transactionFenced();
         GatewayMetrics g = new GatewayMetrics(registry);
         g.call("stripe", "AUTHORISE", "SUCCEEDED", Duration.ofMillis(80));
         g.result("stripe", "AUTHORISE", "SUCCEEDED");

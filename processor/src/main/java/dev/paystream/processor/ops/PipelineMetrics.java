@@ -24,6 +24,26 @@ public final class PipelineMetrics {
                 .description("How late the oldest due payment timer was when it fired (in-flight age past its deadline)").register(registry);
     }
 
+    private final java.util.concurrent.atomic.AtomicInteger stuckTransactionPartitions = new java.util.concurrent.atomic.AtomicInteger();
+    private boolean stuckGaugeRegistered;
+
+    /** How many of the pipeline's partitions an open transaction has held for too long (see StuckTransactionWatch). */
+    public synchronized void stuckTransactionPartitions(int partitions) {
+        if (!stuckGaugeRegistered) {
+            io.micrometer.core.instrument.Gauge.builder("paystream.transactions.stuck.partitions", stuckTransactionPartitions,
+                            java.util.concurrent.atomic.AtomicInteger::get)
+                    .description("Partitions of the pipeline held by an open transaction older than paystream.transactions.stuck.after: read_committed readers cannot pass them")
+                    .register(registry);
+            stuckGaugeRegistered = true;
+        }
+        stuckTransactionPartitions.set(partitions);
+    }
+
+    /** The open transaction of an instance that left the group without closing was aborted (see DepartedInstanceFence). */
+    public void transactionFenced() {
+        counter("paystream.transactions.fenced", "Transactional ids of instances that left the group without closing, whose open transaction was aborted").increment();
+    }
+
     public MeterRegistry registry() {
         return registry;
     }
