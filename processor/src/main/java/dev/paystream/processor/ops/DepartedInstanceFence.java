@@ -221,7 +221,7 @@ public final class DepartedInstanceFence implements AutoCloseable {
                 producer = new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer());
                 producer.initTransactions();
                 metrics.transactionFenced();
-                LOG.info("instance {} left the group without closing: aborted the open transaction of {} in {} ms",
+                LOG.info("instance {} left the group: ended any transaction it left open under {} in {} ms",
                         process, id, (System.nanoTime() - start) / 1_000_000);
             } catch (org.apache.kafka.common.errors.InterruptException e) {
                 // Stopping. A request that reached the coordinator aborts the transaction whether this producer waits or not.

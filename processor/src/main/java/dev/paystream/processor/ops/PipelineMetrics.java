@@ -39,9 +39,9 @@ public final class PipelineMetrics {
         stuckTransactionPartitions.set(partitions);
     }
 
-    /** The open transaction of an instance that left the group without closing was aborted (see DepartedInstanceFence). */
+    /** A transactional id of an instance that left the group was initialised: any transaction it left open ended (see DepartedInstanceFence). */
     public void transactionFenced() {
-        counter("paystream.transactions.fenced", "Transactional ids of instances that left the group without closing, whose open transaction was aborted").increment();
+        counter("paystream.transactions.fenced", "Transactional ids of instances that left the group, initialised so that any transaction they left open ends now").increment();
     }
 
     public MeterRegistry registry() {
