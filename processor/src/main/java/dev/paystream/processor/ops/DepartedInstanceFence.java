@@ -11,7 +11,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.DescribeConsumerGroupsOptions;
 import org.apache.kafka.clients.admin.DescribeStreamsGroupsOptions;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -43,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * removed process still be alive (a long pause), it is what exactly-once expects anyway: its next send or
  * commit fails as fenced and its stream thread rejoins; nothing it wrote in the aborted transaction is seen.
  */
-public final class DepartedInstanceFence implements AutoCloseable {
+public final class DepartedInstanceFence extends AdminLoop {
 
     private static final Logger LOG = LoggerFactory.getLogger(DepartedInstanceFence.class);
     private static final Pattern THREAD = Pattern.compile("-StreamThread-(\\d+)-consumer$");
@@ -55,10 +54,7 @@ public final class DepartedInstanceFence implements AutoCloseable {
     private final Map<String, Object> clientConfig;
     private final Duration interval;
     private final Supplier<Set<String>> ownConsumerClientIds;
-    private final Admin admin;
     private final PipelineMetrics metrics;
-    private final Thread loop;
-    private volatile boolean running = true;
 
     private final Departures departures;
 
@@ -68,44 +64,23 @@ public final class DepartedInstanceFence implements AutoCloseable {
      */
     public DepartedInstanceFence(String applicationId, boolean streamsProtocol, Map<String, Object> clientConfig, Duration interval,
                                  Supplier<Set<String>> ownConsumerClientIds, PipelineMetrics metrics) {
+        super("departed-instance-fence", clientConfig, interval, Duration.ofMillis(Math.max(1_000, interval.toMillis() * 4)));
         this.applicationId = applicationId;
         this.streamsProtocol = streamsProtocol;
         this.clientConfig = Map.copyOf(clientConfig);
         this.interval = interval;
         this.ownConsumerClientIds = ownConsumerClientIds;
         this.departures = new Departures(applicationId);
-        Map<String, Object> adminConfig = new HashMap<>(clientConfig);
-        adminConfig.put("request.timeout.ms", (int) Math.max(1_000, interval.toMillis() * 4));
-        adminConfig.put("default.api.timeout.ms", (int) Math.max(2_000, interval.toMillis() * 8));
-        this.admin = Admin.create(adminConfig);
         this.metrics = metrics;
-        this.loop = Thread.ofVirtual().name("departed-instance-fence").unstarted(this::run);
     }
 
     public DepartedInstanceFence start() {
-        loop.start();
+        startLoop();
         return this;
     }
 
-    private void run() {
-        while (running) {
-            try {
-                check();
-            } catch (InterruptedException e) {
-                return;
-            } catch (Exception e) {
-                // The broker is restarting or slow: no verdict this round, nobody is fenced on a failed read.
-                LOG.debug("group check failed: {}", e.toString());
-            }
-            try {
-                Thread.sleep(interval);
-            } catch (InterruptedException e) {
-                return;
-            }
-        }
-    }
-
-    /** One check: who is in the group now; fences whoever has been missing twice in a row. */
+    /** One check: who is in the group now; fences whoever has been missing twice in a row. A failed read decides nothing. */
+    @Override
     void check() throws Exception {
         departures.observe(members(), ownConsumerClientIds.get()).forEach(this::fence);
     }
@@ -238,17 +213,5 @@ public final class DepartedInstanceFence implements AutoCloseable {
                 }
             }
         }
-    }
-
-    @Override
-    public void close() {
-        running = false;
-        loop.interrupt();
-        try {
-            loop.join(Duration.ofSeconds(20));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        admin.close(Duration.ofSeconds(5));
     }
 }

@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ProducerState;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.admin.TransactionDescription;
@@ -36,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * discards the transaction's writes, which is right for a hanging one and a decision for an operator (runbook
  * "Processing stalled behind a hanging transaction").
  */
-public final class StuckTransactionWatch implements AutoCloseable {
+public final class StuckTransactionWatch extends AdminLoop {
 
     private static final Logger LOG = LoggerFactory.getLogger(StuckTransactionWatch.class);
 
@@ -59,18 +58,14 @@ public final class StuckTransactionWatch implements AutoCloseable {
         return tp + "/" + producerId + "/" + epoch + "/" + startOffset;
     }
 
-    private final Admin admin;
     private final String bootstrap;
     private final Collection<String> topics;
     private final String internalPrefix;
     private final Duration after;
-    private final Duration interval;
     private final PipelineMetrics metrics;
     private final Set<String> reported = new HashSet<>();
     /** Open transaction (partition/producer/epoch/start offset) → when this watch first saw it open. */
     private final Map<String, Long> firstSeen = new HashMap<>();
-    private final Thread loop;
-    private volatile boolean running = true;
 
     /**
      * @param topics the pipeline's own topics, which it writes in its transactions or reads read_committed
@@ -79,42 +74,22 @@ public final class StuckTransactionWatch implements AutoCloseable {
      */
     public StuckTransactionWatch(Map<String, Object> clientConfig, Collection<String> topics, String internalPrefix, Duration after,
                                  PipelineMetrics metrics) {
+        super("stuck-transaction-watch", clientConfig, Duration.ofMillis(Math.max(1_000, Math.min(30_000, after.toMillis() / 4))),
+                Duration.ofSeconds(10));
         this.bootstrap = String.valueOf(clientConfig.get("bootstrap.servers"));
         this.topics = List.copyOf(topics);
         this.internalPrefix = internalPrefix;
         this.after = after;
-        this.interval = Duration.ofMillis(Math.max(1_000, Math.min(30_000, after.toMillis() / 4)));
-        Map<String, Object> adminConfig = new HashMap<>(clientConfig);
-        adminConfig.put("request.timeout.ms", 10_000);
-        adminConfig.put("default.api.timeout.ms", 20_000);
-        this.admin = Admin.create(adminConfig);
         this.metrics = metrics;
         metrics.stuckTransactionPartitions(0);
-        this.loop = Thread.ofVirtual().name("stuck-transaction-watch").unstarted(this::run);
     }
 
     public StuckTransactionWatch start() {
-        loop.start();
+        startLoop();
         return this;
     }
 
-    private void run() {
-        while (running) {
-            try {
-                check();
-            } catch (InterruptedException e) {
-                return;
-            } catch (Exception e) {
-                LOG.debug("transaction check failed: {}", e.toString());
-            }
-            try {
-                Thread.sleep(interval);
-            } catch (InterruptedException e) {
-                return;
-            }
-        }
-    }
-
+    @Override
     void check() throws Exception {
         Set<String> names = new HashSet<>(topics);
         admin.listTopics().names().get(20, TimeUnit.SECONDS).stream()
@@ -206,17 +181,5 @@ public final class StuckTransactionWatch implements AutoCloseable {
             stuck.add(new Stuck(tp, p.producerId(), p.producerEpoch(), p.currentTransactionStartOffset().getAsLong(), since, id, hanging, reason));
         }));
         return stuck;
-    }
-
-    @Override
-    public void close() {
-        running = false;
-        loop.interrupt();
-        try {
-            loop.join(Duration.ofSeconds(30));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        admin.close(Duration.ofSeconds(5));
     }
 }
