@@ -1,5 +1,6 @@
 package dev.paystream.processor;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.paystream.devkit.DevKit;
@@ -42,7 +43,8 @@ class StuckTransactionWatchIT {
         HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
         try (ProcessorMain processor = new ProcessorMain(ProcessorConfig.fromMap(settings))) {
             URI metrics = URI.create("http://127.0.0.1:" + processor.opsPort() + "/metrics");
-            await().atMost(Duration.ofSeconds(30)).until(() -> gauge(http, metrics) == 0.0);
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(gauge(http, metrics)).as("partitions held, before any transaction of someone else").isEqualTo(0.0));
 
             Properties p = new Properties();
             p.put("bootstrap.servers", kit.bootstrapServers());
@@ -52,10 +54,12 @@ class StuckTransactionWatchIT {
                 producer.initTransactions();
                 producer.beginTransaction();
                 producer.send(new ProducerRecord<>(topics.deadLetters().name(), 0, null, "held".getBytes(StandardCharsets.UTF_8))).get();
-                await().atMost(Duration.ofSeconds(60)).until(() -> gauge(http, metrics) == 1.0);
+                await().atMost(Duration.ofSeconds(60)).untilAsserted(() ->
+                        assertThat(gauge(http, metrics)).as("partitions held by the open transaction").isEqualTo(1.0));
                 producer.abortTransaction();
             }
-            await().atMost(Duration.ofSeconds(30)).until(() -> gauge(http, metrics) == 0.0);
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(gauge(http, metrics)).as("partitions held once it ended").isEqualTo(0.0));
         }
     }
 
