@@ -176,7 +176,16 @@ public final class PaymentsTopology {
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         p.put(StreamsConfig.STATE_DIR_CONFIG, config.stateDir().toString());
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.streamThreads());
-        p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, config.standbyReplicas());
+        if (config.streamsProtocol()) {
+            // The broker assigns tasks and standbys; session, heartbeat and standby count are group configs
+            // that StreamsGroupSettings sets before the instance joins (the client's own are ignored).
+            p.put(StreamsConfig.GROUP_PROTOCOL_CONFIG, "streams");
+        } else {
+            p.put(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, config.standbyReplicas());
+            p.put(StreamsConfig.consumerPrefix("session.timeout.ms"), (int) config.sessionTimeout().toMillis());
+            p.put(StreamsConfig.consumerPrefix("heartbeat.interval.ms"), (int) config.heartbeatInterval().toMillis());
+        }
+        p.put(StreamsConfig.TRANSACTIONAL_STATE_STORES_CONFIG, config.transactionalStores());
         p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) config.replicationFactor());
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, config.commitInterval().toMillis());
         p.put(StreamsConfig.ENSURE_EXPLICIT_INTERNAL_RESOURCE_NAMING_CONFIG, true);
@@ -190,8 +199,6 @@ public final class PaymentsTopology {
         p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, dev.paystream.processor.ops.BoundedRocksDbMemory.class.getName());
         p.put(dev.paystream.processor.ops.BoundedRocksDbMemory.CONFIG, Long.toString((long) config.rocksDbMemoryMb() << 20));
         p.put(StreamsConfig.consumerPrefix("isolation.level"), "read_committed");
-        p.put(StreamsConfig.consumerPrefix("session.timeout.ms"), 15_000);
-        p.put(StreamsConfig.consumerPrefix("heartbeat.interval.ms"), 3_000);
         if (!config.instanceId().isBlank()) {
             // Static membership: Kafka Streams suffixes each stream thread's consumer with its thread index.
             p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.GROUP_INSTANCE_ID_CONFIG),

@@ -31,6 +31,9 @@ public record ProcessorConfig(
         Duration paymentsRetention,
         String applicationServer,
         String instanceId,
+        boolean streamsProtocol,
+        Duration sessionTimeout,
+        boolean transactionalStores,
         int metricsPort,
         String opsHost,
         String queryToken,
@@ -67,6 +70,9 @@ public record ProcessorConfig(
         PAYMENTS_RETENTION("paystream.payments.retention", "P400D", "A payment at rest for good (REFUNDED, REJECTED, DECLINED, VOIDED, EXPIRED, FAILED, or RECONCILED, which only a refund leaves) is purged from the payments store this long after its last change, with a tombstone on the changelog; its events stay on the ledger topic. Keep it above the longest refund and dispute window."),
         APPLICATION_SERVER("paystream.application.server", "", "host:port other instances reach this one's ops endpoint at, for interactive queries routed by key (GET /query/...); blank: 127.0.0.1:<ops port>."),
         INSTANCE_ID("paystream.instance.id", "", "Stable name of this instance (the pod name in a StatefulSet): its stream threads join the group as static members (group.instance.id <id>-<thread>), so a restarted instance takes its own tasks back without a rebalance, as long as it is back within the session timeout. Blank: dynamic members (every restart is a rebalance)."),
+        GROUP_PROTOCOL("paystream.group.protocol", "streams", "Rebalance protocol of the stream threads: streams (KIP-1071: the broker assigns tasks and standbys; enabled by default on Kafka 4.4 brokers) or classic (the client-side assignor). With streams this instance sets its group's session timeout, heartbeat interval and standby count on the broker (group configs streams.session.timeout.ms, streams.heartbeat.interval.ms, streams.num.standby.replicas). Changing it is an offline migration: stop every instance first."),
+        SESSION_TIMEOUT("paystream.session.timeout", "PT6S", "How long the group waits for an instance that stopped heartbeating (killed, node lost) before its tasks move to the others; heartbeats every sixth of it. The streams protocol takes it as a group config within the broker's group.streams.min/max.session.timeout.ms (the broker's default minimum is 45 s: lower it to 6000, and group.streams.min.heartbeat.interval.ms to 1000, or the broker refuses and the group runs on the broker's defaults, which is logged at ERROR)."),
+        TRANSACTIONAL_STORES("paystream.state.transactional", "true", "Transactional state stores (KIP-892): writes of an open transaction stay out of the store until it commits, so a process killed under exactly-once keeps its state instead of wiping and restoring it from the changelog."),
         METRICS_PORT("paystream.metrics.port", "0", "Port of the Prometheus /metrics and /health endpoint on 127.0.0.1 (0: any free port, -1: off)."),
         OPS_HOST("paystream.ops.host", "127.0.0.1", "Address the ops endpoint (/metrics, /health, /query) binds to; 0.0.0.0 in a container, where Prometheus, probes and the other instances reach it."),
         QUERY_TOKEN("paystream.query.token", "", "Service credential (at least 24 characters, from a Kubernetes Secret) that /query/... requires as Authorization: Bearer <token>; ingest sends it, instances forwarding a read to each other too. Required when paystream.ops.host is not loopback; /metrics and /health need none."),
@@ -150,6 +156,9 @@ public record ProcessorConfig(
                 atLeast(v, Setting.PAYMENTS_RETENTION, Setting.DEDUP_RETENTION),
                 v.get(Setting.APPLICATION_SERVER.key),
                 v.get(Setting.INSTANCE_ID.key).trim(),
+                groupProtocol(v),
+                sessionTimeout(v),
+                bool(v, Setting.TRANSACTIONAL_STORES),
                 Integer.parseInt(v.get(Setting.METRICS_PORT.key)),
                 v.get(Setting.OPS_HOST.key),
                 queryToken(v),
@@ -181,6 +190,38 @@ public record ProcessorConfig(
                 notNegative(Duration.parse(v.get(Setting.FENCE_INTERVAL.key)), Setting.FENCE_INTERVAL),
                 notNegative(Duration.parse(v.get(Setting.STUCK_TRANSACTION_AFTER.key)), Setting.STUCK_TRANSACTION_AFTER),
                 Map.copyOf(overrides));
+    }
+
+    /** true for the streams rebalance protocol, false for classic; anything else is refused. */
+    private static boolean groupProtocol(Map<String, String> v) {
+        String value = v.get(Setting.GROUP_PROTOCOL.key).trim().toLowerCase(java.util.Locale.ROOT);
+        return switch (value) {
+            case "streams" -> true;
+            case "classic" -> false;
+            default -> throw new IllegalArgumentException(Setting.GROUP_PROTOCOL.key + " must be streams or classic, was " + value);
+        };
+    }
+
+    /** Between 3 s (a heartbeat every 500 ms) and 5 minutes. */
+    private static Duration sessionTimeout(Map<String, String> v) {
+        Duration value = Duration.parse(v.get(Setting.SESSION_TIMEOUT.key));
+        if (value.compareTo(Duration.ofSeconds(3)) < 0 || value.compareTo(Duration.ofMinutes(5)) > 0) {
+            throw new IllegalArgumentException(Setting.SESSION_TIMEOUT.key + " must be between PT3S and PT5M, was " + value);
+        }
+        return value;
+    }
+
+    private static boolean bool(Map<String, String> v, Setting s) {
+        String value = v.get(s.key).trim().toLowerCase(java.util.Locale.ROOT);
+        if (!value.equals("true") && !value.equals("false")) {
+            throw new IllegalArgumentException(s.key + " must be true or false, was " + value);
+        }
+        return Boolean.parseBoolean(value);
+    }
+
+    /** The heartbeat interval that goes with the session timeout: a sixth of it, so five beats may be lost. */
+    public Duration heartbeatInterval() {
+        return sessionTimeout.dividedBy(6);
     }
 
     private static Duration notNegative(Duration d, Setting s) {

@@ -3,6 +3,7 @@ package dev.paystream.processor;
 import dev.paystream.processor.ops.DepartedInstanceFence;
 import dev.paystream.processor.ops.OpsServer;
 import dev.paystream.processor.ops.StuckTransactionWatch;
+import dev.paystream.processor.ops.StreamsGroupSettings;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.processor.ops.TopicAdmin;
 import dev.paystream.processor.query.PaymentQueries;
@@ -86,6 +87,15 @@ public final class ProcessorMain implements AutoCloseable {
             advertised = "127.0.0.1:" + ops.port();
             props.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertised);
         }
+        if (config.streamsProtocol()) {
+            try {
+                StreamsGroupSettings.apply(clientConfig(props), config.applicationId(), config.sessionTimeout(), config.heartbeatInterval(),
+                        config.standbyReplicas());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while setting the group configs", e);
+            }
+        }
         streams = new KafkaStreams(topology, props);
         if (ops != null && !advertised.isBlank()) {
             ops.handle(QueryHandler.PREFIX, new QueryHandler(new PaymentQueries(streams), HostInfo.buildFromEndpoint(advertised), Clock.systemUTC(),
@@ -101,7 +111,7 @@ public final class ProcessorMain implements AutoCloseable {
         new KafkaStreamsMetrics(streams).bindTo(registry);
         streams.start();
         fence = config.fenceInterval().isZero() ? null : new DepartedInstanceFence(config.applicationId(),
-                "streams".equalsIgnoreCase(props.getProperty("group.protocol", "classic")), clientConfig(props), config.fenceInterval(),
+                "streams".equalsIgnoreCase(props.getProperty(StreamsConfig.GROUP_PROTOCOL_CONFIG, "classic")), clientConfig(props), config.fenceInterval(),
                 () -> streams.metadataForLocalThreads().stream().map(org.apache.kafka.streams.ThreadMetadata::consumerClientId)
                         .collect(java.util.stream.Collectors.toSet()), metrics).start();
         stuckTransactions = config.stuckTransactionAfter().isZero() ? null

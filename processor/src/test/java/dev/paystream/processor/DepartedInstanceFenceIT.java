@@ -16,12 +16,10 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.ListTransactionsOptions;
 import org.apache.kafka.clients.admin.TransactionListing;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.clients.admin.TransactionState;
@@ -56,15 +54,16 @@ class DepartedInstanceFenceIT {
                 ProcessorConfig.Setting.METRICS_PORT.key, "-1",
                 ProcessorConfig.Setting.COMMIT_INTERVAL.key, "PT60S",
                 "paystream.streams.producer.transaction.timeout.ms", Long.toString(TRANSACTION_TIMEOUT.toMillis()),
-                "paystream.streams.consumer.session.timeout.ms", Long.toString(SESSION.toMillis()),
-                "paystream.streams.consumer.heartbeat.interval.ms", "1500"));
+                ProcessorConfig.Setting.SESSION_TIMEOUT.key, SESSION.toString()));
         Map<String, String> survivorSettings = SingleInstance.settings(kit, prefix, state.resolve("survivor"), Map.of(
-                ProcessorConfig.Setting.METRICS_PORT.key, "-1"));
+                ProcessorConfig.Setting.METRICS_PORT.key, "-1",
+                ProcessorConfig.Setting.SESSION_TIMEOUT.key, SESSION.toString()));
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()));
              ProcessorProcess victim = new ProcessorProcess(victimSettings, state.resolve("victim.log")).start()) {
-            await().atMost(Duration.ofMinutes(2)).until(() -> stable(admin, group, 1));
+            GroupView view = new GroupView(admin, group, "streams");
+            await().atMost(Duration.ofMinutes(2)).until(() -> view.stable(1));
             try (ProcessorMain survivor = new ProcessorMain(ProcessorConfig.fromMap(survivorSettings))) {
-                await().atMost(Duration.ofMinutes(2)).until(() -> stable(admin, group, 2));
+                await().atMost(Duration.ofMinutes(2)).until(() -> view.stable(2));
                 String survivorId = survivor.streams().metadataForLocalThreads().iterator().next().threadName();
 
                 // Undecodable requests on every partition: each instance dead-letters its share inside its transaction.
@@ -107,16 +106,5 @@ class DepartedInstanceFenceIT {
         return admin.listTransactions(new ListTransactionsOptions().filterStates(List.of(TransactionState.ONGOING)))
                 .all().get(10, java.util.concurrent.TimeUnit.SECONDS).stream().map(TransactionListing::transactionalId)
                 .filter(id -> id.startsWith(group + "-")).collect(Collectors.toSet());
-    }
-
-    private static boolean stable(Admin admin, String group, int members) throws Exception {
-        ConsumerGroupDescription d;
-        try {
-            d = admin.describeConsumerGroups(List.of(group)).all().get(10, java.util.concurrent.TimeUnit.SECONDS).get(group);
-        } catch (java.util.concurrent.ExecutionException e) {
-            return false; // not created yet: the victim has not joined
-        }
-        return d.groupState() == GroupState.STABLE && d.members().size() == members
-                && d.members().stream().allMatch(m -> !m.assignment().topicPartitions().isEmpty());
     }
 }

@@ -45,4 +45,32 @@ class ProcessorConfigTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least 24 characters");
         assertThat(ProcessorConfig.fromMap(Map.of()).queryToken()).as("loopback only: no credential needed").isEmpty();
     }
+
+    @Test
+    void shouldRunOnTheStreamsProtocolWithTransactionalStoresByDefaultAndTheClassicOneOnRequest() {
+        Properties streams = PaymentsTopology.streamsProperties(ProcessorConfig.fromMap(Map.of()));
+        assertThat(streams.get(StreamsConfig.GROUP_PROTOCOL_CONFIG)).isEqualTo("streams");
+        assertThat(streams.get(StreamsConfig.TRANSACTIONAL_STATE_STORES_CONFIG)).isEqualTo(true);
+        assertThat(streams).as("standbys and timing are group configs with the streams protocol")
+                .doesNotContainKeys(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, StreamsConfig.consumerPrefix("session.timeout.ms"));
+
+        Properties classic = PaymentsTopology.streamsProperties(ProcessorConfig.fromMap(Map.of(
+                ProcessorConfig.Setting.GROUP_PROTOCOL.key, "classic", ProcessorConfig.Setting.SESSION_TIMEOUT.key, "PT12S",
+                ProcessorConfig.Setting.STANDBYS.key, "2", ProcessorConfig.Setting.TRANSACTIONAL_STORES.key, "false")));
+        assertThat(classic).doesNotContainKey(StreamsConfig.GROUP_PROTOCOL_CONFIG);
+        assertThat(classic.get(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG)).isEqualTo(2);
+        assertThat(classic.get(StreamsConfig.consumerPrefix("session.timeout.ms"))).isEqualTo(12_000);
+        assertThat(classic.get(StreamsConfig.consumerPrefix("heartbeat.interval.ms"))).isEqualTo(2_000);
+        assertThat(classic.get(StreamsConfig.TRANSACTIONAL_STATE_STORES_CONFIG)).isEqualTo(false);
+    }
+
+    @Test
+    void shouldRefuseAnUnknownProtocolASessionOutOfBoundsAndAStoreModeThatIsNotABoolean() {
+        assertThatThrownBy(() -> ProcessorConfig.fromMap(Map.of(ProcessorConfig.Setting.GROUP_PROTOCOL.key, "consumer")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("paystream.group.protocol must be streams or classic, was consumer");
+        assertThatThrownBy(() -> ProcessorConfig.fromMap(Map.of(ProcessorConfig.Setting.SESSION_TIMEOUT.key, "PT1S")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("paystream.session.timeout must be between PT3S and PT5M, was PT1S");
+        assertThatThrownBy(() -> ProcessorConfig.fromMap(Map.of(ProcessorConfig.Setting.TRANSACTIONAL_STORES.key, "yes")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("paystream.state.transactional must be true or false, was yes");
+    }
 }

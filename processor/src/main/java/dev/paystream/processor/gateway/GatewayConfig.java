@@ -58,7 +58,7 @@ public record GatewayConfig(
         METRICS_PORT("paystream.gateway.metrics.port", "0", "Port of the gateway's /metrics and /health on 127.0.0.1 (0: any free port, -1: off)."),
         OPS_HOST("paystream.gateway.ops.host", "127.0.0.1", "Address /metrics and /health bind to; 0.0.0.0 in a container."),
         INSTANCE_ID("paystream.gateway.instance.id", "", "Stable name of this gateway instance (its pod name): it joins the group as a static member, so a restart within the session timeout takes its partitions back without a rebalance. Blank: a dynamic member."),
-        SESSION_TIMEOUT("paystream.gateway.session.timeout", "PT15S", "How long the group waits for a gateway instance that stopped heartbeating (crashed, partitioned) before its partitions go to the others; heartbeats every fifth of it. Between PT6S (the broker's group.min.session.timeout.ms) and PT5M.");
+        SESSION_TIMEOUT("paystream.gateway.session.timeout", "PT6S", "How long the group waits for a gateway instance that stopped heartbeating (crashed, partitioned) before its partitions go to the others; heartbeats every fifth of it. Between PT6S (the broker's group.min.session.timeout.ms) and PT5M.");
 
         public final String key;
         public final String defaultValue;

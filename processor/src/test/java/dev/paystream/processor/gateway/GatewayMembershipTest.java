@@ -33,11 +33,11 @@ class GatewayMembershipTest {
     @Test
     void shouldDetectAStoppedInstanceWithinItsSessionTimeoutAndHeartbeatFiveTimesInIt() {
         Properties defaults = PspGateway.consumerProperties(config(Map.of()));
-        assertThat(defaults.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)).isEqualTo(15_000);
-        assertThat(defaults.get(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)).isEqualTo(3_000);
-        Properties quick = PspGateway.consumerProperties(config(Map.of("PAYSTREAM_GATEWAY_SESSION_TIMEOUT", "PT6S")));
-        assertThat(quick.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)).isEqualTo(6_000);
-        assertThat(quick.get(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)).isEqualTo(1_200);
+        assertThat(defaults.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)).isEqualTo(6_000);
+        assertThat(defaults.get(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)).isEqualTo(1_200);
+        Properties patient = PspGateway.consumerProperties(config(Map.of("PAYSTREAM_GATEWAY_SESSION_TIMEOUT", "PT15S")));
+        assertThat(patient.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)).isEqualTo(15_000);
+        assertThat(patient.get(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)).isEqualTo(3_000);
     }
 
     @Test
