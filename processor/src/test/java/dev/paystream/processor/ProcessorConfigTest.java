@@ -51,6 +51,8 @@ class ProcessorConfigTest {
         Properties streams = PaymentsTopology.streamsProperties(ProcessorConfig.fromMap(Map.of()));
         assertThat(streams.get(StreamsConfig.GROUP_PROTOCOL_CONFIG)).isEqualTo("streams");
         assertThat(streams.get(StreamsConfig.TRANSACTIONAL_STATE_STORES_CONFIG)).isEqualTo(true);
+        assertThat(streams.get(StreamsConfig.BUFFERED_RECORDS_PER_PARTITION_CONFIG)).as("short processing loops").isEqualTo(100);
+        assertThat(streams.get(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG)).as("no wait for an empty partition").isEqualTo(-1L);
         assertThat(streams).as("standbys and timing are group configs with the streams protocol")
                 .doesNotContainKeys(StreamsConfig.NUM_STANDBY_REPLICAS_CONFIG, StreamsConfig.consumerPrefix("session.timeout.ms"));
 
