@@ -91,7 +91,7 @@ public final class DepartedInstanceFence extends AdminLoop {
      */
     static final class Departures {
         private final String applicationId;
-        /** Process id → transactional ids of its threads, as last seen (a once-missing process is kept). */
+        /** Process id → transactional ids of every thread it was seen with (a once-missing process is kept). */
         private Map<String, Set<String>> present = Map.of();
         /** Processes missing from the last view. */
         private Set<String> missing = Set.of();
@@ -131,7 +131,14 @@ public final class DepartedInstanceFence extends AdminLoop {
                     stillMissing.add(process);
                 }
             }
-            Map<String, Set<String>> next = new HashMap<>(now);
+            // A process's members leave one by one (each thread's session expires on its own), so keep every
+            // thread it was ever seen with: each of them may have left a transaction open.
+            Map<String, Set<String>> next = new HashMap<>();
+            now.forEach((process, ids) -> {
+                Set<String> all = new HashSet<>(ids);
+                all.addAll(present.getOrDefault(process, Set.of()));
+                next.put(process, all);
+            });
             stillMissing.forEach(p -> next.put(p, present.get(p)));
             present = next;
             missing = stillMissing;

@@ -38,6 +38,18 @@ class DepartedInstanceFenceTest {
     }
 
     @Test
+    void shouldFenceEveryThreadTheProcessEverHadWhenItsMembersExpireOneAfterTheOther() {
+        // A killed process's members time out one by one: its second thread is gone from the group a view
+        // before its first. Both threads' transactions were left open, and both must end.
+        Departures d = new Departures(APP);
+        d.observe(List.of(member(ME, 1), member(ME, 2), member(OTHER, 1), member(OTHER, 2)), MINE);
+        d.observe(List.of(member(ME, 1), member(ME, 2), member(OTHER, 1)), MINE);
+        List<Member> onlyMe = List.of(member(ME, 1), member(ME, 2));
+        assertThat(d.observe(onlyMe, MINE)).isEmpty();
+        assertThat(d.observe(onlyMe, MINE)).isEqualTo(Map.of(OTHER, Set.of(APP + "-" + OTHER + "-1", APP + "-" + OTHER + "-2")));
+    }
+
+    @Test
     void shouldLeaveAProcessThatCameBackOrWasMissingOnlyOnce() {
         Departures d = new Departures(APP);
         List<Member> both = List.of(member(ME, 1), member(OTHER, 1));
