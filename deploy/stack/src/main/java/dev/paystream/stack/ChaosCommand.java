@@ -69,8 +69,11 @@ public final class ChaosCommand {
                                per task of 12, and the hottest task gets 16 % of all payments
               --kills K        SIGKILLs of a processor instance or the gateway (default 6)
               --processors P   processor instances (default 2)
-              --gateways G     PSP gateway instances (default 1)
-              --rate R         requests sent per second (default 400, below what two processors and the gateway sustain here)
+              --gateways G     PSP gateway instances (default 2, as production runs them: a killed one's share moves
+                               to the other after its session timeout instead of waiting for its restart)
+              --rate R         requests sent per second (default 200: the load stays carried while one processor is down,
+                               as a deployment sized N+1 would be; at 400 the one left is saturated here and recovery
+                               times measure its backlog instead of the hand-over)
               --duplicates F   share of sends that repeat an earlier request (default 0.10)
               --seed S         random seed of the workload and the chaos schedule (default 7)
               --gateway-outage DURATION
@@ -142,8 +145,8 @@ public final class ChaosCommand {
         int agents = ChaosWorkload.DEFAULT_AGENTS;
         int kills = 6;
         int processors = 2;
-        int gateways = 1;
-        int rate = 400;
+        int gateways = 2;
+        int rate = 200;
         double duplicates = 0.10;
         long seed = 7;
         Duration outage = null;
