@@ -7,14 +7,17 @@ import dev.paystream.ingest.status.ProcessorClient;
 import dev.paystream.ingest.status.StatusWaiter;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
+import dev.paystream.schemas.WriterSchemas;
 import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.PaymentRequest;
 import dev.paystream.schemas.mandate.MandateTokens;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micronaut.context.annotation.Bean;
+import io.micronaut.context.annotation.Context;
 import io.micronaut.context.annotation.Factory;
 import io.micronaut.context.env.Environment;
 import jakarta.inject.Singleton;
+import java.util.List;
 import java.util.Properties;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
@@ -40,9 +43,11 @@ public class IngestFactory {
         return new TopicCatalog(c.topicPrefix(), new RegistrySerdes(c.registryUrl(), true));
     }
 
-    @Singleton
+    /** Made at start-up ({@code @Context}), so that the schemas it writes are resolved before the first request. */
+    @Context
     @Bean(preDestroy = "close")
     KafkaWriters writers(IngestConfig c, TopicCatalog topics) {
+        WriterSchemas.resolveAhead(List.of(topics.paymentRequests(), topics.mandates()));
         return new KafkaWriters(producer(c, "paystream-ingest-requests", topics.paymentRequests().valueSerde().serializer()),
                 producer(c, "paystream-ingest-mandates", topics.mandates().valueSerde().serializer()));
     }

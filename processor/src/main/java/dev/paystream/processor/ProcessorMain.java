@@ -9,6 +9,7 @@ import dev.paystream.processor.ops.TopicAdmin;
 import dev.paystream.processor.query.PaymentQueries;
 import dev.paystream.processor.query.QueryHandler;
 import dev.paystream.schemas.RegistrySerdes;
+import dev.paystream.schemas.WriterSchemas;
 import dev.paystream.schemas.TopicCatalog;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -20,6 +21,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import dev.paystream.schemas.registry.RegistryFailures;
@@ -109,6 +111,7 @@ public final class ProcessorMain implements AutoCloseable {
             }
         });
         new KafkaStreamsMetrics(streams).bindTo(registry);
+        WriterSchemas.resolveAhead(List.of(topics.paymentEvents(), topics.audit(), topics.pspCommands()));
         streams.start();
         fence = config.fenceInterval().isZero() ? null : new DepartedInstanceFence(config.applicationId(),
                 "streams".equalsIgnoreCase(props.getProperty(StreamsConfig.GROUP_PROTOCOL_CONFIG, "classic")), clientConfig(props), config.fenceInterval(),

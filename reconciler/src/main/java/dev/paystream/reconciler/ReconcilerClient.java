@@ -7,6 +7,7 @@ import dev.paystream.reconciler.report.FileReport;
 import dev.paystream.reconciler.report.OutcomeCollector;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
+import dev.paystream.schemas.WriterSchemas;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,6 +42,7 @@ public final class ReconcilerClient implements AutoCloseable {
         this.config = config;
         TopicCatalog topics = new TopicCatalog(config.topicPrefix(), new RegistrySerdes(config.registryUrl(), true));
         ensureOwnTopics(config);
+        WriterSchemas.resolveAhead(List.of(topics.settlements()));
         this.lines = producer(config, "paystream-reconciler-lines", topics.settlements().valueSerde().serializer());
         this.deadLetters = producer(config, "paystream-reconciler-dlq", new ByteArraySerializer());
         this.cutoffs = producer(config, "paystream-reconciler-cutoffs", new StringSerializer());

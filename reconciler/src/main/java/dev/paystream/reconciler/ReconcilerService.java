@@ -5,6 +5,7 @@ import dev.paystream.reconciler.matching.ReconcilerMetrics;
 import dev.paystream.reconciler.matching.ReconcilerTopology;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
+import dev.paystream.schemas.WriterSchemas;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
@@ -41,6 +42,7 @@ public final class ReconcilerService implements AutoCloseable {
             return StreamThreadExceptionResponse.REPLACE_THREAD;
         });
         streams.setStateListener((now, before) -> LOG.info("reconciler streams state={} (was {})", now, before));
+        WriterSchemas.resolveAhead(List.of(topics.discrepancies()));
         streams.start();
         try {
             this.watcher = config.inbox().isPresent()

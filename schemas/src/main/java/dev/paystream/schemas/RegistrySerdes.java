@@ -13,7 +13,6 @@ import java.util.Map;
 import java.util.Objects;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Serde;
-import org.apache.kafka.common.serialization.Serdes;
 
 /**
  * Serdes backed by a real Apicurio Registry (v3 API). Every value carries the registry's content id in
@@ -73,7 +72,7 @@ public final class RegistrySerdes implements SerdeFactory {
         AvroKafkaDeserializer<T> deserializer = new AvroKafkaDeserializer<>(client);
         serializer.configure(config, false);
         deserializer.configure(config, false);
-        return Serdes.serdeFrom(serializer, deserializer);
+        return new RegistryValueSerde<>(type, serializer, deserializer);
     }
 
     /** A deserializer that returns whatever record the writer schema names (specific when on the classpath). */

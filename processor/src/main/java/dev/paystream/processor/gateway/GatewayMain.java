@@ -3,6 +3,7 @@ package dev.paystream.processor.gateway;
 import dev.paystream.processor.ops.OpsServer;
 import dev.paystream.processor.ops.TopicAdmin;
 import dev.paystream.schemas.RegistrySerdes;
+import dev.paystream.schemas.WriterSchemas;
 import dev.paystream.schemas.TopicCatalog;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -38,6 +39,7 @@ public final class GatewayMain implements AutoCloseable {
                 .toList();
         gateway = new PspGateway(config, topics, adapters, new GatewayMetrics(registry));
         ops = config.metricsPort() >= 0 ? new OpsServer(config.opsHost(), config.metricsPort(), registry, () -> gateway.healthy() ? "RUNNING" : "ERROR") : null;
+        WriterSchemas.resolveAhead(List.of(topics.pspResults()));
         gateway.start();
         LOG.info("psp gateway running psps={} opsPort={}", config.psps().keySet(), ops == null ? -1 : ops.port());
     }
