@@ -25,7 +25,9 @@ class ChaosIT {
         System.setProperty("paystream.home", LauncherIT.ROOT.toString());
         Path json = dir.resolve("chaos.json");
         ByteArrayOutputStream account = new ByteArrayOutputStream();
-        int exit = ChaosCommand.run(new String[] {"--payments", "3000", "--kills", "3", "--rate", "300", "--out", json.toString()},
+        // Ten seconds of payments: the kills fall inside them, cold start included (no wait for a steady state).
+        int exit = ChaosCommand.run(new String[] {"--payments", "3000", "--kills", "3", "--rate", "300", "--kill-during-warm-up",
+                        "--out", json.toString()},
                 new PrintStream(account, true, StandardCharsets.UTF_8), System.err);
         String text = account.toString(StandardCharsets.UTF_8);
         System.out.println(text);
@@ -45,6 +47,7 @@ class ChaosIT {
         assertThat(result.at("/final_states/CAPTURED").asLong()).isGreaterThan(2000);
         assertThat(result.at("/final_states/REJECTED").asLong()).isPositive();
         assertThat(result.get("recovery_s_max").asDouble()).isPositive();
+        assertThat(result.get("first_kill_waited_for_warm_up_s").asDouble()).as("no wait asked for").isEqualTo(-1);
         assertThat(text).contains("Every invariant held.");
     }
 }
