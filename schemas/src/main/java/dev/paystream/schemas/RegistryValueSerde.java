@@ -30,11 +30,6 @@ public final class RegistryValueSerde<T extends SpecificRecord> extends Serdes.W
         this.serializer = serializer;
     }
 
-    /** The record type this serde writes. */
-    public Class<T> type() {
-        return type;
-    }
-
     /**
      * Resolves the schema this serde writes on {@code topic} (artifact {@code <topic>-value}) through the
      * serializer's resolver, with the deadlines and retries of every registry call.

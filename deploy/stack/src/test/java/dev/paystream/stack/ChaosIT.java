@@ -10,7 +10,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -21,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ChaosIT {
 
     @Test
+    @Timeout(value = 15, unit = TimeUnit.MINUTES)
     void shouldKeepEveryInvariantThroughKillsABrokerRestartAndPartitionGrowth(@TempDir Path dir) throws Exception {
         System.setProperty("paystream.home", LauncherIT.ROOT.toString());
         Path json = dir.resolve("chaos.json");
