@@ -66,6 +66,28 @@ class StreamsGroupSettingsIT {
         }
     }
 
+    @Test
+    void shouldReturnOnlyOnceTheBrokerShowsTheValuesItAccepted(DevKit kit) throws Exception {
+        // A KRaft broker answers config reads from its own copy of the metadata, which can trail the controller's
+        // commit of the change; an instance must not join, nor report its settings, before the broker shows them.
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kit.bootstrapServers()))) {
+            for (int i = 0; i < 12; i++) {
+                String group = "visible" + i + "-" + UUID.randomUUID().toString().substring(0, 8);
+                // every other group asks for a timing the broker refuses (a session above its 60 s maximum)
+                boolean refusedTiming = i % 2 == 1;
+                Duration session = refusedTiming ? Duration.ofMinutes(2) : Duration.ofSeconds(6);
+                Map<String, String> effective = StreamsGroupSettings.apply(Map.of("bootstrap.servers", kit.bootstrapServers()), group,
+                        session, Duration.ofSeconds(1), 1);
+                assertThat(effective).as("returned for " + group).containsEntry("streams.num.standby.replicas", "1");
+                if (!refusedTiming) {
+                    assertThat(effective).as("returned for " + group)
+                            .containsEntry("streams.session.timeout.ms", "6000").containsEntry("streams.heartbeat.interval.ms", "1000");
+                }
+                assertThat(groupConfigs(admin, group)).as("read back for " + group).containsExactlyInAnyOrderEntriesOf(effective);
+            }
+        }
+    }
+
     /** The group's streams.* configs as the broker holds them. */
     private static Map<String, String> groupConfigs(Admin admin, String group) throws Exception {
         ConfigResource resource = new ConfigResource(ConfigResource.Type.GROUP, group);

@@ -6,6 +6,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -40,6 +41,9 @@ public final class StreamsGroupSettings {
     static final String STANDBYS = "streams.num.standby.replicas";
 
     private static final Duration DEADLINE = Duration.ofSeconds(30);
+    /** How long the broker may take to show a change its controller has committed. */
+    private static final Duration VISIBLE_WITHIN = Duration.ofSeconds(10);
+    private static final Duration VISIBLE_POLL = Duration.ofMillis(50);
 
     private StreamsGroupSettings() {}
 
@@ -54,7 +58,8 @@ public final class StreamsGroupSettings {
 
     /**
      * Sets {@code group}'s session timeout, heartbeat interval and standby count on the broker and returns the
-     * values the broker holds afterwards. Fails only when the broker cannot be reached within the deadline.
+     * values the broker holds afterwards, once it shows the ones it accepted (at most {@link #VISIBLE_WITHIN}).
+     * Fails only when the broker cannot be reached within the deadline.
      */
     public static Map<String, String> apply(Map<String, Object> clientConfig, String group, Duration session, Duration heartbeat, int standbys)
             throws InterruptedException {
@@ -64,6 +69,8 @@ public final class StreamsGroupSettings {
         ConfigResource resource = new ConfigResource(ConfigResource.Type.GROUP, group);
         Map<String, String> wanted = wanted(session, heartbeat, standbys);
         try (Admin admin = Admin.create(adminConfig)) {
+            // The values the broker accepted, which it must show before this instance joins.
+            Map<String, String> accepted = new LinkedHashMap<>(wanted);
             try {
                 alter(admin, resource, wanted);
             } catch (ExecutionException e) {
@@ -74,9 +81,12 @@ public final class StreamsGroupSettings {
                                 + "interval. Allow it on the broker: group.streams.min.session.timeout.ms <= {}, "
                                 + "group.streams.min.heartbeat.interval.ms <= {} (or set paystream.session.timeout within its bounds)",
                         group, wanted, e.getCause().getMessage(), session.toMillis(), heartbeat.toMillis());
+                accepted.remove(SESSION);
+                accepted.remove(HEARTBEAT);
                 try {
                     alter(admin, resource, Map.of(STANDBYS, wanted.get(STANDBYS)));
                 } catch (ExecutionException standbyRefused) {
+                    accepted.remove(STANDBYS);
                     if (!refused(standbyRefused.getCause())) {
                         throw new IllegalStateException("setting the standby count of " + group + " failed", standbyRefused.getCause());
                     }
@@ -84,17 +94,39 @@ public final class StreamsGroupSettings {
                             standbys, group, standbyRefused.getCause().getMessage());
                 }
             }
-            Map<String, String> effective = new LinkedHashMap<>();
-            Config config = admin.describeConfigs(List.of(resource)).all().get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS).get(resource);
-            for (String key : wanted.keySet()) {
-                ConfigEntry entry = config.get(key);
-                effective.put(key, entry == null ? null : entry.value());
+            // The controller has committed the change when the alter returns, but a broker answers from its own copy
+            // of the metadata, which can trail by a moment: wait until it shows what it accepted.
+            long until = System.nanoTime() + VISIBLE_WITHIN.toNanos();
+            Map<String, String> effective = effective(admin, resource, wanted.keySet());
+            while (!shows(effective, accepted) && System.nanoTime() < until) {
+                Thread.sleep(VISIBLE_POLL.toMillis());
+                effective = effective(admin, resource, wanted.keySet());
+            }
+            if (!shows(effective, accepted)) {
+                LOG.warn("streams group {}: the broker accepted {} but still shows {} after {}", group, accepted, effective, VISIBLE_WITHIN);
             }
             LOG.info("streams group {}: {}", group, effective);
             return effective;
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("reading the group configs of " + group + " failed within " + DEADLINE, e);
         }
+    }
+
+    /** The group's values of {@code keys} as the broker answers them now (null where it has none). */
+    private static Map<String, String> effective(Admin admin, ConfigResource resource, Set<String> keys)
+            throws ExecutionException, InterruptedException, TimeoutException {
+        Config config = admin.describeConfigs(List.of(resource)).all().get(DEADLINE.toMillis(), TimeUnit.MILLISECONDS).get(resource);
+        Map<String, String> effective = new LinkedHashMap<>();
+        for (String key : keys) {
+            ConfigEntry entry = config.get(key);
+            effective.put(key, entry == null ? null : entry.value());
+        }
+        return effective;
+    }
+
+    /** True when every accepted value is what the broker shows. */
+    private static boolean shows(Map<String, String> effective, Map<String, String> accepted) {
+        return accepted.entrySet().stream().allMatch(e -> e.getValue().equals(effective.get(e.getKey())));
     }
 
     private static void alter(Admin admin, ConfigResource resource, Map<String, String> values)
