@@ -1,5 +1,6 @@
 package dev.paystream.processor;
 
+import dev.paystream.processor.ops.ClassicGroupSession;
 import dev.paystream.processor.ops.DepartedInstanceFence;
 import dev.paystream.processor.ops.OpsServer;
 import dev.paystream.processor.ops.StuckTransactionWatch;
@@ -88,6 +89,19 @@ public final class ProcessorMain implements AutoCloseable {
             // Queries are answered on the ops port: advertise it so that other instances can route to this one.
             advertised = "127.0.0.1:" + ops.port();
             props.put(StreamsConfig.APPLICATION_SERVER_CONFIG, advertised);
+        }
+        String sessionKey = StreamsConfig.consumerPrefix("session.timeout.ms");
+        if (!config.streamsProtocol() && String.valueOf(config.sessionTimeout().toMillis()).equals(String.valueOf(props.get(sessionKey)))) {
+            try {
+                // A classic member joins only within the broker's session bounds: keep within them rather than stop.
+                Duration session = ClassicGroupSession.allowed(clientConfig(props), config.sessionTimeout(),
+                        ProcessorConfig.Setting.SESSION_TIMEOUT.key);
+                props.put(sessionKey, (int) session.toMillis());
+                props.put(StreamsConfig.consumerPrefix("heartbeat.interval.ms"), (int) session.dividedBy(6).toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while reading the broker's session bounds", e);
+            }
         }
         if (config.streamsProtocol()) {
             try {

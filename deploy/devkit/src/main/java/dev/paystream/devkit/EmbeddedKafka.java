@@ -83,10 +83,12 @@ public final class EmbeddedKafka implements KafkaBroker {
         p.put("group.initial.rebalance.delay.ms", "0");
         // The streams rebalance protocol (the processor's default): no initial delay on one broker, and a
         // session as short as paystream.session.timeout allows (PT3S, heartbeat 500 ms; the broker's own
-        // minimum is 45 s). Production brokers need the two minimums too (README, Production configuration).
+        // minimum is 45 s). Classic groups (the gateways) likewise down to 3 s (the broker's own minimum is 6 s).
+        // Production brokers need these minimums too (README, Production configuration).
         p.put("group.streams.initial.rebalance.delay.ms", "0");
         p.put("group.streams.min.session.timeout.ms", "3000");
         p.put("group.streams.min.heartbeat.interval.ms", "500");
+        p.put("group.min.session.timeout.ms", "3000");
         p.put("log.segment.bytes", String.valueOf(64 * 1024 * 1024));
         // A dev broker on a shared laptop or CI machine: small caches, few threads.
         p.put("num.network.threads", "2");

@@ -326,6 +326,8 @@ class KubernetesManifestsTest {
                     case "topic" -> assertThat(prefix ? prefixes.contains(name) : topics.contains(name)).as(where).isTrue();
                     case "group" -> assertThat(prefix ? prefixes.contains(name) : groups.contains(name)).as(where).isTrue();
                     case "transactionalId" -> assertThat(prefix && prefixes.contains(name)).as(where).isTrue();
+                    case "cluster" -> assertThat(list(acl, "operations").toString()).as(where + ": reads broker configs, nothing else")
+                            .isEqualTo("[DescribeConfigs]");
                     default -> throw new AssertionError("unexpected ACL resource " + where);
                 }
                 assertThat(list(acl, "operations").toString()).as(where + ": never All").doesNotContain("All");

@@ -58,7 +58,7 @@ public record GatewayConfig(
         METRICS_PORT("paystream.gateway.metrics.port", "0", "Port of the gateway's /metrics and /health on 127.0.0.1 (0: any free port, -1: off)."),
         OPS_HOST("paystream.gateway.ops.host", "127.0.0.1", "Address /metrics and /health bind to; 0.0.0.0 in a container."),
         INSTANCE_ID("paystream.gateway.instance.id", "", "Stable name of this gateway instance (its pod name): it joins the group as a static member, so a restart within the session timeout takes its partitions back without a rebalance. Blank: a dynamic member."),
-        SESSION_TIMEOUT("paystream.gateway.session.timeout", "PT6S", "How long the group waits for a gateway instance that stopped heartbeating (crashed, partitioned) before its partitions go to the others; heartbeats every fifth of it. Between PT6S (the broker's group.min.session.timeout.ms) and PT5M.");
+        SESSION_TIMEOUT("paystream.gateway.session.timeout", "PT4S", "How long the group waits for a gateway instance that stopped heartbeating (crashed, partitioned) before its partitions go to the others; heartbeats every fifth of it. Between PT3S and PT5M, and within the broker's group.min/max.session.timeout.ms (default minimum 6 s: lower it to 4000); outside them the gateway joins with the nearest value they allow, logged at ERROR.");
 
         public final String key;
         public final String defaultValue;
@@ -109,10 +109,17 @@ public record GatewayConfig(
                 v.get(Setting.INSTANCE_ID.key).trim(), sessionTimeout(v.get(Setting.SESSION_TIMEOUT.key)));
     }
 
+    /** This configuration with another session timeout (the one the broker allows, see {@code ClassicGroupSession}). */
+    public GatewayConfig withSessionTimeout(Duration session) {
+        return new GatewayConfig(bootstrapServers, registryUrl, topicPrefix, groupId, psps, apiKeys, concurrency, callTimeout,
+                maxAttempts, backoffInitial, backoffMax, breakerWindow, breakerMinCalls, breakerFailureRate, breakerOpen,
+                requestPartitions, statefulPartitions, replicationFactor, metricsPort, opsHost, instanceId, session);
+    }
+
     private static Duration sessionTimeout(String value) {
         Duration d = Duration.parse(value);
-        if (d.compareTo(Duration.ofSeconds(6)) < 0 || d.compareTo(Duration.ofMinutes(5)) > 0) {
-            throw new IllegalArgumentException(Setting.SESSION_TIMEOUT.key + " must be between PT6S and PT5M, not " + value);
+        if (d.compareTo(Duration.ofSeconds(3)) < 0 || d.compareTo(Duration.ofMinutes(5)) > 0) {
+            throw new IllegalArgumentException(Setting.SESSION_TIMEOUT.key + " must be between PT3S and PT5M, not " + value);
         }
         return d;
     }

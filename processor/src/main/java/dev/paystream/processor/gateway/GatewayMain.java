@@ -1,5 +1,6 @@
 package dev.paystream.processor.gateway;
 
+import dev.paystream.processor.ops.ClassicGroupSession;
 import dev.paystream.processor.ops.OpsServer;
 import dev.paystream.processor.ops.TopicAdmin;
 import dev.paystream.schemas.RegistrySerdes;
@@ -26,7 +27,8 @@ public final class GatewayMain implements AutoCloseable {
     private final OpsServer ops;
     private final PrometheusMeterRegistry registry;
 
-    public GatewayMain(GatewayConfig config) {
+    public GatewayMain(GatewayConfig configured) {
+        GatewayConfig config = configured.withSessionTimeout(allowedSession(configured));
         TopicCatalog topics = new TopicCatalog(config.topicPrefix(), new RegistrySerdes(config.registryUrl(), true));
         TopicAdmin.ensureTopics(config.bootstrapServers(), topics, config.requestPartitions(), config.statefulPartitions(),
                 config.replicationFactor());
@@ -42,6 +44,17 @@ public final class GatewayMain implements AutoCloseable {
         WriterSchemas.resolveAhead(List.of(topics.pspResults()));
         gateway.start();
         LOG.info("psp gateway running psps={} opsPort={}", config.psps().keySet(), ops == null ? -1 : ops.port());
+    }
+
+    /** The configured session timeout, or the nearest one the broker allows (see {@link ClassicGroupSession}). */
+    private static java.time.Duration allowedSession(GatewayConfig config) {
+        try {
+            return ClassicGroupSession.allowed(dev.paystream.schemas.KafkaSecurity.clientConfig(config.bootstrapServers()),
+                    config.sessionTimeout(), GatewayConfig.Setting.SESSION_TIMEOUT.key);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while reading the broker's session bounds", e);
+        }
     }
 
     public PspGateway gateway() {

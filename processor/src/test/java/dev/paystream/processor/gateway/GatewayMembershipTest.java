@@ -33,8 +33,8 @@ class GatewayMembershipTest {
     @Test
     void shouldDetectAStoppedInstanceWithinItsSessionTimeoutAndHeartbeatFiveTimesInIt() {
         Properties defaults = PspGateway.consumerProperties(config(Map.of()));
-        assertThat(defaults.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)).isEqualTo(6_000);
-        assertThat(defaults.get(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)).isEqualTo(1_200);
+        assertThat(defaults.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)).isEqualTo(4_000);
+        assertThat(defaults.get(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)).isEqualTo(800);
         Properties patient = PspGateway.consumerProperties(config(Map.of("PAYSTREAM_GATEWAY_SESSION_TIMEOUT", "PT15S")));
         assertThat(patient.get(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG)).isEqualTo(15_000);
         assertThat(patient.get(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)).isEqualTo(3_000);
@@ -44,6 +44,6 @@ class GatewayMembershipTest {
     void shouldRefuseASessionTimeoutTheBrokerWouldRefuse() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> config(Map.of("PAYSTREAM_GATEWAY_SESSION_TIMEOUT", "PT2S")))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("paystream.gateway.session.timeout must be between PT6S and PT5M, not PT2S");
+                .hasMessage("paystream.gateway.session.timeout must be between PT3S and PT5M, not PT2S");
     }
 }
