@@ -30,9 +30,11 @@ public final class EmbeddedKafka implements KafkaBroker {
     private final int brokerPort;
     private final int controllerPort;
     private final String clusterId;
+    private final Map<String, String> settings;
     private KafkaRaftServer server;
 
-    private EmbeddedKafka(Path dataDir) {
+    private EmbeddedKafka(Path dataDir, Map<String, String> settings) {
+        this.settings = Map.copyOf(settings);
         this.ownsDir = dataDir == null;
         this.logDir = ownsDir ? Dirs.temp("paystream-kafka-") : Dirs.create(dataDir);
         this.brokerPort = FreePorts.next();
@@ -45,7 +47,12 @@ public final class EmbeddedKafka implements KafkaBroker {
 
     /** Starts a broker; {@code dataDir} null means a temporary directory deleted on close. */
     public static EmbeddedKafka start(Path dataDir) {
-        EmbeddedKafka kafka = new EmbeddedKafka(dataDir);
+        return start(dataDir, Map.of());
+    }
+
+    /** Starts a broker with {@code settings} over the dev defaults, e.g. a production broker's bounds in a test. */
+    public static EmbeddedKafka start(Path dataDir, Map<String, String> settings) {
+        EmbeddedKafka kafka = new EmbeddedKafka(dataDir, settings);
         kafka.format();
         kafka.startServer();
         return kafka;
@@ -94,6 +101,7 @@ public final class EmbeddedKafka implements KafkaBroker {
         p.put("num.network.threads", "2");
         p.put("num.io.threads", "4");
         p.put("log.cleaner.dedupe.buffer.size", String.valueOf(8 * 1024 * 1024));
+        p.putAll(settings);
         // Any broker setting for an experiment, e.g. -Dpaystream.devkit.broker.group.streams.num.standby.replicas=1
         System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith(BROKER_PROPERTY_PREFIX))
                 .forEach(k -> p.put(k.substring(BROKER_PROPERTY_PREFIX.length()), System.getProperty(k)));
