@@ -20,6 +20,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.errors.InvalidSessionTimeoutException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * brokers, one with the stack's bounds and one with Kafka's default minimum of 6 s.
  */
 @ExtendWith(DevKitExtension.class)
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ClassicGroupSessionIT {
 
     private static final String SETTING = GatewayConfig.Setting.SESSION_TIMEOUT.key;
