@@ -61,9 +61,9 @@ public final class ClassicGroupSession {
             Duration max = millis(config.get(MAX));
             Duration used = within(wanted, min, max);
             if (!used.equals(wanted)) {
-                LOG.error("the broker allows classic group sessions of {}..{} ({}, {}): {}={} is outside them, so this instance joins with {} "
-                                + "and a stopped instance is noticed that much later. Allow it on the brokers: {} <= {}",
-                        min, max, MIN, MAX, setting, wanted, used, wanted.compareTo(min) < 0 ? MIN : MAX, wanted.toMillis());
+                LOG.error("the broker allows classic group sessions of {}..{} ({}, {}): {}={} is outside them, so this instance joins with {}. "
+                                + "Allow it on the brokers: {} {}",
+                        min, max, MIN, MAX, setting, wanted, used, wanted.compareTo(min) < 0 ? MIN + " <=" : MAX + " >=", wanted.toMillis());
             } else {
                 LOG.info("classic group session {} (the broker allows {}..{})", used, min, max);
             }
