@@ -1,5 +1,6 @@
 package dev.paystream.processor;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.paystream.devkit.DevKit;
@@ -39,8 +40,10 @@ class ClassicProcessorSessionIT {
             try (ProcessorMain processor = new ProcessorMain(ProcessorConfig.fromMap(settings));
                  Admin admin = Admin.create(Map.of("bootstrap.servers", broker.bootstrapServers()))) {
                 GroupView group = new GroupView(admin, prefix + "payments", "classic");
-                await().atMost(Duration.ofSeconds(90)).until(() -> group.stable(1));
-                await().atMost(Duration.ofSeconds(60)).until(() -> processor.streams().state() == KafkaStreams.State.RUNNING);
+                await().atMost(Duration.ofSeconds(90)).untilAsserted(() ->
+                        assertThat(group.stable(1)).as("one member with work, the group stable").isTrue());
+                await().atMost(Duration.ofSeconds(60)).untilAsserted(() ->
+                        assertThat(processor.streams().state()).isEqualTo(KafkaStreams.State.RUNNING));
             }
         }
     }
