@@ -88,31 +88,38 @@ public final class PanRedactor {
      * True when the digit run {@code [from, to)} lies inside a canonical UUID (8-4-4-4-12 hex digits), as
      * in payment and request ids: groups of a UUID that happen to be all decimal digits can pass the Luhn
      * check, but a UUID is never a card number, and masking it would corrupt an identifier.
+     *
+     * <p>Only the at most 36 places where a UUID covering the run could start are tried, each compared in
+     * place: constant work per run, whatever hex text surrounds it. (Walking the whole hex region around
+     * every run made a record of digit runs between hex letters cost quadratic time.)
      */
     static boolean insideUuid(String text, int from, int to) {
-        int start = from;
-        while (start > 0 && isUuidChar(text.charAt(start - 1))) {
-            start--;
+        if (to - from > UUID_LENGTH) {
+            return false;
         }
-        int end = to;
-        while (end < text.length() && isUuidChar(text.charAt(end))) {
-            end++;
-        }
-        // A UUID may follow other hex-looking text ("ordered-" + uuid): find one that covers the run.
-        java.util.regex.Matcher m = UUID.matcher(text).region(start, end);
-        while (m.find()) {
-            if (m.start() <= from && m.end() >= to) {
+        for (int start = Math.max(0, to - UUID_LENGTH); start <= from; start++) {
+            if (start + UUID_LENGTH <= text.length() && isUuidAt(text, start)) {
                 return true;
             }
         }
         return false;
     }
 
-    private static final java.util.regex.Pattern UUID =
-            java.util.regex.Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+    private static final int UUID_LENGTH = 36;
 
-    private static boolean isUuidChar(char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-';
+    private static boolean isUuidAt(String text, int start) {
+        for (int k = 0; k < UUID_LENGTH; k++) {
+            char c = text.charAt(start + k);
+            boolean dash = k == 8 || k == 13 || k == 18 || k == 23;
+            if (dash ? c != '-' : !isHex(c)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean isHex(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
     }
 
     /** True when the text contains something {@link #redact} would mask. */

@@ -68,4 +68,30 @@ class PanRedactorTest {
         assertThat(PanRedactor.redact("bad-" + id + "-fe")).isEqualTo("bad-" + id + "-fe");
         assertThat(PanRedactor.containsPan("ordered-4111-1111-1111-1111")).isTrue();
     }
+
+    /**
+     * A record of about 1 MB of 13-digit runs with hex letters between them is one contiguous "hex" region:
+     * looking for a UUID around each run must not walk the whole region (that was quadratic: minutes for
+     * 1 MB, longer than a stream thread's transaction timeout). The deadline is a stall bound, not a speed target.
+     */
+    @Test
+    void shouldRedactAMegabyteOfDigitRunsBetweenHexLettersWithoutStalling() {
+        String hostile = "1234567890123a".repeat(75_000);
+        String redacted = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+                () -> PanRedactor.redact(hostile));
+        assertThat(redacted).hasSameSizeAs(hostile);
+        String pans = ("4111111111111111" + "ab").repeat(60_000);
+        String masked = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+                () -> PanRedactor.redact(pans));
+        assertThat(PanRedactor.containsPan(masked)).isFalse();
+        assertThat(masked).hasSameSizeAs(pans).startsWith("************1111ab");
+    }
+
+    @Test
+    void shouldLeaveAUuidAloneWhereverItStandsInALongHexRegion() {
+        String id = "12345678-1234-1224-8abc-0123456789ab";
+        String text = "ab".repeat(5_000) + id + "cd".repeat(5_000);
+        assertThat(PanRedactor.redact(text)).isSameAs(text);
+        assertThat(PanRedactor.redact(id + id)).isEqualTo(id + id);
+    }
 }
