@@ -47,7 +47,7 @@ public final class IngestCore {
     public static final String REPLAYED = "Idempotent-Replayed";
     public static final String TRACE_ID = "Paystream-Trace-Id";
     private static final Logger LOG = LoggerFactory.getLogger(IngestCore.class);
-    private static final int MAX_KEY = 255;
+    private static final int MAX_KEY = dev.paystream.schemas.RequestLimits.MAX_IDEMPOTENCY_KEY;
 
     final IngestConfig config;
     final ApiKeys keys;

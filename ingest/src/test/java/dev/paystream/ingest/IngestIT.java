@@ -436,6 +436,32 @@ class IngestIT {
     }
 
     @Test
+    void shouldCarryOutEveryRequestItAcceptsAtTheLongestTextsTheApiAllows() {
+        // Texts at the API's limits (description, decision-context items, a principal's refund reason): what
+        // ingest accepts, the pipeline must carry out, not dead-letter while the caller holds a 2xx.
+        String longest = "x".repeat(dev.paystream.schemas.RequestLimits.MAX_TEXT);
+        JsonNode m = grant("agent-1", 100_000, null);
+        String tok = m.path("token").asText();
+        String body = "{\"amount\":{\"amount_minor\":3000,\"currency\":\"USD\"},\"payee\":\"merchant-long\",\"mandate_token\":\"" + tok
+                + "\",\"capture_method\":\"automatic\",\"description\":\"" + longest + "\",\"decision_context\":{\"reasoning\":\""
+                + "r".repeat(dev.paystream.schemas.RequestLimits.MAX_REASONING) + "\",\"inputs\":[\"" + longest + "\"],\"alternatives\":[\""
+                + longest + "\"]}}";
+        Api.Response paid = api.post("/v1/payments", AGENT, "long-" + UUID.randomUUID(), body);
+        assertThat(paid.status()).as(paid.text()).isEqualTo(201);
+        assertThat(paid.json().path("state").asText()).as(paid.text()).isEqualTo("CAPTURED");
+        String id = paid.json().path("id").asText();
+
+        Api.Response refund = api.post("/v1/payments/" + id + "/refund", PRINCIPAL, "long-r-" + UUID.randomUUID(),
+                "{\"amount\":{\"amount_minor\":1000,\"currency\":\"USD\"},\"reason\":\"" + longest + "\"}");
+        assertThat(refund.status()).as(refund.text()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/v1/payments/" + id, PRINCIPAL).json().path("refunded_minor").asLong() == 1_000);
+
+        // One character more is the caller's 400, never a 2xx for a request that cannot be carried out
+        api.call("POST", "/v1/payments/" + id + "/refund", PRINCIPAL, "long-r2-" + UUID.randomUUID(),
+                "{\"reason\":\"" + longest + "y\"}", Map.of(), false).problem(400, "invalid_request");
+    }
+
+    @Test
     void shouldAnswerAnOversizedHeaderWithAProblemAndRequireTheJsonContentType() {
         // A 10,000-character Idempotency-Key: the headers exceed what the server reads
         api.call("POST", "/v1/payments", AGENT, "k".repeat(10_000), payment(100, "merchant-h", "manual", token), Map.of(), false)

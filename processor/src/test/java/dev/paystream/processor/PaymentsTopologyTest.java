@@ -315,7 +315,7 @@ class PaymentsTopologyTest {
         send("x", create("", "k1", 100, "USD"));
         send("x", create(AGENT, " ", 100, "USD"));
         PaymentRequest oversized = create(AGENT, "k3", 100, "USD");
-        ((CreatePayment) oversized.getBody()).setDescription("d".repeat(1001));
+        ((CreatePayment) oversized.getBody()).setDescription("d".repeat(dev.paystream.schemas.RequestLimits.MAX_TEXT + 1));
         send(oversized);
         PaymentRequest wrongId = create(AGENT, "k4", 100, "USD");
         wrongId.setPaymentId(PaymentIds.derive(AGENT, "another-key"));
@@ -330,7 +330,7 @@ class PaymentsTopologyTest {
         assertThat(reasons).hasSize(5);
         assertThat(reasons.get(0)).startsWith("MISSING_FIELD:agentId");
         assertThat(reasons.get(1)).startsWith("MISSING_FIELD:idempotencyKey");
-        assertThat(reasons.get(2)).startsWith("OVERSIZED_FIELD:description has 1001, limit 1000");
+        assertThat(reasons.get(2)).startsWith("OVERSIZED_FIELD:description has 2001, limit 2000");
         assertThat(reasons.get(3)).startsWith("INVALID_PAYMENT_ID");
         assertThat(reasons.get(4)).startsWith("MISSING_FIELD:paymentId is required");
         assertThat(events.isEmpty()).isTrue();

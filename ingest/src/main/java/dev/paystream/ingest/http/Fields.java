@@ -23,8 +23,8 @@ import java.util.Set;
 public final class Fields {
 
     public static final long MAX_AMOUNT_MINOR = 10_000_000_000_000L;
-    public static final int MAX_ID = 128;
-    public static final int MAX_TEXT = 2_000;
+    public static final int MAX_ID = dev.paystream.schemas.RequestLimits.MAX_ID;
+    public static final int MAX_TEXT = dev.paystream.schemas.RequestLimits.MAX_TEXT;
 
     private final List<Problem.FieldError> errors = new ArrayList<>();
     private final JsonNode root;

@@ -2,6 +2,7 @@ package dev.paystream.ingest.payment;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.paystream.ingest.http.Fields;
+import dev.paystream.schemas.RequestLimits;
 import dev.paystream.schemas.avro.CaptureMethod;
 import dev.paystream.schemas.avro.CreatePayment;
 import dev.paystream.schemas.avro.DecisionContext;
@@ -25,7 +26,7 @@ public final class PaymentJson {
                 "description", "decision_context", "metadata"));
         Fields.Money amount = f.money(n, "", "amount", true);
         String payee = f.identifier(n, "", "payee", true);
-        String token = f.text(n, "", "mandate_token", true, 4096);
+        String token = f.text(n, "", "mandate_token", true, RequestLimits.MAX_TOKEN);
         String mandateId = f.identifier(n, "", "mandate_id", false);
         String method = f.text(n, "", "capture_method", false, 16);
         CaptureMethod capture = CaptureMethod.AUTOMATIC;
@@ -48,9 +49,9 @@ public final class PaymentJson {
                 f.error("/decision_context", "must be an object");
             } else {
                 f.only(ctx, "/decision_context", Set.of("reasoning", "inputs", "alternatives", "model", "confidence"));
-                String reasoning = f.text(ctx, "/decision_context", "reasoning", true, 8_000);
-                List<String> inputs = f.strings(ctx, "/decision_context", "inputs", 50, Fields.MAX_TEXT, false);
-                List<String> alternatives = f.strings(ctx, "/decision_context", "alternatives", 50, Fields.MAX_TEXT, false);
+                String reasoning = f.text(ctx, "/decision_context", "reasoning", true, RequestLimits.MAX_REASONING);
+                List<String> inputs = f.strings(ctx, "/decision_context", "inputs", RequestLimits.MAX_LIST_ITEMS, Fields.MAX_TEXT, false);
+                List<String> alternatives = f.strings(ctx, "/decision_context", "alternatives", RequestLimits.MAX_LIST_ITEMS, Fields.MAX_TEXT, false);
                 String model = f.text(ctx, "/decision_context", "model", false, Fields.MAX_ID);
                 Double confidence = f.number(ctx, "/decision_context", "confidence");
                 if (reasoning != null) {
@@ -58,7 +59,7 @@ public final class PaymentJson {
                 }
             }
         }
-        Map<String, String> metadata = f.stringMap(n, "", "metadata", 50, 40, 500);
+        Map<String, String> metadata = f.stringMap(n, "", "metadata", RequestLimits.MAX_METADATA_ENTRIES, RequestLimits.MAX_METADATA_KEY, RequestLimits.MAX_METADATA_VALUE);
         f.check();
         CreatePayment body = CreatePayment.newBuilder()
                 .setAmount(new Money(amount.amountMinor(), amount.currency()))

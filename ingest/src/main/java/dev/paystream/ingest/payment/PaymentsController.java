@@ -127,7 +127,7 @@ public class PaymentsController {
                         f.text(f.root(), "", "reason", false, Fields.MAX_TEXT));
             }
         };
-        String token = f.text(f.root(), "", "mandate_token", true, 4096);
+        String token = f.text(f.root(), "", "mandate_token", true, dev.paystream.schemas.RequestLimits.MAX_TOKEN);
         f.check();
         core.verifyToken(token, agent, "/mandate_token");
         return followUp(http, operation, agent, key, id, f, avroBody, token);
@@ -177,8 +177,8 @@ public class PaymentsController {
         Fields f = Fields.parse(body);
         f.only(f.root(), "", Set.of("outcome", "psp_reference", "psp", "note"));
         String outcome = f.text(f.root(), "", "outcome", true, 16);
-        String reference = f.text(f.root(), "", "psp_reference", true, Fields.MAX_TEXT);
-        String psp = f.text(f.root(), "", "psp", false, Fields.MAX_TEXT);
+        String reference = f.text(f.root(), "", "psp_reference", true, Fields.MAX_ID);
+        String psp = f.text(f.root(), "", "psp", false, Fields.MAX_ID);
         String note = f.text(f.root(), "", "note", false, Fields.MAX_TEXT);
         ResolvedOutcome resolved = null;
         if (outcome != null) {

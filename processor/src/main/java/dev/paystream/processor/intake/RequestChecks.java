@@ -1,6 +1,7 @@
 package dev.paystream.processor.intake;
 
 import dev.paystream.schemas.PanRedactor;
+import dev.paystream.schemas.RequestLimits;
 import dev.paystream.schemas.RequestRedaction;
 import dev.paystream.schemas.PaymentIds;
 import dev.paystream.schemas.avro.ApprovePayment;
@@ -26,18 +27,6 @@ import java.util.Optional;
  */
 public final class RequestChecks {
 
-    public static final int MAX_ID = 128;
-    public static final int MAX_IDEMPOTENCY_KEY = 255;
-    public static final int MAX_TOKEN = 8192;
-    public static final int MAX_DESCRIPTION = 1000;
-    public static final int MAX_REASONING = 16_384;
-    public static final int MAX_LIST_ITEMS = 50;
-    public static final int MAX_LIST_ITEM = 1000;
-    public static final int MAX_METADATA_ENTRIES = 50;
-    public static final int MAX_METADATA_KEY = 64;
-    public static final int MAX_METADATA_VALUE = 500;
-    public static final int MAX_REASON = 1000;
-
     /** A structural problem: where the record goes and why. */
     public record Problem(DeadLetterReason reason, String detail) {}
 
@@ -46,14 +35,85 @@ public final class RequestChecks {
     /** The first structural problem of {@code r}, if any. */
     public static Optional<Problem> check(PaymentRequest r) {
         List<Problem> problems = new ArrayList<>();
-        required(problems, "agentId", r.getAgentId(), MAX_ID);
-        required(problems, "idempotencyKey", r.getIdempotencyKey(), MAX_IDEMPOTENCY_KEY);
-        required(problems, "requestId", r.getRequestId(), MAX_ID);
-        optional(problems, "mandateToken", r.getMandateToken(), MAX_TOKEN);
-        optional(problems, "paymentAgentId", r.getPaymentAgentId(), MAX_ID);
+        required(problems, "agentId", r.getAgentId(), RequestLimits.MAX_ID);
+        required(problems, "idempotencyKey", r.getIdempotencyKey(), RequestLimits.MAX_IDEMPOTENCY_KEY);
+        required(problems, "requestId", r.getRequestId(), RequestLimits.MAX_ID);
+        optional(problems, "mandateToken", r.getMandateToken(), RequestLimits.MAX_TOKEN);
+        optional(problems, "paymentAgentId", r.getPaymentAgentId(), RequestLimits.MAX_ID);
+        optional(problems, "paymentId", r.getPaymentId(), RequestLimits.MAX_ID);
         if (!problems.isEmpty()) {
             return Optional.of(problems.getFirst());
         }
+        Object body = r.getBody();
+        switch (body) {
+            case CreatePayment c -> {
+                required(problems, "payeeId", c.getPayeeId(), RequestLimits.MAX_ID);
+                optional(problems, "mandateId", c.getMandateId(), RequestLimits.MAX_ID);
+                optional(problems, "description", c.getDescription(), RequestLimits.MAX_TEXT);
+                if (c.getAmount() == null || c.getAmount().getCurrency() == null) {
+                    problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "amount is required"));
+                } else {
+                    optional(problems, "amount.currency", c.getAmount().getCurrency(), 3);
+                }
+                DecisionContext d = c.getDecisionContext();
+                if (d != null) {
+                    optional(problems, "decisionContext.reasoning", d.getReasoning(), RequestLimits.MAX_REASONING);
+                    list(problems, "decisionContext.inputsConsidered", d.getInputsConsidered());
+                    list(problems, "decisionContext.alternativesConsidered", d.getAlternativesConsidered());
+                    optional(problems, "decisionContext.modelId", d.getModelId(), RequestLimits.MAX_ID);
+                }
+                Map<String, String> metadata = c.getMetadata();
+                if (metadata != null) {
+                    if (metadata.size() > RequestLimits.MAX_METADATA_ENTRIES) {
+                        problems.add(oversized("metadata", metadata.size(), RequestLimits.MAX_METADATA_ENTRIES));
+                    }
+                    metadata.forEach((k, v) -> {
+                        optional(problems, "metadata key", k, RequestLimits.MAX_METADATA_KEY);
+                        optional(problems, "metadata[" + truncate(k) + "]", v, RequestLimits.MAX_METADATA_VALUE);
+                    });
+                }
+            }
+            case CapturePayment ignored -> paymentId(problems, r);
+            case CancelPayment cancel -> {
+                paymentId(problems, r);
+                optional(problems, "reason", cancel.getReason(), RequestLimits.MAX_TEXT);
+            }
+            case RefundPayment refund -> {
+                paymentId(problems, r);
+                optional(problems, "reason", refund.getReason(), RequestLimits.MAX_TEXT);
+            }
+            case ApprovePayment approve -> {
+                paymentId(problems, r);
+                required(problems, "principalId", approve.getPrincipalId(), RequestLimits.MAX_ID);
+                optional(problems, "note", approve.getNote(), RequestLimits.MAX_TEXT);
+            }
+            case DenyPayment deny -> {
+                paymentId(problems, r);
+                required(problems, "principalId", deny.getPrincipalId(), RequestLimits.MAX_ID);
+                optional(problems, "reason", deny.getReason(), RequestLimits.MAX_TEXT);
+            }
+            case ReconcilePayment rp -> {
+                paymentId(problems, r);
+                required(problems, "settlementId", rp.getSettlementId(), RequestLimits.MAX_ID);
+                required(problems, "psp", rp.getPsp(), RequestLimits.MAX_ID);
+                required(problems, "pspReference", rp.getPspReference(), RequestLimits.MAX_ID);
+                required(problems, "sourceFile", rp.getSourceFile(), RequestLimits.MAX_SOURCE_FILE);
+                if (rp.getGross() == null || rp.getGross().getCurrency() == null) {
+                    problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "gross is required"));
+                }
+            }
+            case ResolvePayment rs -> {
+                paymentId(problems, r);
+                required(problems, "operatorId", rs.getOperatorId(), RequestLimits.MAX_ID);
+                required(problems, "pspReference", rs.getPspReference(), RequestLimits.MAX_ID);
+                optional(problems, "note", rs.getNote(), RequestLimits.MAX_TEXT);
+            }
+            case null, default -> problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "body is missing or of an unknown type"));
+        }
+        if (!problems.isEmpty()) {
+            return Optional.of(problems.getFirst());
+        }
+        // Only now that every field is known to be short: scanning is linear, but nothing unbounded is scanned.
         // Free text is masked later; an identifier cannot be (two cards would become one key), so it is refused.
         identifier(problems, "agentId", r.getAgentId());
         identifier(problems, "idempotencyKey", r.getIdempotencyKey());
@@ -80,76 +140,12 @@ public final class RequestChecks {
         if (!problems.isEmpty()) {
             return Optional.of(problems.getFirst());
         }
-        Object body = r.getBody();
-        switch (body) {
-            case CreatePayment c -> {
-                required(problems, "payeeId", c.getPayeeId(), MAX_ID);
-                optional(problems, "mandateId", c.getMandateId(), MAX_ID);
-                optional(problems, "description", c.getDescription(), MAX_DESCRIPTION);
-                if (c.getAmount() == null || c.getAmount().getCurrency() == null) {
-                    problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "amount is required"));
-                } else {
-                    optional(problems, "amount.currency", c.getAmount().getCurrency(), 3);
-                }
-                DecisionContext d = c.getDecisionContext();
-                if (d != null) {
-                    optional(problems, "decisionContext.reasoning", d.getReasoning(), MAX_REASONING);
-                    list(problems, "decisionContext.inputsConsidered", d.getInputsConsidered());
-                    list(problems, "decisionContext.alternativesConsidered", d.getAlternativesConsidered());
-                    optional(problems, "decisionContext.modelId", d.getModelId(), MAX_ID);
-                }
-                Map<String, String> metadata = c.getMetadata();
-                if (metadata != null) {
-                    if (metadata.size() > MAX_METADATA_ENTRIES) {
-                        problems.add(oversized("metadata", metadata.size(), MAX_METADATA_ENTRIES));
-                    }
-                    metadata.forEach((k, v) -> {
-                        optional(problems, "metadata key", k, MAX_METADATA_KEY);
-                        optional(problems, "metadata[" + truncate(k) + "]", v, MAX_METADATA_VALUE);
-                    });
-                }
-                String derived = PaymentIds.derive(r.getAgentId(), r.getIdempotencyKey());
-                if (r.getPaymentId() != null && !r.getPaymentId().equals(derived)) {
-                    problems.add(new Problem(DeadLetterReason.INVALID_PAYMENT_ID,
-                            "paymentId " + truncate(r.getPaymentId()) + " is not the id derived from (agentId, idempotencyKey): " + derived));
-                }
+        if (r.getBody() instanceof CreatePayment) {
+            String derived = PaymentIds.derive(r.getAgentId(), r.getIdempotencyKey());
+            if (r.getPaymentId() != null && !r.getPaymentId().equals(derived)) {
+                problems.add(new Problem(DeadLetterReason.INVALID_PAYMENT_ID,
+                        "paymentId " + truncate(r.getPaymentId()) + " is not the id derived from (agentId, idempotencyKey): " + derived));
             }
-            case CapturePayment ignored -> paymentId(problems, r);
-            case CancelPayment cancel -> {
-                paymentId(problems, r);
-                optional(problems, "reason", cancel.getReason(), MAX_REASON);
-            }
-            case RefundPayment refund -> {
-                paymentId(problems, r);
-                optional(problems, "reason", refund.getReason(), MAX_REASON);
-            }
-            case ApprovePayment approve -> {
-                paymentId(problems, r);
-                required(problems, "principalId", approve.getPrincipalId(), MAX_ID);
-                optional(problems, "note", approve.getNote(), MAX_REASON);
-            }
-            case DenyPayment deny -> {
-                paymentId(problems, r);
-                required(problems, "principalId", deny.getPrincipalId(), MAX_ID);
-                optional(problems, "reason", deny.getReason(), MAX_REASON);
-            }
-            case ReconcilePayment rp -> {
-                paymentId(problems, r);
-                required(problems, "settlementId", rp.getSettlementId(), MAX_ID);
-                required(problems, "psp", rp.getPsp(), MAX_ID);
-                required(problems, "pspReference", rp.getPspReference(), MAX_ID);
-                required(problems, "sourceFile", rp.getSourceFile(), MAX_REASON);
-                if (rp.getGross() == null || rp.getGross().getCurrency() == null) {
-                    problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "gross is required"));
-                }
-            }
-            case ResolvePayment rs -> {
-                paymentId(problems, r);
-                required(problems, "operatorId", rs.getOperatorId(), MAX_ID);
-                required(problems, "pspReference", rs.getPspReference(), MAX_ID);
-                optional(problems, "note", rs.getNote(), MAX_REASON);
-            }
-            case null, default -> problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "body is missing or of an unknown type"));
         }
         return problems.stream().findFirst();
     }
@@ -196,11 +192,11 @@ public final class RequestChecks {
         if (items == null) {
             return;
         }
-        if (items.size() > MAX_LIST_ITEMS) {
-            problems.add(oversized(field, items.size(), MAX_LIST_ITEMS));
+        if (items.size() > RequestLimits.MAX_LIST_ITEMS) {
+            problems.add(oversized(field, items.size(), RequestLimits.MAX_LIST_ITEMS));
         }
         for (String item : items) {
-            optional(problems, field + " item", item, MAX_LIST_ITEM);
+            optional(problems, field + " item", item, RequestLimits.MAX_TEXT);
         }
     }
 
@@ -222,8 +218,9 @@ public final class RequestChecks {
         return new Problem(DeadLetterReason.OVERSIZED_FIELD, field + " has " + size + ", limit " + max);
     }
 
+    /** At most 40 characters of {@code s}, masked: a card number reaching into them lies within the first 80. */
     private static String truncate(String s) {
-        String redacted = PanRedactor.redact(s);
-        return redacted.length() <= 40 ? redacted : redacted.substring(0, 40) + "…";
+        String redacted = PanRedactor.redact(s.length() <= 80 ? s : s.substring(0, 80));
+        return s.length() <= 40 ? redacted : redacted.substring(0, 40) + "…";
     }
 }
