@@ -115,6 +115,17 @@ public final class CircuitBreaker {
         }
     }
 
+    /**
+     * Gives back what {@link #tryAcquire()} took when no PSP answer came of it (the call was never made, or
+     * failed in Paystream's own code): a half-open breaker lets the next probe through instead of waiting
+     * for ever for this one's result. Nothing is recorded in the window.
+     */
+    public synchronized void release() {
+        if (state == State.HALF_OPEN) {
+            probing = false;
+        }
+    }
+
     public synchronized State state() {
         return state;
     }

@@ -56,6 +56,23 @@ public final class GatewayMetrics {
                 "psp", psp).increment();
     }
 
+    /** A result write that failed before reaching the producer (registry unreachable) and is tried again. */
+    public void resultWriteRetry() {
+        counter("paystream.gateway.result.write.retries", "Result writes retried after a transient failure before the send (registry unreachable)")
+                .increment();
+    }
+
+    /** A command that could not be decoded for a transient reason (registry unreachable) and is read again. */
+    public void commandReadRetry() {
+        counter("paystream.gateway.command.read.retries", "Commands read again after a transient decoding failure (registry unreachable)")
+                .increment();
+    }
+
+    /** A command written to the dead-letter topic: the same meter as the processor's, so one alert covers both. */
+    public void deadLettered(String reason) {
+        counter("paystream.dead.letters", "Records sent to the dead-letter topic", "reason", reason).increment();
+    }
+
     public void breaker(String psp, Supplier<CircuitBreaker.State> state) {
         Gauge.builder("paystream.psp.breaker.state", () -> state.get().ordinal())
                 .description("Circuit breaker state: 0 closed, 1 half-open, 2 open").tag("psp", psp).register(registry);

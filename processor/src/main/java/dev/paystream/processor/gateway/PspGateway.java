@@ -6,6 +6,7 @@ import dev.paystream.processor.gateway.PspAdapter.PspReply;
 import dev.paystream.schemas.DeadLetterHeaders;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.TraceHeaders;
+import dev.paystream.schemas.registry.RegistryFailures;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PspCommand;
 import dev.paystream.schemas.avro.PspOperation;
@@ -73,6 +74,8 @@ public final class PspGateway implements AutoCloseable {
      */
     public static final String NOT_SENT = "not_sent";
     private static final Logger LOG = LoggerFactory.getLogger(PspGateway.class);
+    /** How long a result whose write fails transiently (registry unreachable) is retried before the gateway stops. */
+    static final Duration RESULT_WRITE_PATIENCE = Duration.ofMinutes(2);
 
     private final GatewayConfig config;
     private final TopicCatalog topics;
@@ -142,6 +145,17 @@ public final class PspGateway implements AutoCloseable {
         return fatal;
     }
 
+    /** As {@link #await()}, for at most {@code timeout}; the fatal error so far (null while it runs). */
+    public Throwable await(Duration timeout) throws InterruptedException {
+        loop.join(timeout);
+        return fatal;
+    }
+
+    /** Commands taken and not yet answered (executing, or their result not yet acknowledged). */
+    public int inFlight() {
+        return running.size();
+    }
+
     private void run() {
         try {
             consumer.subscribe(List.of(topics.pspCommands().name()), new ConsumerRebalanceListener() {
@@ -156,18 +170,32 @@ public final class PspGateway implements AutoCloseable {
                     LOG.info("psp gateway assigned {}", partitions);
                 }
             });
+            int undecodable = 0;
             while (!stopping && fatal == null) {
                 try {
                     for (ConsumerRecord<String, PspCommand> r : consumer.poll(Duration.ofMillis(100))) {
                         dispatch(r);
                     }
                 } catch (RecordDeserializationException e) {
-                    deadLetter(e);
+                    if (RegistryFailures.isTransient(e)) {
+                        // The registry, not the record: the consumer stays at this record and reads it again.
+                        undecodable++;
+                        LOG.warn("command {}-{}@{} not decodable yet (registry unreachable?), reading it again: {}",
+                                e.topicPartition().topic(), e.topicPartition().partition(), e.offset(), e.getCause() == null ? e : e.getCause());
+                        metrics.commandReadRetry();
+                        pause(Math.min(undecodable, 6));
+                    } else {
+                        undecodable = 0;
+                        deadLetter(e);
+                    }
+                    commit();
+                    continue;
                 }
+                undecodable = 0;
                 commit();
             }
         } catch (WakeupException e) {
-            if (!stopping) {
+            if (!stopping && fatal == null) { // woken by a failed result write: keep that failure as the reason
                 fatal = e;
             }
         } catch (InterruptedException e) {
@@ -213,20 +241,54 @@ public final class PspGateway implements AutoCloseable {
         });
     }
 
+    /**
+     * Writes a command's result; the command's permit, its place in {@code running} and its offset are given
+     * back exactly once, when the write is acknowledged or has failed for good.
+     *
+     * <p>A send can fail before the record reaches the producer (the registry serializer cannot reach the
+     * registry, the buffer stays full past {@code max.block.ms}): then no callback follows. A transient
+     * failure is retried here, for at most {@link #RESULT_WRITE_PATIENCE}, since the PSP call has been made and
+     * its answer must not be lost; any other failure, or one that outlasts the patience, stops the gateway
+     * as a failed acknowledgement does, so that the command runs again (same idempotency key) wherever its
+     * partition goes next.
+     */
     private void publish(ConsumerRecord<String, PspCommand> r, PspResult result) {
         TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-        producer.send(new ProducerRecord<>(topics.pspResults().name(), null, resultKey(r.value()), result, childTrace(r.headers())), (md, e) -> {
-            running.remove(result.getCommandId());
-            permits.release();
-            if (e != null) {
-                LOG.error("result of {} not written; stopping so that the command is executed again", result.getCommandId(), e);
-                fatal = e;
-                consumer.wakeup();
+        long giveUpAt = System.nanoTime() + RESULT_WRITE_PATIENCE.toNanos();
+        for (int attempt = 1; ; attempt++) {
+            try {
+                producer.send(new ProducerRecord<>(topics.pspResults().name(), null, resultKey(r.value()), result, childTrace(r.headers())), (md, e) -> {
+                    if (e != null) {
+                        giveUp(result, e);
+                        return;
+                    }
+                    running.remove(result.getCommandId());
+                    permits.release();
+                    metrics.result(result.getPsp(), result.getOperation().name(), result.getOutcome().name());
+                    offsets.finished(tp, r.offset());
+                });
                 return;
+            } catch (RuntimeException e) {
+                if (stopping || !RegistryFailures.isTransient(e) || System.nanoTime() >= giveUpAt) {
+                    giveUp(result, e);
+                    return;
+                }
+                LOG.warn("result of {} not written yet (attempt {}): {}; retrying", result.getCommandId(), attempt, e.toString());
+                metrics.resultWriteRetry();
+                pause(attempt);
             }
-            metrics.result(result.getPsp(), result.getOperation().name(), result.getOutcome().name());
-            offsets.finished(tp, r.offset());
-        });
+        }
+    }
+
+    /** A result that cannot be written: release what the command held and stop, so that it is executed again. */
+    private void giveUp(PspResult result, Throwable e) {
+        running.remove(result.getCommandId());
+        permits.release();
+        LOG.error("result of {} not written; stopping so that the command is executed again", result.getCommandId(), e);
+        if (fatal == null) {
+            fatal = e;
+        }
+        consumer.wakeup();
     }
 
     private void commit() {
@@ -309,17 +371,25 @@ public final class PspGateway implements AutoCloseable {
                 sleep(50 + ThreadLocalRandom.current().nextLong(100));
                 continue;
             }
-            if (announce) {
-                announce(cmd, target.name(), traceparent);
-                announce = false;
+            long t0;
+            PspReply reply;
+            Classified c;
+            try {
+                if (announce) {
+                    announce(cmd, target.name(), traceparent);
+                    announce = false;
+                }
+                if (attempts > 0) {
+                    metrics.retry(target.name(), op);
+                }
+                attempts++;
+                t0 = System.nanoTime();
+                reply = target.execute(call);
+                c = OutcomeConverter.convert(cmd.getOperation(), reply);
+            } catch (RuntimeException e) {
+                breaker.release(); // nothing the PSP answered: a half-open probe must not stay taken for ever
+                throw e;
             }
-            if (attempts > 0) {
-                metrics.retry(target.name(), op);
-            }
-            attempts++;
-            long t0 = System.nanoTime();
-            PspReply reply = target.execute(call);
-            Classified c = OutcomeConverter.convert(cmd.getOperation(), reply);
             breaker.record(c.pspFault());
             metrics.call(target.name(), op, c.outcome().name(), Duration.ofNanos(System.nanoTime() - t0));
             if (c.outcome() != PspOutcome.UNKNOWN) {
@@ -330,8 +400,15 @@ public final class PspGateway implements AutoCloseable {
         }
         if (!announce && breaker.tryAcquire()) { // a new authorisation never sent has nothing to read back
             long t0 = System.nanoTime();
-            PspReply reply = target.retrieve(call);
-            Classified c = OutcomeConverter.convertRetrieve(cmd.getOperation(), reply);
+            PspReply reply;
+            Classified c;
+            try {
+                reply = target.retrieve(call);
+                c = OutcomeConverter.convertRetrieve(cmd.getOperation(), reply);
+            } catch (RuntimeException e) {
+                breaker.release();
+                throw e;
+            }
             breaker.record(c.pspFault());
             metrics.call(target.name(), "RETRIEVE", c.outcome().name(), Duration.ofNanos(System.nanoTime() - t0));
             if (c.outcome() == PspOutcome.SUCCEEDED) {
@@ -422,7 +499,8 @@ public final class PspGateway implements AutoCloseable {
         TopicPartition tp = e.topicPartition();
         Headers h = new RecordHeaders();
         h.add(DeadLetterHeaders.REASON, "DESERIALIZATION_FAILED".getBytes(StandardCharsets.UTF_8));
-        h.add(DeadLetterHeaders.DETAIL, String.valueOf(e.getCause() == null ? e.getMessage() : e.getCause().getMessage()).getBytes(StandardCharsets.UTF_8));
+        String detail = dev.paystream.schemas.PanRedactor.redact(String.valueOf(e.getCause() == null ? e.getMessage() : e.getCause().getMessage()));
+        h.add(DeadLetterHeaders.DETAIL, (detail.length() <= 500 ? detail : detail.substring(0, 500)).getBytes(StandardCharsets.UTF_8));
         h.add(DeadLetterHeaders.SOURCE_TOPIC, tp.topic().getBytes(StandardCharsets.UTF_8));
         h.add(DeadLetterHeaders.SOURCE_PARTITION, Integer.toString(tp.partition()).getBytes(StandardCharsets.UTF_8));
         h.add(DeadLetterHeaders.SOURCE_OFFSET, Long.toString(e.offset()).getBytes(StandardCharsets.UTF_8));
@@ -438,6 +516,7 @@ public final class PspGateway implements AutoCloseable {
             throw new IllegalStateException("cannot dead-letter " + tp + "@" + e.offset(), fail);
         }
         LOG.warn("dead-lettered undecodable command {}@{}", tp, e.offset());
+        metrics.deadLettered("DESERIALIZATION_FAILED");
         offsets.started(tp, e.offset());
         offsets.finished(tp, e.offset());
         consumer.seek(tp, e.offset() + 1);
