@@ -371,6 +371,34 @@ class PaymentsTopologyTest {
         assertThat(dead).isEqualTo("garbage ************1111 garbage");
     }
 
+    @Test
+    void shouldCarryNoHeaderAWriterSetOntoAnyTopicButTheTraceContext() {
+        // Given a create and a garbage record whose writer added a card number and a large blob as headers
+        org.apache.kafka.common.header.internals.RecordHeaders hostile = new org.apache.kafka.common.header.internals.RecordHeaders();
+        hostile.add("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".getBytes(StandardCharsets.UTF_8));
+        hostile.add("tracestate", "vendor=abc".getBytes(StandardCharsets.UTF_8));
+        hostile.add("x-card", "4111 1111 1111 1111".getBytes(StandardCharsets.UTF_8));
+        hostile.add("x-blob", new byte[100_000]);
+        PaymentRequest request = create(AGENT, "headers", 100, "USD");
+        requests.pipeInput(new org.apache.kafka.streams.test.TestRecord<>(PaymentIds.derive(AGENT, "headers").getBytes(StandardCharsets.UTF_8),
+                requestSerializer.serialize("t", request), hostile));
+        requests.pipeInput(new org.apache.kafka.streams.test.TestRecord<>(null, "garbage".getBytes(StandardCharsets.UTF_8), hostile));
+
+        // Then every record written carries the trace context and (dead letters) their own headers, nothing else
+        List<Headers> written = new java.util.ArrayList<>();
+        events.readRecordsToList().forEach(r -> written.add(r.headers()));
+        audit.readRecordsToList().forEach(r -> written.add(r.headers()));
+        commands.readRecordsToList().forEach(r -> written.add(r.headers()));
+        deadLetters.readRecordsToList().forEach(r -> written.add(r.headers()));
+        assertThat(written).hasSizeGreaterThanOrEqualTo(4);
+        for (Headers h : written) {
+            assertThat(h.toArray()).extracting(org.apache.kafka.common.header.Header::key)
+                    .allSatisfy(k -> assertThat(k).matches("traceparent|tracestate|paystream\\.dlq\\..*"));
+            assertThat(header(h, "traceparent")).startsWith("00-4bf92f3577b34da6a3ce929d0e0e4736-");
+            assertThat(header(h, "tracestate")).isEqualTo("vendor=abc");
+        }
+    }
+
     // ---- follow-up requests -----------------------------------------------------------------------
 
     @Test

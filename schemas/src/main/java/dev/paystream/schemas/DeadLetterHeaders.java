@@ -2,7 +2,8 @@ package dev.paystream.schemas;
 
 /**
  * Header names on {@code paystream.dead-letters.v1}. The record's key and value are the original bytes
- * (PAN-redacted, length-preserving); these headers say why and where from. Original headers are kept.
+ * (PAN-redacted, length-preserving, cut past {@link DeadLetterPayload}'s budget); these headers say why and
+ * where from. Of the original headers only {@code traceparent} and {@code tracestate} are kept.
  */
 public final class DeadLetterHeaders {
     /** Machine-readable reason class, e.g. {@code DESERIALIZATION_FAILED}, {@code UNKNOWN_SCHEMA}. */

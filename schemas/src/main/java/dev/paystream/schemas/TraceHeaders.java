@@ -60,16 +60,76 @@ public final class TraceHeaders {
     }
 
     /**
-     * A copy of {@code input}'s headers whose {@code traceparent} is a child of the input's (a new root when
-     * it has none): what every record derived from {@code input} carries.
+     * The headers every record derived from {@code input} carries: a {@code traceparent} that is a child of
+     * the input's (a new root when it has none) and the input's {@code tracestate} if it is well formed —
+     * nothing else. Other input headers are not forwarded: anyone who may write an input can set any header,
+     * and a copied header would carry its bytes (a card number, a megabyte) onto the ledger and every topic
+     * after it.
      */
     public static org.apache.kafka.common.header.Headers childOf(org.apache.kafka.common.header.Headers input) {
-        var headers = new org.apache.kafka.common.header.internals.RecordHeaders(input.toArray());
-        var parent = input.lastHeader(TRACEPARENT);
-        headers.remove(TRACEPARENT);
-        headers.add(TRACEPARENT, child(parent == null ? null
-                : new String(parent.value(), java.nio.charset.StandardCharsets.UTF_8)).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        var headers = new org.apache.kafka.common.header.internals.RecordHeaders();
+        String parent = text(input.lastHeader(TRACEPARENT));
+        headers.add(TRACEPARENT, child(parent).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        addTracestate(input, headers);
         return headers;
+    }
+
+    /**
+     * Only the trace context of {@code input}: its {@code traceparent} when valid (else a new root) and its
+     * {@code tracestate} when well formed. For a record passed on as it is (the intake's re-keyed request, a
+     * dead letter).
+     */
+    public static org.apache.kafka.common.header.Headers traceOnly(org.apache.kafka.common.header.Headers input) {
+        var headers = new org.apache.kafka.common.header.internals.RecordHeaders();
+        String parent = text(input.lastHeader(TRACEPARENT));
+        headers.add(TRACEPARENT, (isValid(parent) ? parent : newTraceparent()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        addTracestate(input, headers);
+        return headers;
+    }
+
+    private static void addTracestate(org.apache.kafka.common.header.Headers input, org.apache.kafka.common.header.Headers out) {
+        String state = text(input.lastHeader(TRACESTATE));
+        if (isValidTracestate(state)) {
+            out.add(TRACESTATE, state.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+    }
+
+    private static String text(org.apache.kafka.common.header.Header h) {
+        if (h == null || h.value() == null || h.value().length > MAX_TRACESTATE) {
+            return null;
+        }
+        return new String(h.value(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /** W3C's limit on {@code tracestate}: at most 32 list members, at most 512 characters in all. */
+    public static final int MAX_TRACESTATE = 512;
+
+    /**
+     * A W3C {@code tracestate}: 1 to 32 comma-separated {@code key=value} members, printable ASCII, at most
+     * 512 characters, and no card number.
+     */
+    public static boolean isValidTracestate(String state) {
+        if (state == null || state.isEmpty() || state.length() > MAX_TRACESTATE) {
+            return false;
+        }
+        for (int i = 0; i < state.length(); i++) {
+            char c = state.charAt(i);
+            if (c < 0x20 || c > 0x7e) {
+                return false;
+            }
+        }
+        String[] members = state.split(",", -1);
+        if (members.length > 32) {
+            return false;
+        }
+        for (String m : members) {
+            String t = m.strip();
+            int eq = t.indexOf('=');
+            if (eq <= 0 || eq == t.length() - 1) {
+                return false;
+            }
+        }
+        return !PanRedactor.containsPan(state);
     }
 
     /** A child of {@code parent}: same trace id, new span id. */

@@ -52,6 +52,32 @@ class TraceHeadersTest {
         String tp = new String(child.lastHeader(TraceHeaders.TRACEPARENT).value(), StandardCharsets.UTF_8);
         assertThat(TraceHeaders.isValid(tp)).isTrue();
         assertThat(child.headers(TraceHeaders.TRACEPARENT)).hasSize(1);
-        assertThat(child.lastHeader("other").value()).containsExactly(1);
+        assertThat(child.lastHeader("other")).as("only the trace context is forwarded").isNull();
+    }
+
+    @Test
+    void shouldForwardOnlyAWellFormedTraceContextAndNeverAnArbitraryHeader() {
+        // Given an input whose writer set a card number and a megabyte in headers of its own
+        var headers = new RecordHeaders();
+        headers.add(TraceHeaders.TRACEPARENT, PARENT.getBytes(StandardCharsets.UTF_8));
+        headers.add(TraceHeaders.TRACESTATE, "vendor=abc,other=42".getBytes(StandardCharsets.UTF_8));
+        headers.add("x-card", "4111 1111 1111 1111".getBytes(StandardCharsets.UTF_8));
+        headers.add("x-big", new byte[1_000_000]);
+
+        for (var out : java.util.List.of(TraceHeaders.childOf(headers), TraceHeaders.traceOnly(headers))) {
+            assertThat(out.toArray()).extracting(org.apache.kafka.common.header.Header::key)
+                    .containsExactlyInAnyOrder(TraceHeaders.TRACEPARENT, TraceHeaders.TRACESTATE);
+            assertThat(new String(out.lastHeader(TraceHeaders.TRACESTATE).value(), StandardCharsets.UTF_8)).isEqualTo("vendor=abc,other=42");
+        }
+        assertThat(new String(TraceHeaders.traceOnly(headers).lastHeader(TraceHeaders.TRACEPARENT).value(), StandardCharsets.UTF_8)).isEqualTo(PARENT);
+    }
+
+    @Test
+    void shouldDropATracestateThatIsNotOne() {
+        for (String bad : new String[] {"", "novalue", "a=1,".repeat(40), "k=" + "v".repeat(600), "card=4111111111111111", "k=\u0001"}) {
+            var headers = new RecordHeaders();
+            headers.add(TraceHeaders.TRACESTATE, bad.getBytes(StandardCharsets.UTF_8));
+            assertThat(TraceHeaders.childOf(headers).lastHeader(TraceHeaders.TRACESTATE)).as(bad).isNull();
+        }
     }
 }

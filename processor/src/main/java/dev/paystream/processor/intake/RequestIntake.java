@@ -2,6 +2,7 @@ package dev.paystream.processor.intake;
 
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.DeadLetterHeaders;
+import dev.paystream.schemas.DeadLetterPayload;
 import dev.paystream.schemas.PanRedactor;
 import dev.paystream.schemas.TraceHeaders;
 import dev.paystream.schemas.registry.RegistryFailures;
@@ -10,7 +11,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import org.apache.avro.generic.GenericContainer;
 import org.apache.kafka.common.header.Headers;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -50,12 +50,9 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
 
     @Override
     public void process(Record<byte[], byte[]> record) {
-        Headers headers = record.headers();
-        if (headers.lastHeader(TraceHeaders.TRACEPARENT) == null
-                || !TraceHeaders.isValid(new String(headers.lastHeader(TraceHeaders.TRACEPARENT).value(), StandardCharsets.UTF_8))) {
-            headers.remove(TraceHeaders.TRACEPARENT);
-            headers.add(TraceHeaders.TRACEPARENT, TraceHeaders.newTraceparent().getBytes(StandardCharsets.UTF_8));
-        }
+        // Only the trace context goes on (a new root when there is none): no other header a writer set is copied.
+        Headers headers = TraceHeaders.traceOnly(record.headers());
+        record = record.withHeaders(headers);
         byte[] value = record.value();
         if (value == null || value.length == 0) {
             deadLetter(record, DeadLetterReason.EMPTY_VALUE, "record has no value");
@@ -104,7 +101,7 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
                 meta.map(RecordMetadata::topic).orElse("?"), meta.map(RecordMetadata::partition).orElse(-1),
                 meta.map(RecordMetadata::offset).orElse(-1L), safeDetail);
         metrics.deadLettered(reason.name());
-        Headers headers = new RecordHeaders(record.headers().toArray());
+        Headers headers = TraceHeaders.traceOnly(record.headers());
         headers.add(DeadLetterHeaders.REASON, utf8(reason.name()));
         headers.add(DeadLetterHeaders.DETAIL, utf8(safeDetail));
         headers.add(DeadLetterHeaders.SOURCE_TOPIC, utf8(meta.map(RecordMetadata::topic).orElse("")));
@@ -112,7 +109,8 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
         headers.add(DeadLetterHeaders.SOURCE_OFFSET, utf8(String.valueOf(meta.map(RecordMetadata::offset).orElse(-1L))));
         headers.add(DeadLetterHeaders.DEAD_LETTERED_AT, utf8(String.valueOf(context.currentSystemTimeMs())));
         context.forward(new Record<String, IntakeResult>(null,
-                new IntakeResult.DeadLettered(PanRedactor.redactBytes(record.key()), PanRedactor.redactBytes(record.value()), reason, safeDetail),
+                new IntakeResult.DeadLettered(DeadLetterPayload.key(record.key(), headers), DeadLetterPayload.value(record.value(), headers),
+                        reason, safeDetail),
                 record.timestamp(), headers));
     }
 

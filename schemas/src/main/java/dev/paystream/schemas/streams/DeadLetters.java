@@ -1,6 +1,8 @@
 package dev.paystream.schemas.streams;
 
 import dev.paystream.schemas.DeadLetterHeaders;
+import dev.paystream.schemas.DeadLetterPayload;
+import dev.paystream.schemas.TraceHeaders;
 import dev.paystream.schemas.PanRedactor;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
@@ -12,7 +14,7 @@ import org.apache.kafka.streams.errors.ErrorHandlerContext;
 
 /**
  * Paystream's dead-letter record for a record a Streams error handler gives up on: the source record's
- * key and value (card numbers masked, lengths kept), its headers, and Paystream's
+ * key and value (card numbers masked, cut past {@link DeadLetterPayload}'s budget), its trace context, and Paystream's
  * {@link DeadLetterHeaders} with the reason, a redacted detail and where it came from — the same shape
  * the request intake writes, so one replay tool reads them all.
  */
@@ -30,14 +32,14 @@ final class DeadLetters {
 
     static ProducerRecord<byte[], byte[]> of(String topic, ErrorHandlerContext context, byte[] key, byte[] value,
                                             String reason, Throwable error) {
-        Headers headers = new RecordHeaders(context.headers() == null ? new RecordHeaders().toArray() : context.headers().toArray());
+        Headers headers = TraceHeaders.traceOnly(context.headers() == null ? new RecordHeaders() : context.headers());
         headers.add(DeadLetterHeaders.REASON, utf8(reason));
         headers.add(DeadLetterHeaders.DETAIL, utf8(detail(error, context.processorNodeId())));
         headers.add(DeadLetterHeaders.SOURCE_TOPIC, utf8(String.valueOf(context.topic())));
         headers.add(DeadLetterHeaders.SOURCE_PARTITION, utf8(String.valueOf(context.partition())));
         headers.add(DeadLetterHeaders.SOURCE_OFFSET, utf8(String.valueOf(context.offset())));
         headers.add(DeadLetterHeaders.DEAD_LETTERED_AT, utf8(String.valueOf(System.currentTimeMillis())));
-        return new ProducerRecord<>(topic, null, PanRedactor.redactBytes(key), PanRedactor.redactBytes(value), headers);
+        return new ProducerRecord<>(topic, null, DeadLetterPayload.key(key, headers), DeadLetterPayload.value(value, headers), headers);
     }
 
     /** "Type: message <- Cause: message …" at node, card numbers masked, at most 500 characters. */
