@@ -392,6 +392,49 @@ class PspSagaIT {
     }
 
     @Test
+    void shouldFailNoPaymentWhileThePspRefusesARotatedApiKeyAndChargeEachOnceAfterTheNewKeyIsDeployed(DevKit kit) throws Exception {
+        try (World w = new World(kit); Ledger ledger = new Ledger(w)) {
+            PspSimulator primary = PspSimulator.start("primary", PspFaults.none().withLatency(Duration.ofMillis(2), Duration.ofMillis(20)), "sk_test_old");
+            w.closers.add(primary);
+            w.processor(Map.of(
+                    ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, "PT2S",
+                    ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT0.5S",
+                    ProcessorConfig.Setting.REDRIVE_MAX.key, "1",
+                    ProcessorConfig.Setting.ATTENTION_INTERVAL.key, "PT3S"));
+            Map<String, String> settings = w.gatewaySettings(primary);
+            GatewayMain oldKey = new GatewayMain(GatewayConfig.fromMap(settings, Map.of("primary", "sk_test_old")));
+            w.closers.add(oldKey);
+            List<String> before = w.send(40, 21);
+            ledger.awaitSettled(before, Duration.ofMinutes(2));
+
+            // Given the PSP's key was rotated on its dashboard while the gateway still sends the old one (401)
+            primary.rotateApiKey("sk_test_new");
+            List<String> during = w.send(100, 22);
+            // Then no payment is FAILED for it: their outcome is unknown, so they wait (in flight, then needing attention)
+            await().atMost(Duration.ofMinutes(2)).untilAsserted(() -> assertThat(during)
+                    .allSatisfy(id -> assertThat(ledger.latest.get(id)).as("latest event of " + id).isNotNull()
+                            .extracting(PaymentEvent::getToState).isEqualTo(PaymentState.NEEDS_ATTENTION)));
+            assertThat(ledger.events).filteredOn(e -> e.getToState() == PaymentState.FAILED).isEmpty();
+
+            // When the new key is deployed (the gateway restarted with it)
+            w.closers.remove(oldKey);
+            oldKey.close();
+            w.closers.add(new GatewayMain(GatewayConfig.fromMap(settings, Map.of("primary", "sk_test_new"))));
+
+            // Then every payment is read back, captured exactly once, and none ever FAILED
+            ledger.awaitSettled(during, Duration.ofMinutes(3));
+            List<String> all = new ArrayList<>(before);
+            all.addAll(during);
+            Map<PaymentState, Integer> finals = assertInvariants(ledger.events, all, primary);
+            assertThat(finals).doesNotContainKey(PaymentState.FAILED);
+            assertThat(primary.ledger().captureCount()).as("one capture per captured payment")
+                    .isEqualTo(finals.getOrDefault(PaymentState.CAPTURED, 0).longValue());
+            System.out.printf("rotated PSP key: finals %s; PSP requests %d, captures %d%n", finals, primary.requests(),
+                    primary.ledger().captureCount());
+        }
+    }
+
+    @Test
     void shouldKeepEveryPaymentsTimerWhenTheProcessorIsKilledAndItsStateRestoredElsewhere(DevKit kit) throws Exception {
         try (World w = new World(kit); Ledger ledger = new Ledger(w)) {
             PspSimulator primary = w.psp("primary", PspFaults.none().withLatency(Duration.ofMillis(2), Duration.ofMillis(20)));

@@ -501,6 +501,7 @@ class KubernetesManifestsTest {
         g.call("stripe", "AUTHORISE", "SUCCEEDED", Duration.ofMillis(80));
         g.result("stripe", "AUTHORISE", "SUCCEEDED");
         g.notSent("CAPTURE");
+        g.configurationFault("stripe", "CAPTURE");
         g.breaker("stripe", () -> CircuitBreaker.State.CLOSED);
         g.inFlight(() -> 0, () -> 0);
         ReconcilerMetrics r = new ReconcilerMetrics(registry);

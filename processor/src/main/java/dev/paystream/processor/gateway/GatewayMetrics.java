@@ -56,6 +56,12 @@ public final class GatewayMetrics {
                 "psp", psp).increment();
     }
 
+    /** A PSP answer (or a command) showing Paystream's set-up at fault: a rotated key, a missing permission, an unknown PSP. */
+    public void configurationFault(String psp, String operation) {
+        counter("paystream.psp.configuration.faults", "PSP answers showing a configuration fault (401/403/404, idempotency_error, unknown PSP)",
+                "psp", psp, "operation", operation).increment();
+    }
+
     /** A result write that failed before reaching the producer (registry unreachable) and is tried again. */
     public void resultWriteRetry() {
         counter("paystream.gateway.result.write.retries", "Result writes retried after a transient failure before the send (registry unreachable)")

@@ -10,11 +10,26 @@ import dev.paystream.schemas.avro.PspOutcome;
  * declined, failed, unknown. Unknown is anything that does not prove what happened — no answer (timeout,
  * reset, refused), 5xx, 429, an idempotent request still in progress — and is never turned into a
  * failure here: the gateway retries with the same key or reads the object back.
+ *
+ * <p>A 4xx is definitive only where the PSP refused the request on its merits: a decline (402,
+ * {@code card_error}), or a 400/422 about the operation itself. An answer that says the request never
+ * reached the PSP's judgement — 401/403 (a rotated or revoked key, a missing permission), 404 (the object is
+ * not visible to this account, or the URL is wrong), 400 {@code idempotency_error} (the key was used with
+ * other parameters: what the first request did is unknown), any other 4xx — is a <em>configuration
+ * fault</em>: unknown for the payment (it may well have been charged by an earlier attempt), a fault for
+ * the breaker, and an alert for an operator; never a move of money state.
  */
 public final class OutcomeConverter {
 
-    /** The outcome and whether the call says something about the PSP's health (for its breaker). */
-    public record Classified(PspOutcome outcome, boolean pspFault, String declineCode, String message) {}
+    /**
+     * The outcome, whether the call says something about the PSP's health (for its breaker), and whether it
+     * shows Paystream's set-up at fault (credentials, permissions, account, URL): that pages an operator.
+     */
+    public record Classified(PspOutcome outcome, boolean pspFault, String declineCode, String message, boolean configurationFault) {
+        public Classified(PspOutcome outcome, boolean pspFault, String declineCode, String message) {
+            this(outcome, pspFault, declineCode, message, false);
+        }
+    }
 
     private OutcomeConverter() {}
 
@@ -61,7 +76,25 @@ public final class OutcomeConverter {
         if (r.objectState() == goal) {
             return new Classified(PspOutcome.SUCCEEDED, false, null, "already " + goal + ": " + r.errorCode());
         }
+        if (s == 408) {
+            return new Classified(PspOutcome.UNKNOWN, true, null, "the PSP timed the request out");
+        }
+        boolean refusedOnItsMerits = (s == 400 && !"idempotency_error".equals(r.errorType())) || s == 422;
+        if (!refusedOnItsMerits) {
+            return configurationFault(s, r);
+        }
         return new Classified(PspOutcome.FAILED, false, r.errorCode() != null ? r.errorCode() : "http_" + s, r.message());
+    }
+
+    private static Classified configurationFault(int status, PspReply r) {
+        String what = r.errorCode() != null ? r.errorCode() : r.errorType() != null ? r.errorType() : "http_" + status;
+        return new Classified(PspOutcome.UNKNOWN, true, null,
+                "configuration fault: PSP answered " + status + " " + what + (r.message() == null ? "" : " (" + r.message() + ")"), true);
+    }
+
+    /** A command for a PSP this gateway has no adapter for (removed from the configuration, misspelt): nothing was sent. */
+    public static Classified unknownPsp(String psp) {
+        return new Classified(PspOutcome.UNKNOWN, false, null, "configuration fault: no PSP named " + psp + " is configured", true);
     }
 
     /**
@@ -71,6 +104,9 @@ public final class OutcomeConverter {
     public static Classified convertRetrieve(PspOperation operation, PspReply r) {
         if (r.httpStatus() >= 200 && r.httpStatus() < 300 && r.objectState() == goal(operation)) {
             return new Classified(PspOutcome.SUCCEEDED, false, null, "resolved by retrieve");
+        }
+        if (r.httpStatus() == 401 || r.httpStatus() == 403) {
+            return configurationFault(r.httpStatus(), r);
         }
         boolean fault = r.transportError() != null || r.httpStatus() >= 500 || r.httpStatus() == 0;
         return new Classified(PspOutcome.UNKNOWN, fault, null, "retrieve did not resolve: " + (r.message() == null ? r.objectState() : r.message()));

@@ -324,7 +324,10 @@ public final class PspGateway implements AutoCloseable {
         if (cmd.getPsp() != null) {
             target = adapters.stream().filter(a -> a.name().equals(cmd.getPsp())).findFirst().orElse(null);
             if (target == null) {
-                return result(cmd, cmd.getPsp(), PspOutcome.FAILED, null, "unknown_psp", "no PSP named " + cmd.getPsp() + " is configured", 0, null);
+                // Not a failure of the payment: it may be authorised there. Unknown, paged, read back once the PSP is configured again.
+                Classified c = OutcomeConverter.unknownPsp(cmd.getPsp());
+                configurationFault(cmd.getPsp(), cmd.getOperation().name(), c);
+                return result(cmd, cmd.getPsp(), c.outcome(), null, null, c.message(), 0, null);
             }
         } else {
             List<PspAdapter> candidates = adapters.stream().filter(a -> !cmd.getExcludedPsps().contains(a.name())).toList();
@@ -392,6 +395,9 @@ public final class PspGateway implements AutoCloseable {
             }
             breaker.record(c.pspFault());
             metrics.call(target.name(), op, c.outcome().name(), Duration.ofNanos(System.nanoTime() - t0));
+            if (c.configurationFault()) {
+                configurationFault(target.name(), op, c);
+            }
             if (c.outcome() != PspOutcome.UNKNOWN) {
                 return result(cmd, target.name(), c.outcome(), reply, c.declineCode(), c.message(), attempts, reply.amountMinor());
             }
@@ -411,6 +417,9 @@ public final class PspGateway implements AutoCloseable {
             }
             breaker.record(c.pspFault());
             metrics.call(target.name(), "RETRIEVE", c.outcome().name(), Duration.ofNanos(System.nanoTime() - t0));
+            if (c.configurationFault()) {
+                configurationFault(target.name(), "RETRIEVE", c);
+            }
             if (c.outcome() == PspOutcome.SUCCEEDED) {
                 return result(cmd, target.name(), c.outcome(), reply, null, c.message(), attempts, reply.amountMinor());
             }
@@ -448,6 +457,13 @@ public final class PspGateway implements AutoCloseable {
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("cannot announce " + cmd.getCommandId() + "; not sending it", e);
         }
+    }
+
+    /** Paystream's set-up is at fault (credentials, permissions, account, configured PSPs): counted and logged for an operator. */
+    private void configurationFault(String psp, String operation, Classified c) {
+        metrics.configurationFault(psp, operation);
+        LOG.error("psp {} {}: {} — the payment stays unknown and is read back; fix the PSP's credentials or configuration",
+                psp, operation, c.message());
     }
 
     /** Exponential backoff with full jitter before retry number {@code retry}. */

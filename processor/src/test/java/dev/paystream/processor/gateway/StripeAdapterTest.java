@@ -81,9 +81,12 @@ class StripeAdapterTest {
     }
 
     @Test
-    void shouldBeRefusedWithoutTheApiKey() {
+    void shouldBeRefusedWithoutTheApiKeyAsAConfigurationFaultNotAFailedPayment() {
         var anonymous = new StripeAdapter("sim", sim.baseUri(), null);
-        assertThat(outcome(PspOperation.AUTHORISE, anonymous.execute(call(PspOperation.AUTHORISE, "k", null, 100))))
-                .isEqualTo(PspOutcome.FAILED);
+        var reply = anonymous.execute(call(PspOperation.AUTHORISE, "k", null, 100));
+        assertThat(reply.httpStatus()).isEqualTo(401);
+        var classified = OutcomeConverter.convert(PspOperation.AUTHORISE, reply);
+        assertThat(classified.outcome()).as("a refused key says nothing about the payment").isEqualTo(PspOutcome.UNKNOWN);
+        assertThat(classified.configurationFault()).isTrue();
     }
 }

@@ -63,7 +63,7 @@ public final class PspSimulator implements AutoCloseable {
     private final Map<String, Saved> idempotency = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> keyUses = new ConcurrentHashMap<>();
     private final ScheduledExecutorService sweeper;
-    private final String apiKey;
+    private volatile String apiKey;
     private volatile boolean forcedOutage;
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong lost = new AtomicLong();
@@ -136,6 +136,16 @@ public final class PspSimulator implements AutoCloseable {
 
     public void setFaults(PspFaults value) {
         faults.set(value);
+    }
+
+    /**
+     * Rotates the secret key, as an operator does on the PSP's dashboard: from now on only {@code newKey} is
+     * accepted and every caller still sending the old one is answered 401 {@code api_key_invalid}, before
+     * anything is applied (Stripe checks the key before its idempotency layer). Null accepts any caller.
+     */
+    public void rotateApiKey(String newKey) {
+        apiKey = newKey;
+        LOG.info("psp simulator {} api key rotated", name);
     }
 
     /** Forces an outage (every request gets 503) until called with false. */
