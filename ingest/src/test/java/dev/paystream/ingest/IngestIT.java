@@ -177,6 +177,34 @@ class IngestIT {
     }
 
     @Test
+    void shouldReplayAnAgentsRetryThatCarriesARefreshedMandateToken() {
+        JsonNode m = grant("agent-1", 100_000, null);
+        String first = m.path("token").asText();
+        Api.Response paid = api.post("/v1/payments", AGENT, "refresh-" + UUID.randomUUID(), payment(4_000, "merchant-t", "automatic", first));
+        assertThat(paid.json().path("state").asText()).as(paid.text()).isEqualTo("CAPTURED");
+        String id = paid.json().path("id").asText();
+        // Given a token refreshed between an agent's refund and its retry (tokens expire; agents renew them)
+        String refreshed = await().atMost(Duration.ofSeconds(10)).until(() -> {
+            Api.Response t = api.call("POST", "/v1/mandates/" + m.path("id").asText() + "/tokens", PRINCIPAL, "t-" + UUID.randomUUID(),
+                    null, Map.of(), true);
+            assertThat(t.status()).as(t.text()).isEqualTo(201);
+            return t.json().path("token").asText();
+        }, t -> !t.equals(first));
+        String key = "refund-" + UUID.randomUUID();
+        String body = "{\"amount\":{\"amount_minor\":1000,\"currency\":\"USD\"},\"mandate_token\":\"%s\"}";
+        Api.Response refunded = api.post("/v1/payments/" + id + "/refund", AGENT, key, body.formatted(first));
+        assertThat(refunded.status()).as(refunded.text()).isEqualTo(200);
+
+        // When the agent retries the same refund with the same key and the new token
+        Api.Response retried = api.post("/v1/payments/" + id + "/refund", AGENT, key, body.formatted(refreshed));
+
+        // Then it is the same request: a replay, not a conflict that invites a second refund under a new key
+        assertThat(retried.status()).as(retried.text()).isEqualTo(200);
+        assertThat(retried.header(IngestCore.REPLAYED)).isEqualTo("true");
+        await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/v1/payments/" + id, AGENT).json().path("refunded_minor").asLong() == 1_000);
+    }
+
+    @Test
     void shouldAnswer409WithRetryAfterWhileTheFirstRequestIsStillRunning() throws Exception {
         String key = "inflight-" + UUID.randomUUID();
         String id = PaymentIds.derive("agent-1", key);

@@ -288,8 +288,22 @@ public final class Fields {
 
     /** The body with object members in sorted order, for fingerprints that ignore member order. */
     public String canonical() {
+        return canonicalWithout(Set.of());
+    }
+
+    /**
+     * As {@link #canonical()}, leaving out the top-level members named in {@code left}: members that do not
+     * make the request another one (a mandate token, which an agent renews between a request and its retry).
+     */
+    public String canonicalWithout(Set<String> left) {
         try {
-            Object plain = Json.MAPPER.treeToValue(root, Object.class);
+            JsonNode body = root;
+            if (!left.isEmpty() && root.isObject()) {
+                com.fasterxml.jackson.databind.node.ObjectNode copy = root.deepCopy();
+                copy.remove(left);
+                body = copy;
+            }
+            Object plain = Json.MAPPER.treeToValue(body, Object.class);
             return Json.MAPPER.copy().configure(com.fasterxml.jackson.databind.SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true)
                     .writeValueAsString(plain);
         } catch (JsonProcessingException e) {

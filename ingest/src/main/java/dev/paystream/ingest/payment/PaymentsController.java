@@ -196,7 +196,9 @@ public class PaymentsController {
 
     private HttpResponse<String> followUp(HttpRequest<?> http, String operation, Caller caller, String key, String paymentId,
                                           Fields f, Object avroBody, String token) {
-        String fingerprint = "POST " + http.getPath() + " " + f.canonical();
+        // The token is not part of what is asked (the processor, too, compares follow-ups without it): a retry
+        // carrying a renewed token is the same request and is answered as a replay.
+        String fingerprint = "POST " + http.getPath() + " " + f.canonicalWithout(Set.of("mandate_token"));
         return core.idempotent(operation, caller, key, fingerprint, paymentId, () -> {
             JsonNode before = visible(caller, paymentId);
             PaymentRequest request = PaymentRequest.newBuilder()
