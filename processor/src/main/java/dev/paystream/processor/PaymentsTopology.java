@@ -114,7 +114,7 @@ public final class PaymentsTopology {
                 .mapValues(v -> (SpecificRecord) v, Named.as("result-as-input"));
         dev.paystream.processor.payment.SagaSettings saga = new dev.paystream.processor.payment.SagaSettings(config.inflightTimeout(), config.redriveMax(),
                 config.redriveBackoff(), config.captureWindow(), config.timerInterval(), config.approvalTimeout(),
-                config.attentionInterval());
+                config.attentionInterval(), config.resendWindow());
 
         KStream<String, IntakeResult> intake = builder
                 .stream(topics.paymentRequests().name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray())

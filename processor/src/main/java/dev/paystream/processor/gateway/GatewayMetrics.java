@@ -62,6 +62,12 @@ public final class GatewayMetrics {
                 "psp", psp, "operation", operation).increment();
     }
 
+    /** A read-only copy of a command: only read back, never sent (its key may have expired at the PSP). */
+    public void readOnly(String operation) {
+        counter("paystream.psp.read.only", "Command copies only read back, never sent: their idempotency key may have expired at the PSP",
+                "operation", operation).increment();
+    }
+
     /** A result write that failed before reaching the producer (registry unreachable) and is tried again. */
     public void resultWriteRetry() {
         counter("paystream.gateway.result.write.retries", "Result writes retried after a transient failure before the send (registry unreachable)")

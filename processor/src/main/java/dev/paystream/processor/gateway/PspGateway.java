@@ -352,7 +352,13 @@ public final class PspGateway implements AutoCloseable {
         // Waiting for an open breaker is not an attempt; the whole command still has a time budget.
         long budgetEnd = System.nanoTime() + config.maxAttempts() * (config.callTimeout().toNanos() + config.backoffMax().toNanos())
                 + config.breakerOpen().toNanos();
-        while (attempts < config.maxAttempts() && System.nanoTime() < budgetEnd) {
+        if (cmd.getReadOnly()) {
+            // The key may have expired at the PSP: sent again, the operation could be executed a second time.
+            announce = false;
+            last = "read-only copy: its idempotency key may have expired at " + target.name() + ", so it is not sent again";
+            metrics.readOnly(op);
+        }
+        while (!cmd.getReadOnly() && attempts < config.maxAttempts() && System.nanoTime() < budgetEnd) {
             if (pastDeadline(cmd)) {
                 if (attempts == 0) {
                     // Waited for the breaker past the deadline: still nothing sent.

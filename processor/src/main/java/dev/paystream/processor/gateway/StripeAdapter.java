@@ -59,7 +59,9 @@ public final class StripeAdapter implements PspAdapter {
             case CAPTURE -> post("/v1/payment_intents/" + c.reference() + "/capture",
                     Map.of("amount_to_capture", Long.toString(c.amountMinor())), c);
             case VOID -> post("/v1/payment_intents/" + c.reference() + "/cancel", Map.of(), c);
-            case REFUND -> post("/v1/refunds", Map.of("payment_intent", c.reference(), "amount", Long.toString(c.amountMinor())), c);
+            // The command's key as metadata: reading the refund back later finds the one this command made.
+            case REFUND -> post("/v1/refunds", Map.of("payment_intent", c.reference(), "amount", Long.toString(c.amountMinor()),
+                    "metadata[paystream_command]", c.idempotencyKey()), c);
             case RETRIEVE -> retrieve(c);
         };
     }
@@ -72,8 +74,8 @@ public final class StripeAdapter implements PspAdapter {
             return found;
         }
         if (c.operation() == PspOperation.REFUND) {
-            // Refunds are many per intent: reading them back cannot tell which command made which.
-            return new PspReply(200, null, ObjectState.PENDING, null, null, null, c.reference(), -1, "refunds are resolved by retrying with their key");
+            // Refunds are many per intent: the one this command made carries its key in metadata[paystream_command].
+            return get("/v1/refunds?limit=100&payment_intent=" + URLEncoder.encode(c.reference(), StandardCharsets.UTF_8), c);
         }
         return get("/v1/payment_intents/" + c.reference(), c);
     }
@@ -141,15 +143,28 @@ public final class StripeAdapter implements PspAdapter {
             }
             return fromIntent(status, best, c.operation());
         }
+        if ("list".equals(text(root, "object")) && c.operation() == PspOperation.REFUND) {
+            for (JsonNode refund : root.path("data")) {
+                if (c.idempotencyKey().equals(refund.path("metadata").path("paystream_command").asText(null))) {
+                    return refund(status, refund);
+                }
+            }
+            return new PspReply(status, null, ObjectState.NOT_FOUND, null, null, null, c.reference(), -1,
+                    "no refund of " + c.reference() + " made by " + c.idempotencyKey());
+        }
         if ("refund".equals(text(root, "object"))) {
-            ObjectState s = switch (String.valueOf(text(root, "status"))) {
-                case "succeeded" -> ObjectState.REFUNDED;
-                case "failed", "canceled" -> ObjectState.FAILED;
-                default -> ObjectState.PENDING;
-            };
-            return new PspReply(status, null, s, null, null, null, text(root, "payment_intent"), root.path("amount").asLong(-1), null);
+            return refund(status, root);
         }
         return fromIntent(status, root, c.operation());
+    }
+
+    private static PspReply refund(int status, JsonNode refund) {
+        ObjectState s = switch (String.valueOf(text(refund, "status"))) {
+            case "succeeded" -> ObjectState.REFUNDED;
+            case "failed", "canceled" -> ObjectState.FAILED;
+            default -> ObjectState.PENDING;
+        };
+        return new PspReply(status, null, s, null, null, null, text(refund, "payment_intent"), refund.path("amount").asLong(-1), null);
     }
 
     private static PspReply fromIntent(int status, JsonNode intent, PspOperation operation) {

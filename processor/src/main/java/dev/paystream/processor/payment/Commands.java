@@ -40,13 +40,20 @@ final class Commands {
         p.setCurrentPsp(psp);
         p.setRedrives(0);
         p.setReadBackSentAt(0);
+        p.setCurrentIssuedAt(step.now);
         p.setCommandDeadline(step.now + saga.commandLifetimeMs());
         setDeadline(p, step.now + saga.inflightTimeout().toMillis());
         step.send(currentCommand(p, step.now));
     }
 
+    /**
+     * The awaited command as a copy sends it. Past the resend window after its first issue it is read-only:
+     * the PSP may have forgotten its idempotency key, and the operation sent again could be executed twice.
+     */
     PspCommand currentCommand(PaymentSnapshot p, long now) {
+        long issuedAt = p.getCurrentIssuedAt() > 0 ? p.getCurrentIssuedAt() : p.getCreatedAt();
         return PspCommand.newBuilder()
+                .setReadOnly(now - issuedAt >= saga.resendWindow().toMillis())
                 .setCommandId(p.getCurrentKey())
                 .setPaymentId(p.getPaymentId())
                 .setRoutingKey(p.getAgentId())
@@ -65,6 +72,7 @@ final class Commands {
 
     static void clearCommand(PaymentSnapshot p) {
         p.setReadBackSentAt(0);
+        p.setCurrentIssuedAt(0);
         p.setCurrentOperation(null);
         p.setCurrentKey(null);
         p.setCurrentAmountMinor(0);

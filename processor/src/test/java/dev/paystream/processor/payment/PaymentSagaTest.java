@@ -35,6 +35,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -56,6 +57,8 @@ class PaymentSagaTest {
     private static final Duration INFLIGHT = Duration.ofSeconds(30);
     private static final Duration CAPTURE_WINDOW = Duration.ofHours(1);
     private static final Duration ATTENTION = Duration.ofMinutes(5);
+    /** How long copies of a command may still be sent under its key (the PSP's key retention, less a margin). */
+    private static final Duration RESEND_WINDOW = Duration.ofMinutes(50);
     private static final Duration PAYMENTS_RETENTION = Duration.ofDays(3);
 
     @TempDir
@@ -74,7 +77,7 @@ class PaymentSagaTest {
 
     @BeforeEach
     void setUp() {
-        ProcessorConfig config = ProcessorConfig.fromMap(Map.of(
+        java.util.Map<String, String> settings = new java.util.HashMap<>(Map.of(
                 ProcessorConfig.Setting.STATE_DIR.key, stateDir.toString(),
                 ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, INFLIGHT.toString(),
                 ProcessorConfig.Setting.REDRIVE_MAX.key, "2",
@@ -85,6 +88,8 @@ class PaymentSagaTest {
                 ProcessorConfig.Setting.PAYMENTS_RETENTION.key, PAYMENTS_RETENTION.toString(),
                 ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec(),
                 ProcessorConfig.Setting.RECONCILER_KEYS.key, TestMandates.reconcilerKeySpec()));
+        settings.put(ProcessorConfig.Setting.RESEND_WINDOW.key, RESEND_WINDOW.toString());
+        ProcessorConfig config = ProcessorConfig.fromMap(settings);
         var topology = PaymentsTopology.build(config, topics, serdes,
                 PlainAvroSerdes.serde(PaymentRequest.class).deserializer(), new PipelineMetrics(meters));
         driver = new TopologyTestDriver(topology, PaymentsTopology.streamsProperties(config), Instant.parse("2026-11-21T10:00:00Z"));
@@ -812,6 +817,44 @@ class PaymentSagaTest {
         assertThat(next.getPspIdempotencyKey()).isEqualTo(authorise.getPspIdempotencyKey());
         answer(next, PspOutcome.SUCCEEDED);
         assertThat(states()).containsExactly(PaymentState.AUTHORISED, PaymentState.CAPTURING);
+    }
+
+    @Test
+    void shouldOnlyReadThePspBackOnceTheCommandsKeyMayHaveExpiredThere() {
+        // Given a capture whose outcome stayed unknown: the payment needs attention and reads the PSP back
+        String id = create("o-old-key", 1000, CaptureMethod.AUTOMATIC);
+        answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        PspCommand capture = command(PspOperation.CAPTURE);
+        assertThat(capture.getReadOnly()).isFalse();
+        answer(capture, PspOutcome.UNKNOWN);
+        driver.advanceWallClockTime(Duration.ofSeconds(3));
+        answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
+        driver.advanceWallClockTime(Duration.ofSeconds(5));
+        answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
+        assertThat(snapshot(id).getState()).isEqualTo("NEEDS_ATTENTION");
+        commands.readValuesToList();
+
+        // When read-backs go on, each answered "still unknown", for longer than the resend window
+        List<PspCommand> readBacks = new ArrayList<>();
+        for (int i = 0; i < 14; i++) {
+            driver.advanceWallClockTime(ATTENTION.plusSeconds(1));
+            PspCommand readBack = command(PspOperation.CAPTURE);
+            readBacks.add(readBack);
+            answer(readBack, PspOutcome.UNKNOWN);
+        }
+
+        // Then every copy carries the same key, and those sent after the window only read the object back
+        long firstIssued = capture.getIssuedAt().toEpochMilli();
+        assertThat(readBacks).allSatisfy(c -> assertThat(c.getPspIdempotencyKey()).isEqualTo(capture.getPspIdempotencyKey()));
+        assertThat(readBacks).allSatisfy(c -> assertThat(c.getReadOnly())
+                .as("copy sent %s after the first", Duration.ofMillis(c.getIssuedAt().toEpochMilli() - firstIssued))
+                .isEqualTo(c.getIssuedAt().toEpochMilli() - firstIssued >= RESEND_WINDOW.toMillis()));
+        assertThat(readBacks).filteredOn(PspCommand::getReadOnly).hasSizeGreaterThanOrEqualTo(3);
+        assertThat(readBacks.getFirst().getReadOnly()).isFalse();
+
+        // And a read-only read-back that finds the capture done moves the payment on
+        answer(readBacks.getLast(), PspOutcome.SUCCEEDED);
+        assertThat(states()).endsWith(PaymentState.CAPTURED);
     }
 
     @Test

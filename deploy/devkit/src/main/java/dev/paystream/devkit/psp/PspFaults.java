@@ -21,6 +21,8 @@ import java.util.Set;
  * @param declinedPayees        authorisations to these payees are declined ({@code do_not_honor})
  * @param authorisationValidity how long an uncaptured authorisation lives before the PSP cancels it (7 days at Stripe)
  * @param idempotencyRetention  how long a response is saved under its idempotency key (24 h at Stripe)
+ * @param refundPendingFor      how long a new refund stays {@code pending} before it {@code succeeded} (zero: at once),
+ *                              as refunds to some cards and methods do at Stripe
  */
 public record PspFaults(
         long seed,
@@ -33,7 +35,8 @@ public record PspFaults(
         long declineAboveMinor,
         Set<String> declinedPayees,
         Duration authorisationValidity,
-        Duration idempotencyRetention) {
+        Duration idempotencyRetention,
+        Duration refundPendingFor) {
 
     /** An outage from {@code start} (after the simulator started) lasting {@code length}. */
     public record Window(Duration start, Duration length) {
@@ -56,47 +59,52 @@ public record PspFaults(
     /** A well-behaved PSP: no latency, no faults, Stripe's validity and retention. */
     public static PspFaults none() {
         return new PspFaults(1L, Duration.ZERO, Duration.ZERO, 0, 0, Duration.ofSeconds(1), List.of(), -1, Set.of(),
-                Duration.ofDays(7), Duration.ofHours(24));
+                Duration.ofDays(7), Duration.ofHours(24), Duration.ZERO);
     }
 
     public PspFaults withSeed(long value) {
         return new PspFaults(value, latencyMedian, latencyP99, serverErrorRate, lostResponseRate, lostResponseHold, outages,
-                declineAboveMinor, declinedPayees, authorisationValidity, idempotencyRetention);
+                declineAboveMinor, declinedPayees, authorisationValidity, idempotencyRetention, refundPendingFor);
     }
 
     public PspFaults withLatency(Duration median, Duration p99) {
         return new PspFaults(seed, median, p99, serverErrorRate, lostResponseRate, lostResponseHold, outages,
-                declineAboveMinor, declinedPayees, authorisationValidity, idempotencyRetention);
+                declineAboveMinor, declinedPayees, authorisationValidity, idempotencyRetention, refundPendingFor);
     }
 
     public PspFaults withServerErrors(double rate) {
         return new PspFaults(seed, latencyMedian, latencyP99, rate, lostResponseRate, lostResponseHold, outages,
-                declineAboveMinor, declinedPayees, authorisationValidity, idempotencyRetention);
+                declineAboveMinor, declinedPayees, authorisationValidity, idempotencyRetention, refundPendingFor);
     }
 
     public PspFaults withLostResponses(double rate, Duration hold) {
         return new PspFaults(seed, latencyMedian, latencyP99, serverErrorRate, rate, hold, outages,
-                declineAboveMinor, declinedPayees, authorisationValidity, idempotencyRetention);
+                declineAboveMinor, declinedPayees, authorisationValidity, idempotencyRetention, refundPendingFor);
     }
 
     public PspFaults withOutages(List<Window> windows) {
         return new PspFaults(seed, latencyMedian, latencyP99, serverErrorRate, lostResponseRate, lostResponseHold, windows,
-                declineAboveMinor, declinedPayees, authorisationValidity, idempotencyRetention);
+                declineAboveMinor, declinedPayees, authorisationValidity, idempotencyRetention, refundPendingFor);
     }
 
     public PspFaults withDeclines(long aboveMinor, Set<String> payees) {
         return new PspFaults(seed, latencyMedian, latencyP99, serverErrorRate, lostResponseRate, lostResponseHold, outages,
-                aboveMinor, payees, authorisationValidity, idempotencyRetention);
+                aboveMinor, payees, authorisationValidity, idempotencyRetention, refundPendingFor);
     }
 
     public PspFaults withAuthorisationValidity(Duration validity) {
         return new PspFaults(seed, latencyMedian, latencyP99, serverErrorRate, lostResponseRate, lostResponseHold, outages,
-                declineAboveMinor, declinedPayees, validity, idempotencyRetention);
+                declineAboveMinor, declinedPayees, validity, idempotencyRetention, refundPendingFor);
     }
 
     public PspFaults withIdempotencyRetention(Duration retention) {
         return new PspFaults(seed, latencyMedian, latencyP99, serverErrorRate, lostResponseRate, lostResponseHold, outages,
-                declineAboveMinor, declinedPayees, authorisationValidity, retention);
+                declineAboveMinor, declinedPayees, authorisationValidity, retention, refundPendingFor);
+    }
+
+    public PspFaults withRefundsPendingFor(Duration pending) {
+        return new PspFaults(seed, latencyMedian, latencyP99, serverErrorRate, lostResponseRate, lostResponseHold, outages,
+                declineAboveMinor, declinedPayees, authorisationValidity, idempotencyRetention, pending);
     }
 
     boolean inOutage(Duration sinceStart) {

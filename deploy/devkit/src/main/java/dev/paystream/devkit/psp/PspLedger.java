@@ -68,7 +68,8 @@ public final class PspLedger {
     }
 
     /** One refund of an intent. */
-    public record Refund(String id, String intentId, long amountMinor, String currency, Instant createdAt) {}
+    /** A refund; {@code commandKey}: the caller's {@code metadata[paystream_command]}, if it sent one. */
+    public record Refund(String id, String intentId, long amountMinor, String currency, Instant createdAt, String commandKey) {}
 
     private final Map<String, Intent> intents = new LinkedHashMap<>();
     private final Map<String, List<Intent>> byPayment = new LinkedHashMap<>();
@@ -87,14 +88,14 @@ public final class PspLedger {
         return intent;
     }
 
-    synchronized Refund refund(Intent intent, long amountMinor, Instant now) {
-        Refund r = new Refund("re_" + prefix + Long.toString(ids.incrementAndGet(), 36), intent.id, amountMinor, intent.currency, now);
+    synchronized Refund refund(Intent intent, long amountMinor, Instant now, String commandKey) {
+        Refund r = new Refund("re_" + prefix + Long.toString(ids.incrementAndGet(), 36), intent.id, amountMinor, intent.currency, now, commandKey);
         intent.refunds.add(r);
         intent.refundedMinor += amountMinor;
         return r;
     }
 
-    synchronized Optional<Intent> intent(String id) {
+    public synchronized Optional<Intent> intent(String id) {
         return Optional.ofNullable(intents.get(id));
     }
 

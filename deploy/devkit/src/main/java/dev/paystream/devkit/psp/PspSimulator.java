@@ -391,7 +391,7 @@ public final class PspSimulator implements AutoCloseable {
                 return new Answer(400, error("invalid_request_error", "amount_too_large", null,
                         "Refund amount is greater than the unrefunded amount " + available, "amount"));
             }
-            PspLedger.Refund r = ledger.refund(i, amount, Instant.now());
+            PspLedger.Refund r = ledger.refund(i, amount, Instant.now(), p.get("metadata[paystream_command]"));
             return new Answer(200, refundJson(r));
         });
     }
@@ -462,8 +462,9 @@ public final class PspSimulator implements AutoCloseable {
         m.put("amount", r.amountMinor());
         m.put("currency", r.currency());
         m.put("payment_intent", r.intentId());
-        m.put("status", "succeeded");
+        m.put("status", r.createdAt().plus(faults.get().refundPendingFor()).isAfter(Instant.now()) ? "pending" : "succeeded");
         m.put("created", r.createdAt().getEpochSecond());
+        m.put("metadata", r.commandKey() == null ? Map.of() : Map.of("paystream_command", r.commandKey()));
         return m;
     }
 
