@@ -1,5 +1,6 @@
 package dev.paystream.processor.mandate;
 
+import dev.paystream.processor.avro.DecisionBucket;
 import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.SpendBucket;
 import java.util.ArrayList;
@@ -39,18 +40,26 @@ public final class MandateBooks {
         return (b.getEnd() - b.getStart()) * BUCKETS_PER_PERIOD;
     }
 
-    /** Records a reserving decision: reservation total, velocity and history (payees, amounts). */
-    public static void reserve(MandateBook book, long amount, String payeeId, long now, long keepDecisionsMs, int maxDecisions) {
+    /**
+     * Records a reserving decision: reservation total, velocity count and history (payees, amounts). Constant
+     * size whatever the limits: exact decision times only for the burst rule ({@code burstCount} + 1 within
+     * {@code burstWindowMs}), counts per bucket of the velocity period ({@code velocityPeriodMs}, 0 when the
+     * mandate has no velocity limit) for the velocity limit.
+     */
+    public static void reserve(MandateBook book, long amount, String payeeId, long now, long burstWindowMs, int burstCount,
+                               long velocityPeriodMs) {
         book.setReservedMinor(book.getReservedMinor() + amount);
         book.setOpenReservations(book.getOpenReservations() + 1);
+        countDecisions(book, now, velocityPeriodMs);
         List<Long> decisions = new ArrayList<>();
         for (long t : book.getDecisions()) {
-            if (t > now - keepDecisionsMs) {
+            if (t > now - burstWindowMs) {
                 decisions.add(t);
             }
         }
         decisions.add(now);
-        book.setDecisions(decisions.size() > maxDecisions ? new ArrayList<>(decisions.subList(decisions.size() - maxDecisions, decisions.size())) : decisions);
+        int keep = burstCount + 1;
+        book.setDecisions(decisions.size() > keep ? new ArrayList<>(decisions.subList(decisions.size() - keep, decisions.size())) : decisions);
         List<Long> amounts = new ArrayList<>(book.getRecentAmounts());
         amounts.add(amount);
         book.setRecentAmounts(amounts.size() > HISTORY ? new ArrayList<>(amounts.subList(amounts.size() - HISTORY, amounts.size())) : amounts);
@@ -60,6 +69,62 @@ public final class MandateBooks {
         List<String> p = new ArrayList<>(payees);
         book.setPayees(p.size() > PAYEES ? new ArrayList<>(p.subList(p.size() - PAYEES, p.size())) : p);
         book.setUpdatedAt(now);
+    }
+
+    /** Adds the decision at {@code now} to its bucket, dropping buckets that no longer count (and converting a book written before buckets). */
+    private static void countDecisions(MandateBook book, long now, long periodMs) {
+        List<DecisionBucket> buckets = new ArrayList<>();
+        for (DecisionBucket b : book.getDecisionCounts()) {
+            if (b.getEnd() + periodOf(b) > now) {
+                buckets.add(b);
+            }
+        }
+        if (periodMs > 0) {
+            if (!book.getDecisionsCounted()) {
+                for (long t : book.getDecisions()) {
+                    DecisionBucket legacy = bucketOf(buckets, t, periodMs);
+                    legacy.setCount(legacy.getCount() + 1);
+                }
+            }
+            DecisionBucket into = bucketOf(buckets, now, periodMs);
+            into.setCount(into.getCount() + 1);
+        }
+        book.setDecisionCounts(buckets);
+        book.setDecisionsCounted(true);
+    }
+
+    private static DecisionBucket bucketOf(List<DecisionBucket> buckets, long t, long periodMs) {
+        long size = Math.max(1, Math.ceilDiv(periodMs, BUCKETS_PER_PERIOD));
+        long start = Math.floorDiv(t, size) * size;
+        for (DecisionBucket b : buckets) {
+            if (b.getStart() == start && b.getEnd() == start + size) {
+                return b;
+            }
+        }
+        DecisionBucket b = new DecisionBucket(start, start + size, 0);
+        buckets.add(b);
+        return b;
+    }
+
+    private static long periodOf(DecisionBucket b) {
+        return (b.getEnd() - b.getStart()) * BUCKETS_PER_PERIOD;
+    }
+
+    /**
+     * Reserving decisions that count within {@code periodMs} before {@code now}: every decision of the period,
+     * and at the window's edge perhaps some of the bucket before it (so a velocity limit is never exceeded).
+     */
+    public static long decisionsWithin(MandateBook book, long now, long periodMs) {
+        if (!book.getDecisionsCounted()) {
+            return book.getDecisions().stream().filter(t -> t > now - periodMs).count();
+        }
+        long count = 0;
+        for (DecisionBucket b : book.getDecisionCounts()) {
+            if (b.getEnd() > now - periodMs) {
+                count += b.getCount();
+            }
+        }
+        return count;
     }
 
     /**

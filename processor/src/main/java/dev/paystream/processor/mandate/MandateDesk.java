@@ -65,9 +65,8 @@ public final class MandateDesk {
         long reserved = 0;
         if (verdict.outcome() != PolicyOutcome.REJECT) {
             reserved = check.getAmountMinor();
-            long keep = Math.max(risk.burstWindow().toMillis(), mandate.getVelocityPeriodMs() == null ? 0 : mandate.getVelocityPeriodMs());
-            int max = Math.max(risk.burstCount(), mandate.getVelocityMaxCount() == null ? 0 : mandate.getVelocityMaxCount()) + 1;
-            MandateBooks.reserve(book, reserved, check.getPayeeId(), now, keep, max);
+            long velocityPeriod = mandate.getVelocityMaxCount() == null || mandate.getVelocityPeriodMs() == null ? 0 : mandate.getVelocityPeriodMs();
+            MandateBooks.reserve(book, reserved, check.getPayeeId(), now, risk.burstWindow().toMillis(), risk.burstCount(), velocityPeriod);
             books.put(mandateId, book);
         }
         metrics.policyDecision(verdict.outcome().name());

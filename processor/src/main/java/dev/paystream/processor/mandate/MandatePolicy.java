@@ -67,8 +67,7 @@ public final class MandatePolicy {
                                 : "merchant category " + mcc + " is not among " + m.getAllowedMerchantCategories()));
         }
         if (m.getVelocityMaxCount() != null && m.getVelocityPeriodMs() != null) {
-            long since = now - m.getVelocityPeriodMs();
-            long count = book.getDecisions().stream().filter(t -> t > since).count();
+            long count = MandateBooks.decisionsWithin(book, now, m.getVelocityPeriodMs());
             rules.add(Rules.check("mandate.velocity", (count + 1) + " payments within " + Duration.ofMillis(m.getVelocityPeriodMs()),
                     count + 1 <= m.getVelocityMaxCount(),
                     "payment " + (count + 1) + " within " + Duration.ofMillis(m.getVelocityPeriodMs()) + " exceeds the limit of " + m.getVelocityMaxCount()));

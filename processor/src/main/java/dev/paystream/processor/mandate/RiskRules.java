@@ -33,12 +33,16 @@ public final class RiskRules {
     /** The evaluated rules and their total score. */
     public record Assessment(List<RuleEvaluation> rules, int score) {}
 
+    /** Reserving decisions taken within {@code windowMs} before {@code now} (exact: the book keeps as many as the burst rule needs). */
+    static long recentDecisions(MandateBook book, long now, long windowMs) {
+        return book.getDecisions().stream().filter(t -> t > now - windowMs).count();
+    }
+
     public static Assessment assess(PolicyCheck check, MandateBook book, long now, RiskSettings s) {
         List<RuleEvaluation> rules = new ArrayList<>();
         int score = 0;
 
-        long windowStart = now - s.burstWindow().toMillis();
-        long recent = book.getDecisions().stream().filter(t -> t > windowStart).count();
+        long recent = recentDecisions(book, now, s.burstWindow().toMillis());
         boolean burst = recent + 1 > s.burstCount();
         score += add(rules, BURST, (recent + 1) + " payments within " + s.burstWindow(), burst, s.burstScore(),
                 (recent + 1) + " payments within " + s.burstWindow() + " exceeds the burst limit of " + s.burstCount());
