@@ -102,7 +102,7 @@ public final class PaymentsTopology {
                 topics.mandates().name(),
                 Consumed.with(Serdes.String(), topics.mandates().valueSerde()).withName("mandates-source"),
                 () -> new MandateVersions(metrics));
-        AuthorityGuard authority = new AuthorityGuard(MandateTokens.parseKeys(config.mandateKeys()),
+        AuthorityGuard authority = new AuthorityGuard(MandateTokens.parseKeys(config.effectiveAuthorityKeys()),
                 MandateTokens.parseKeys(config.reconcilerKeys()), config.tokenLeeway().toSeconds());
         MandateGuard guard = new MandateGuard(new MandateTokens.Verifier(MandateTokens.parseKeys(config.mandateKeys()),
                 config.tokenLeeway().toSeconds()));

@@ -46,6 +46,7 @@ public record ProcessorConfig(
         Duration attentionInterval,
         Duration resendWindow,
         String mandateKeys,
+        String authorityKeys,
         String reconcilerKeys,
         Duration tokenLeeway,
         RiskSettings risk,
@@ -53,6 +54,11 @@ public record ProcessorConfig(
         Duration fenceInterval,
         Duration stuckTransactionAfter,
         Map<String, String> streamsOverrides) {
+
+    /** The keys principals' and operators' authority is verified with: {@code paystream.authority.keys}, or the mandate keys when it is blank. */
+    public String effectiveAuthorityKeys() {
+        return authorityKeys == null || authorityKeys.isBlank() ? mandateKeys : authorityKeys;
+    }
 
     /** One documented setting. */
     public enum Setting {
@@ -86,6 +92,7 @@ public record ProcessorConfig(
         RESEND_WINDOW("paystream.payment.resend.window", "PT23H", "How long after a command was first issued its copies (redrives, read-backs) may still be sent to the PSP under its idempotency key. After it they only read the PSP's object back, never send the operation: the PSP may have forgotten the key (24 h at Stripe) and would execute it again. Keep it below the PSP's key retention by more than an attention interval."),
         APPROVAL_TIMEOUT("paystream.approval.timeout", "PT1H", "A payment in PENDING_APPROVAL with no approve or deny for this long goes to EXPIRED; its reservation is released."),
         MANDATE_KEYS("paystream.mandate.keys", "", "Public keys that mandate tokens may be signed with: kid=key,kid=key (Ed25519, URL-safe base64 X.509). Keep an old key id listed until its last token expired."),
+        AUTHORITY_KEYS("paystream.authority.keys", "", "Public keys the ingest service signs principals' and operators' authority with (approve, deny, their cancels and refunds, an operator's resolve): kid=key,… Only the ingest service's own keys belong here, never a principal's token signer. Blank: the mandate keys, with a warning at start (then any key trusted for mandate tokens could sign an operator's refund)."),
         RECONCILER_KEYS("paystream.reconciler.keys", "", "Public keys the reconciler signs its reconcile requests with: kid=key,… (Ed25519, URL-safe base64 X.509). A reconcile request without a valid signature by one of them is refused; principals' and operators' requests are signed by the ingest service's mandate keys."),
         TOKEN_LEEWAY("paystream.mandate.token.leeway", "PT30S", "Clock skew tolerated on a token's iat/exp."),
         FENCE_INTERVAL("paystream.fence.interval", "PT0.5S", "How often an instance checks its consumer group for instances that left it without closing (killed, node lost); their open transaction, which holds every read_committed reader of what they wrote, is aborted then instead of at its timeout (10-20 s after the kill). PT0S: off."),
@@ -173,6 +180,7 @@ public record ProcessorConfig(
                 Duration.parse(v.get(Setting.ATTENTION_INTERVAL.key)),
                 Duration.parse(v.get(Setting.RESEND_WINDOW.key)),
                 v.get(Setting.MANDATE_KEYS.key),
+                v.get(Setting.AUTHORITY_KEYS.key),
                 v.get(Setting.RECONCILER_KEYS.key),
                 Duration.parse(v.get(Setting.TOKEN_LEEWAY.key)),
                 new RiskSettings(

@@ -74,6 +74,10 @@ public final class ProcessorMain implements AutoCloseable {
         if (config.mandateKeys().isBlank()) {
             LOG.warn("paystream.mandate.keys is empty: no mandate token can verify, every agent request will be refused (token.key)");
         }
+        if (config.authorityKeys().isBlank() && !config.mandateKeys().isBlank()) {
+            LOG.warn("paystream.authority.keys is not set: principals' and operators' authority is accepted from every key in "
+                    + "paystream.mandate.keys; set it to the ingest service's own keys so that no mandate-token signer can sign an operator's refund");
+        }
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         registry.config().commonTags("service", "processor");
         new JvmMemoryMetrics().bindTo(registry);

@@ -89,6 +89,7 @@ final class ChaosInstance {
             s.put(ProcessorConfig.Setting.STATE_DIR.key, stateDir().toString());
             s.put(ProcessorConfig.Setting.METRICS_PORT.key, Integer.toString(port));
             s.put(ProcessorConfig.Setting.MANDATE_KEYS.key, ground.mandateKeySpec());
+            s.put(ProcessorConfig.Setting.AUTHORITY_KEYS.key, ground.mandateKeySpec());
             // Robots buying at machine speed: the burst and outlier rules would send them all to a human.
             s.put(ProcessorConfig.Setting.RISK_BURST_COUNT.key, "1000000000");
             s.put(ProcessorConfig.Setting.RISK_OUTLIER_FACTOR.key, "1000000");

@@ -57,6 +57,7 @@ public final class ComposeEnv implements Callable<Integer> {
         }
         Map<String, String> env = new LinkedHashMap<>();
         env.put("PAYSTREAM_MANDATE_KEYS", "ingest-1=" + MandateTokens.encodePublicKey(ingest.getPublic()));
+        env.put("PAYSTREAM_AUTHORITY_KEYS", "ingest-1=" + MandateTokens.encodePublicKey(ingest.getPublic()));
         env.put("PAYSTREAM_INGEST_MANDATE_SIGNING_KEY_ID", "ingest-1");
         env.put("PAYSTREAM_INGEST_MANDATE_SIGNING_KEY", MandateTokens.encodePrivateKey(ingest.getPrivate()));
         env.put("PAYSTREAM_RECONCILER_KEYS", "reconciler-1=" + MandateTokens.encodePublicKey(reconciler.getPublic()));

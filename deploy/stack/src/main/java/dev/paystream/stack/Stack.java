@@ -139,6 +139,7 @@ public final class Stack implements AutoCloseable {
         p.put(ProcessorConfig.Setting.STANDBYS.key, "0");
         p.put(ProcessorConfig.Setting.METRICS_PORT.key, Integer.toString(port(PROCESSOR_PORT)));
         p.put(ProcessorConfig.Setting.MANDATE_KEYS.key, publicKeys);
+        p.put(ProcessorConfig.Setting.AUTHORITY_KEYS.key, publicKeys); // ingest's own key: it signs tokens and authority
         p.put(ProcessorConfig.Setting.RECONCILER_KEYS.key, reconcilerKeys);
         p.putAll(options.overrides());
         processor = new ProcessorMain(ProcessorConfig.fromMap(p));

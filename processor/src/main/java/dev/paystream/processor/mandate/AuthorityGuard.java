@@ -14,7 +14,8 @@ import java.util.Set;
 /**
  * The authority check for requests an agent must not make on its own ({@link AuthorityTokens}): approve and
  * deny need a principal's authority and an operator's refund, cancel or resolve an operator's, both signed
- * with a key of the ingest service ({@code paystream.mandate.keys}); reconcile needs the reconciler's,
+ * with a key of the ingest service ({@code paystream.authority.keys}, never a key trusted only for mandate
+ * tokens); reconcile needs the reconciler's,
  * signed with a key in {@code paystream.reconciler.keys}. The record's own fields (agentId, principalId)
  * are never trusted for this.
  */

@@ -84,7 +84,13 @@ class MandateFlowTest {
 
     @BeforeEach
     void setUp() {
+        start(Map.of());
+    }
+
+    /** Builds the production topology with the test settings and {@code extra}, and grants the test mandate. */
+    private void start(Map<String, String> extra) {
         Map<String, String> settings = new HashMap<>(TestMandates.settings());
+        settings.putAll(extra);
         settings.put(ProcessorConfig.Setting.STATE_DIR.key, stateDir.toString());
         settings.put(ProcessorConfig.Setting.APPROVAL_TIMEOUT.key, APPROVAL_TIMEOUT.toString());
         ProcessorConfig config = ProcessorConfig.fromMap(settings);
@@ -558,6 +564,34 @@ class MandateFlowTest {
         assertThat(refused).extracting(a -> a.getRules().getFirst().getRule())
                 .containsExactly("token.present", "token.signature", "authority.binding", "token.present");
         assertThat(counter("paystream.requests", "type", "approve", "outcome", "not_permitted")).isEqualTo(3.0);
+    }
+
+    @Test
+    void shouldTakeAPrincipalsOrOperatorsAuthorityOnlyFromTheIngestServicesKeys() {
+        // Given a deployment where a principal's own signer is trusted for mandate tokens, but not for authority
+        java.security.KeyPair principalsSigner = MandateTokens.generateKeyPair();
+        driver.close();
+        start(Map.of(ProcessorConfig.Setting.MANDATE_KEYS.key,
+                TestMandates.keySpec() + ",principal-own=" + MandateTokens.encodePublicKey(principalsSigner.getPublic()),
+                "paystream.authority.keys", TestMandates.keySpec()));
+        String id = pendingApproval("own-signer");
+        audit.readValuesToList();
+        AuthorityTokens.Signer own = new AuthorityTokens.Signer("principal-own", principalsSigner.getPrivate());
+
+        // When that signer signs an approval in the principal's name, and an operator's cancel
+        PaymentRequest approval = request("alice-console", id, null, new ApprovePayment(PRINCIPAL, null));
+        own.signed(approval, PRINCIPAL, AuthorityTokens.Role.PRINCIPAL, START);
+        send(approval);
+        PaymentRequest cancel = request("alice-console", id, null, new dev.paystream.schemas.avro.CancelPayment("drained by a prompt"));
+        own.signed(cancel, "ops-mallory", AuthorityTokens.Role.OPERATOR, START);
+        send(cancel);
+
+        // Then neither is taken, and each is audited as not permitted
+        assertThat(state(id)).isEqualTo(PaymentState.PENDING_APPROVAL);
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind).containsExactly(AuditKind.NOT_PERMITTED, AuditKind.NOT_PERMITTED);
+        // while the ingest service's own authority still is
+        asPrincipal(PRINCIPAL, id, new ApprovePayment(PRINCIPAL, null));
+        assertThat(state(id)).isEqualTo(PaymentState.AUTHORISING);
     }
 
     @Test
