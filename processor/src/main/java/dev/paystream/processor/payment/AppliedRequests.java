@@ -1,6 +1,7 @@
 package dev.paystream.processor.payment;
 
 import dev.paystream.schemas.avro.PaymentRequest;
+import dev.paystream.schemas.mandate.AuthorityTokens;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -9,7 +10,10 @@ import java.util.List;
 
 /**
  * The follow-up requests applied to one payment, as kept in its snapshot's {@code appliedRequests}: one
- * entry per applied request, {@code v2:<length of agent id>:<agent id><idempotency key>#<SHA-256 of the body>}.
+ * entry per applied request, {@code v3:<length of agent id>:<agent id><idempotency key>#<SHA-256 of the action
+ * and the body's named fields>} ({@link AuthorityTokens#digest}: a retry decoded by a reader whose schema has
+ * gained a defaulted field hashes alike). Entries written as {@code v2:…} hashed the body's Avro text, which
+ * still matches while the body schemas are unchanged.
  * The identity (agent and key) is compared exactly — the length prefix keeps {@code ("a", "b|c")} apart from
  * {@code ("a|b", "c")} — and the body by its full SHA-256, so "same request" and "key reused with another
  * body" are told apart without a hash prefix or a collision-prone hash.
@@ -23,7 +27,8 @@ final class AppliedRequests {
 
     /** Most follow-up requests applied to one payment; a real payment sees a handful (capture, a few refunds). */
     static final int MAX = 100;
-    private static final String PREFIX = "v2:";
+    private static final String PREFIX = "v3:";
+    private static final String V2 = "v2:";
 
     enum Match { NONE, SAME, CONFLICT }
 
@@ -37,12 +42,13 @@ final class AppliedRequests {
         String identity = identity(request);
         String legacy = request.getAgentId() + "|" + request.getIdempotencyKey() + "|";
         String hash = null;
+        String who = identity.substring(PREFIX.length());
         for (String entry : applied) {
-            if (entry.startsWith(PREFIX)) {
+            if (entry.startsWith(PREFIX) || entry.startsWith(V2)) {
                 int cut = entry.lastIndexOf('#');
-                if (entry.substring(0, cut).equals(identity)) {
-                    hash = hash == null ? bodyHash(request) : hash;
-                    return entry.substring(cut + 1).equals(hash) ? Match.SAME : Match.CONFLICT;
+                if (entry.substring(PREFIX.length(), cut).equals(who)) {
+                    String expected = entry.startsWith(PREFIX) ? (hash = hash == null ? bodyHash(request) : hash) : textHash(request);
+                    return entry.substring(cut + 1).equals(expected) ? Match.SAME : Match.CONFLICT;
                 }
             } else if (entry.startsWith(legacy) && entry.indexOf('|', legacy.length()) < 0) {
                 String legacyHash = Integer.toHexString(request.getBody().toString().hashCode());
@@ -56,10 +62,20 @@ final class AppliedRequests {
         return PREFIX + request.getAgentId().length() + ":" + request.getAgentId() + request.getIdempotencyKey();
     }
 
+    /** The action and the body's named fields: independent of the schema the body was decoded with. */
     private static String bodyHash(PaymentRequest request) {
+        Object body = request.getBody();
+        return sha256(AuthorityTokens.action(body) + "\u001f" + AuthorityTokens.digest(body));
+    }
+
+    /** The {@code v2} hash: of the body's Avro text. */
+    private static String textHash(PaymentRequest request) {
+        return sha256(request.getBody().toString());
+    }
+
+    private static String sha256(String text) {
         try {
-            byte[] digest = MessageDigest.getInstance("SHA-256").digest(request.getBody().toString().getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(digest);
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
