@@ -167,6 +167,16 @@ public final class PaymentsTopology {
                 InternalSchemas.of(type).toArray(org.apache.avro.Schema[]::new));
     }
 
+    /**
+     * As {@link #streamsProperties(ProcessorConfig)}, with the error handlers' dead letters counted in
+     * {@code metrics} (the same meter as the intake's, so that one alert covers every dead letter).
+     */
+    public static Properties streamsProperties(ProcessorConfig config, PipelineMetrics metrics) {
+        Properties p = streamsProperties(config);
+        p.put(dev.paystream.schemas.streams.DeadLetters.COUNTER_CONFIG, (java.util.function.Consumer<String>) metrics::deadLettered);
+        return p;
+    }
+
     /** Kafka Streams settings of the payments application; {@code paystream.streams.*} overrides win. */
     public static Properties streamsProperties(ProcessorConfig config) {
         Properties p = new Properties();

@@ -85,7 +85,7 @@ public final class ProcessorMain implements AutoCloseable {
         PipelineMetrics metrics = new PipelineMetrics(registry);
         Topology topology = PaymentsTopology.build(config, topics, serdes, serdes.anyValueDeserializer(), metrics);
         LOG.info("topology {}", topology.describe());
-        Properties props = PaymentsTopology.streamsProperties(config);
+        Properties props = PaymentsTopology.streamsProperties(config, metrics);
         ops = config.metricsPort() >= 0 ? new OpsServer(config.opsHost(), config.metricsPort(), registry,
                 () -> this.streams == null ? "CREATED" : this.streams.state().name()) : null;
         String advertised = config.applicationServer();

@@ -81,10 +81,17 @@ class OversizedRecordsIT {
             String plainId = PaymentIds.derive(AGENT, "after");
             producer.send(new ProducerRecord<>(topic, plainId.getBytes(StandardCharsets.UTF_8), serializer.serialize(topic, plain))).get();
 
+            // and a PSP result that is not one (dead-lettered by the Streams deserialization handler, not the intake)
+            producer.send(new ProducerRecord<>(topics.pspResults().name(), AGENT.getBytes(StandardCharsets.UTF_8), new byte[] {1, 2, 3})).get();
+
             // Then the garbage is dead-lettered, cut to the budget with its original length named
             await().atMost(Duration.ofSeconds(90)).untilAsserted(() ->
-                    assertThat(TopicReader.all(kit.bootstrapServers(), topics.deadLetters().name(), true)).hasSize(1));
-            ConsumerRecord<String, byte[]> dead = TopicReader.all(kit.bootstrapServers(), topics.deadLetters().name(), true).getFirst();
+                    assertThat(TopicReader.all(kit.bootstrapServers(), topics.deadLetters().name(), true)).hasSize(2));
+            List<ConsumerRecord<String, byte[]>> deadLetters = TopicReader.all(kit.bootstrapServers(), topics.deadLetters().name(), true);
+            assertThat(deadLetters).extracting(r -> text(r.headers().lastHeader(DeadLetterHeaders.SOURCE_TOPIC)))
+                    .containsExactlyInAnyOrder(topic, topics.pspResults().name());
+            ConsumerRecord<String, byte[]> dead = deadLetters.stream()
+                    .filter(r -> topic.equals(text(r.headers().lastHeader(DeadLetterHeaders.SOURCE_TOPIC)))).findFirst().orElseThrow();
             assertThat(dead.value()).hasSize(DeadLetterPayload.MAX_VALUE);
             assertThat(text(dead.headers().lastHeader(DeadLetterPayload.VALUE_BYTES))).isEqualTo("1048400");
             assertThat(text(dead.headers().lastHeader(DeadLetterHeaders.REASON))).isEqualTo("DESERIALIZATION_FAILED");
@@ -94,6 +101,10 @@ class OversizedRecordsIT {
                 assertThat(Arrays.stream(r.headers().toArray()).map(Header::key)).allSatisfy(k -> assertThat(k).startsWith("trace"));
             }
             assertThat(processor.streams().state()).isEqualTo(KafkaStreams.State.RUNNING);
+            // both dead letters counted in the meter the alert reads
+            String scraped = new String(java.net.URI.create("http://127.0.0.1:" + processor.opsPort() + "/metrics").toURL().openStream().readAllBytes(),
+                    StandardCharsets.UTF_8);
+            assertThat(scraped).containsPattern("paystream_dead_letters_total\\{[^}]*reason=\"DESERIALIZATION_FAILED\"[^}]*} 2\\.0");
             assertThat(processor.streams().metadataForLocalThreads()).as("no stream thread was replaced").hasSize(1)
                     .allSatisfy(t -> assertThat(t.threadName()).endsWith("StreamThread-1"));
         }

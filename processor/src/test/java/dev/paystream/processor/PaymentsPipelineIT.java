@@ -355,6 +355,8 @@ class PaymentsPipelineIT {
             }
             assertThat(reasons).containsOnlyKeys("DESERIALIZATION_FAILED", "UNKNOWN_SCHEMA", "FOREIGN_SCHEMA");
             assertThat(reasons.get("FOREIGN_SCHEMA")).contains("dev.paystream.schemas.avro.PaymentEvent");
+            // bytes 1-4 after the magic byte: the content id, big-endian (0x00007fff)
+            assertThat(reasons.get("UNKNOWN_SCHEMA")).startsWith("content id 32767 is not in the registry");
         }
     }
 

@@ -70,9 +70,10 @@ class PaymentsTopologyTest {
                 ProcessorConfig.Setting.STATE_DIR.key, stateDir.toString(),
                 ProcessorConfig.Setting.DEDUP_RETENTION.key, RETENTION.toString(),
                 ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec()));
+        PipelineMetrics metrics = new PipelineMetrics(meters);
         var topology = PaymentsTopology.build(config, topics, serdes,
-                PlainAvroSerdes.serde(PaymentRequest.class).deserializer(), new PipelineMetrics(meters));
-        driver = new TopologyTestDriver(topology, PaymentsTopology.streamsProperties(config), Instant.parse("2026-11-21T10:00:00Z"));
+                PlainAvroSerdes.serde(PaymentRequest.class).deserializer(), metrics);
+        driver = new TopologyTestDriver(topology, PaymentsTopology.streamsProperties(config, metrics), Instant.parse("2026-11-21T10:00:00Z"));
         requests = driver.createInputTopic(topics.paymentRequests().name(), Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
         events = driver.createOutputTopic(topics.paymentEvents().name(), Serdes.String().deserializer(), topics.paymentEvents().valueSerde().deserializer());
         audit = driver.createOutputTopic(topics.audit().name(), Serdes.String().deserializer(), topics.audit().valueSerde().deserializer());
@@ -308,6 +309,18 @@ class PaymentsTopologyTest {
 
         send(create(AGENT, "after-garbage", 100, "USD"));
         assertThat(events.readValuesToList()).as("the pipeline keeps going").hasSize(3);
+    }
+
+    @Test
+    void shouldCountWhatTheStreamsErrorHandlersDeadLetterWithEveryOtherDeadLetter() {
+        // Given a PSP result that cannot be decoded: the Streams deserialization handler, not the intake, dead-letters it
+        driver.createInputTopic(topics.pspResults().name(), Serdes.String().serializer(), Serdes.ByteArray().serializer())
+                .pipeInput("agent-x", new byte[] {1, 2, 3});
+        requests.pipeInput("k".getBytes(StandardCharsets.UTF_8), new byte[] {(byte) 0xde, (byte) 0xad});
+
+        // Then both are counted in the one meter the dead-letter alert reads (the test driver does not forward
+        // the records a deserialization handler returns; a real broker does)
+        assertThat(meters.find("paystream.dead.letters").tag("reason", "DESERIALIZATION_FAILED").counter().count()).isEqualTo(2.0);
     }
 
     @Test

@@ -526,7 +526,7 @@ public final class PspGateway implements AutoCloseable {
         h.add(DeadLetterHeaders.SOURCE_TOPIC, tp.topic().getBytes(StandardCharsets.UTF_8));
         h.add(DeadLetterHeaders.SOURCE_PARTITION, Integer.toString(tp.partition()).getBytes(StandardCharsets.UTF_8));
         h.add(DeadLetterHeaders.SOURCE_OFFSET, Long.toString(e.offset()).getBytes(StandardCharsets.UTF_8));
-        h.add(DeadLetterHeaders.DEAD_LETTERED_AT, Instant.now().toString().getBytes(StandardCharsets.UTF_8));
+        h.add(DeadLetterHeaders.DEAD_LETTERED_AT, Long.toString(System.currentTimeMillis()).getBytes(StandardCharsets.UTF_8));
         byte[] key = bytes(e.keyBuffer());
         byte[] value = bytes(e.valueBuffer());
         try {

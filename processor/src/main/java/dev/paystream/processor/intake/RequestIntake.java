@@ -69,8 +69,12 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
                 deadLetter(record, DeadLetterReason.DESERIALIZATION_FAILED, String.format(
                         "not registry-framed Avro: first byte 0x%02x, expected the magic byte 0x00", value[0]));
             } else {
-                DeadLetterReason reason = isUnknownSchema(e) ? DeadLetterReason.UNKNOWN_SCHEMA : DeadLetterReason.DESERIALIZATION_FAILED;
-                deadLetter(record, reason, describe(e));
+                if (isUnknownSchema(e)) {
+                    String id = value.length >= 5 ? Integer.toUnsignedString(java.nio.ByteBuffer.wrap(value, 1, 4).getInt()) : "(none: too short)";
+                    deadLetter(record, DeadLetterReason.UNKNOWN_SCHEMA, "content id " + id + " is not in the registry: " + describe(e));
+                } else {
+                    deadLetter(record, DeadLetterReason.DESERIALIZATION_FAILED, describe(e));
+                }
             }
             return;
         }

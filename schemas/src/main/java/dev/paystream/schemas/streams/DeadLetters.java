@@ -18,11 +18,24 @@ import org.apache.kafka.streams.errors.ErrorHandlerContext;
  * {@link DeadLetterHeaders} with the reason, a redacted detail and where it came from — the same shape
  * the request intake writes, so one replay tool reads them all.
  */
-final class DeadLetters {
+public final class DeadLetters {
 
     private static final int MAX_DETAIL = 500;
 
     private DeadLetters() {}
+
+    /**
+     * Streams config key of a {@code java.util.function.Consumer<String>} told the reason of every dead letter
+     * the handlers write, so that they are counted with the application's own ({@code paystream_dead_letters_total}).
+     */
+    public static final String COUNTER_CONFIG = "paystream.dead.letters.counter";
+
+    /** The configured dead-letter counter, or one that counts nothing. */
+    @SuppressWarnings("unchecked")
+    static java.util.function.Consumer<String> counter(Map<String, ?> configs) {
+        Object c = configs.get(COUNTER_CONFIG);
+        return c instanceof java.util.function.Consumer<?> consumer ? (java.util.function.Consumer<String>) consumer : reason -> { };
+    }
 
     /** The dead-letter topic the application is configured with ({@code errors.dead.letter.queue.topic.name}). */
     static String topic(Map<String, ?> configs) {

@@ -21,10 +21,12 @@ public class TransientFailDeserializationHandler implements DeserializationExcep
     private static final Logger LOG = LoggerFactory.getLogger(TransientFailDeserializationHandler.class);
 
     private String deadLetterTopic;
+    private java.util.function.Consumer<String> counted = reason -> { };
 
     @Override
     public void configure(Map<String, ?> configs) {
         deadLetterTopic = DeadLetters.topic(configs);
+        counted = DeadLetters.counter(configs);
     }
 
     @Override
@@ -41,6 +43,7 @@ public class TransientFailDeserializationHandler implements DeserializationExcep
             return Response.fail();
         }
         LOG.warn("dead-lettering {}-{}@{} reason={} detail={}", context.topic(), context.partition(), context.offset(), REASON, detail);
+        counted.accept(REASON);
         return Response.resume(List.of(DeadLetters.of(deadLetterTopic, context, record.key(), record.value(), REASON, exception)));
     }
 }

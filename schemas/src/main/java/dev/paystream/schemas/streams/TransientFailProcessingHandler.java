@@ -23,10 +23,12 @@ public class TransientFailProcessingHandler implements ProcessingExceptionHandle
     private static final Logger LOG = LoggerFactory.getLogger(TransientFailProcessingHandler.class);
 
     private String deadLetterTopic;
+    private java.util.function.Consumer<String> counted = reason -> { };
 
     @Override
     public void configure(Map<String, ?> configs) {
         deadLetterTopic = DeadLetters.topic(configs);
+        counted = DeadLetters.counter(configs);
     }
 
     @Override
@@ -43,6 +45,7 @@ public class TransientFailProcessingHandler implements ProcessingExceptionHandle
             return Response.fail();
         }
         LOG.warn("dead-lettering {}-{}@{} reason={} detail={}", context.topic(), context.partition(), context.offset(), REASON, detail);
+        counted.accept(REASON);
         return Response.resume(List.of(DeadLetters.of(deadLetterTopic, context, context.sourceRawKey(), context.sourceRawValue(),
                 REASON, exception)));
     }
