@@ -56,7 +56,8 @@ public final class ChaosCommand {
 
     static final String USAGE = """
             usage: paystream chaos [--payments N] [--agents A] [--kills K] [--processors P] [--rate R] [--duplicates F] [--seed S]
-                                   [--gateways G] [--gateway-outage DURATION] [--processor-setting KEY=VALUE]...
+                                   [--gateways G] [--gateway-outage DURATION] [--psp-key-rotation DURATION]
+                                   [--processor-setting KEY=VALUE]...
                                    [--gateway-setting KEY=VALUE]... [--static-members] [--kill-during-warm-up] [--out FILE]
               Runs processor instances and the PSP gateway as separate processes against one broker and a PSP
               simulator with faults (latency, 5xx, responses lost after processing). While agents send N payments
@@ -83,6 +84,12 @@ public final class ChaosCommand {
                                processors' redrive budget (in-flight timeout PT10S x (2 redrives + 1) = 30 s in this mode,
                                attention read-back every PT60S): payments must go to NEEDS_ATTENTION, not FAILED, nothing
                                may be charged that is not CAPTURED, and every one must be at rest at the end
+              --psp-key-rotation DURATION
+                               also have the PSP refuse the gateways' API key for DURATION (ISO-8601, e.g. PT30S), as after
+                               the key was rolled on the PSP's dashboard before the new one is deployed: every call is
+                               answered 401 api_key_invalid before anything is applied, then the key is accepted again.
+                               No payment may become FAILED for it, none may be charged twice, and the refusals must
+                               really happen (a rotation the PSP never refused is a violation)
               --processor-setting KEY=VALUE
                                a processor setting for every processor instance, repeatable (e.g.
                                paystream.streams.consumer.session.timeout.ms=6000: paystream.streams.* goes to Kafka Streams),
@@ -121,7 +128,7 @@ public final class ChaosCommand {
 
     /** @param gatewayOutage null, or how long the gateway is stopped once (longer than the redrive budget) */
     record Options(int payments, int agents, int kills, int processors, int gateways, int rate, double duplicates, long seed, Duration gatewayOutage,
-                   Map<String, String> processorSettings, Map<String, String> gatewaySettings, boolean staticMembers,
+                   Duration pspKeyRotation, Map<String, String> processorSettings, Map<String, String> gatewaySettings, boolean staticMembers,
                    boolean killDuringWarmUp, Path out) {
 
         /** How long a command is worth redriving before its payment needs attention, in --gateway-outage mode. */
@@ -169,6 +176,7 @@ public final class ChaosCommand {
         double duplicates = 0.10;
         long seed = 7;
         Duration outage = null;
+        Duration keyRotation = null;
         Map<String, String> processorSettings = new LinkedHashMap<>();
         Map<String, String> gatewaySettings = new LinkedHashMap<>();
         boolean staticMembers = false;
@@ -185,6 +193,7 @@ public final class ChaosCommand {
                     case "--duplicates" -> duplicates = Double.parseDouble(args[++i]);
                     case "--seed" -> seed = Long.parseLong(args[++i]);
                     case "--gateway-outage" -> outage = Duration.parse(args[++i]);
+                    case "--psp-key-rotation" -> keyRotation = Duration.parse(args[++i]);
                     case "--gateways" -> gateways = Integer.parseInt(args[++i]);
                     case "--processor-setting" -> setting(args[++i], "--processor-setting", processorSettings);
                     case "--gateway-setting" -> setting(args[++i], "--gateway-setting", gatewaySettings);
@@ -201,6 +210,9 @@ public final class ChaosCommand {
             if (agents < 1 || payments < agents || kills < 0 || processors < 1 || gateways < 1 || rate < 1 || duplicates < 0 || duplicates >= 1) {
                 throw new IllegalArgumentException("--agents must be at least 1, --payments at least --agents, --processors, --gateways and --rate at least 1, --kills not negative, --duplicates in [0, 1)");
             }
+            if (keyRotation != null && (keyRotation.isNegative() || keyRotation.isZero())) {
+                throw new IllegalArgumentException("--psp-key-rotation must be a positive duration");
+            }
             if (outage != null && outage.compareTo(Options.redriveBudget()) <= 0) {
                 throw new IllegalArgumentException("--gateway-outage must be longer than the redrive budget of " + Options.redriveBudget());
             }
@@ -211,7 +223,7 @@ public final class ChaosCommand {
         Path home = Path.of(System.getProperty("paystream.home", ".")).toAbsolutePath();
         Path data = Files.createTempDirectory("paystream-chaos-");
         ChaosCommand chaos = new ChaosCommand(new Options(payments, agents, kills, processors, gateways, rate, duplicates, seed, outage,
-                Map.copyOf(processorSettings), Map.copyOf(gatewaySettings), staticMembers, killDuringWarmUp, json), out, data, home);
+                keyRotation, Map.copyOf(processorSettings), Map.copyOf(gatewaySettings), staticMembers, killDuringWarmUp, json), out, data, home);
         try {
             Map<String, Object> result = chaos.play();
             ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -317,6 +329,9 @@ public final class ChaosCommand {
         schedule.merge((int) (n * 0.55), () -> restartBroker(watchers, brokerRecovery), ChaosCommand::both);
         if (options.gatewayOutage() != null) {
             schedule.merge((int) (n * 0.40), () -> stopGateway(options.gatewayOutage()), ChaosCommand::both);
+        }
+        if (options.pspKeyRotation() != null) {
+            schedule.merge((int) (n * 0.45), () -> rotatePspKey(options.pspKeyRotation()), ChaosCommand::both);
         }
 
         AtomicLong unplannedExits = new AtomicLong();
@@ -474,6 +489,16 @@ public final class ChaosCommand {
      * commands queue up, their payments run out of redrives and need attention, and the gateway comes back
      * to a backlog of commands past their deadline.
      */
+    /** The PSP refuses the gateways' key (401) for {@code refused}, then takes it again. */
+    private void rotatePspKey(Duration refused) {
+        long before = psp.unauthorised();
+        psp.rotateApiKey(pspKey + "-rolled");
+        note("the PSP's API key rolled: every gateway call is refused (401) for %s", refused);
+        Stack.pause(refused);
+        psp.rotateApiKey(pspKey);
+        note("the gateways' key is accepted again (%,d calls refused meanwhile)", psp.unauthorised() - before);
+    }
+
     private void stopGateway(Duration outage) {
         List<ChaosInstance> gateways = gatewayNames().stream().map(instances::get).toList();
         try {
@@ -538,6 +563,8 @@ public final class ChaosCommand {
         Invariants invariants = Invariants.check(kit.bootstrapServers(), topics, psp, distinct, mandates);
         // The outage mode tests what it says only if payments really ran out of redrives while the gateway was down.
         long outageWithoutEffect = options.gatewayOutage() != null && invariants.attention() == 0 ? 1 : 0;
+        // Likewise a key rotation the PSP never refused a call for tested nothing.
+        long rotationWithoutEffect = options.pspKeyRotation() != null && psp.unauthorised() == 0 ? 1 : 0;
         double recoveryMax = recoveries.stream().mapToDouble(Recovery::resumedSeconds).max().orElse(0);
         double caughtUpMax = recoveries.stream().mapToDouble(Recovery::caughtUpSeconds).max().orElse(0);
         boolean unrecovered = recoveries.stream().anyMatch(r -> r.resumedSeconds() < 0 || r.caughtUpSeconds() < 0);
@@ -555,6 +582,11 @@ public final class ChaosCommand {
             result.put("redrive_budget_s", Options.redriveBudget().toSeconds());
             result.put("outage_without_attention", outageWithoutEffect);
         }
+        if (options.pspKeyRotation() != null) {
+            result.put("psp_key_rotation_s", options.pspKeyRotation().toSeconds());
+            result.put("psp_calls_refused_401", psp.unauthorised());
+            result.put("rotation_without_refusals", rotationWithoutEffect);
+        }
         result.put("send_failures", sendFailures);
         result.put("recovery_s_max", Math.round(recoveryMax * 10) / 10.0);
         result.put("caught_up_s_max", Math.round(caughtUpMax * 10) / 10.0);
@@ -566,7 +598,7 @@ public final class ChaosCommand {
         result.put("budget_used_share", invariants.budgetUsedShare());
         result.put("psp", Map.of("requests", psp.requests(), "server_errors", psp.serverErrors(), "lost_responses", psp.lostResponses()));
         result.put("elapsed_s", Math.round(seconds));
-        long violations = invariants.violations() + sendFailures + outageWithoutEffect + (unrecovered ? 1 : 0);
+        long violations = invariants.violations() + sendFailures + outageWithoutEffect + rotationWithoutEffect + (unrecovered ? 1 : 0);
         result.put("violations", violations);
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("processors", options.processors());
@@ -575,6 +607,7 @@ public final class ChaosCommand {
         settings.put("duplicates", options.duplicates());
         settings.put("seed", options.seed());
         settings.put("gateway_outage", options.gatewayOutage() == null ? "none" : options.gatewayOutage().toString());
+        settings.put("psp_key_rotation", options.pspKeyRotation() == null ? "none" : options.pspKeyRotation().toString());
         settings.put("processor_settings", new java.util.TreeMap<>(options.processorSettings()));
         settings.put("gateway_settings", new java.util.TreeMap<>(options.gatewaySettings()));
         settings.put("static_members", options.staticMembers());
@@ -591,6 +624,10 @@ public final class ChaosCommand {
         invariants.print(out);
         if (options.gatewayOutage() != null) {
             Invariants.line(out, "gateway outage sent nothing to NEEDS_ATTENTION", outageWithoutEffect);
+        }
+        if (options.pspKeyRotation() != null) {
+            out.printf("PSP calls refused with 401 during the key rotation: %,d%n", psp.unauthorised());
+            Invariants.line(out, "key rotation the PSP never refused a call for", rotationWithoutEffect);
         }
         invariants.printCharges(out);
         Invariants.line(out, "requests the agents could not send", sendFailures);

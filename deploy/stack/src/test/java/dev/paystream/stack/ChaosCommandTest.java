@@ -34,4 +34,12 @@ class ChaosCommandTest {
         assertThat(run("--help")).isZero();
         assertThat(out.toString(StandardCharsets.UTF_8)).contains("--agents A").contains("hottest task");
     }
+
+    @Test
+    void shouldRefuseAKeyRotationOfNoLengthAndDescribeIt() throws Exception {
+        assertThat(run("--psp-key-rotation", "PT0S")).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("--psp-key-rotation must be a positive duration");
+        assertThat(run("--help")).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("--psp-key-rotation DURATION").contains("401 api_key_invalid");
+    }
 }

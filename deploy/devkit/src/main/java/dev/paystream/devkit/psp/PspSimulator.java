@@ -68,6 +68,7 @@ public final class PspSimulator implements AutoCloseable {
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong lost = new AtomicLong();
     private final AtomicLong serverErrors = new AtomicLong();
+    private final AtomicLong unauthorised = new AtomicLong();
     /** W3C trace id → the calls made in that trace ("POST /v1/…"), for tracing tests; bounded. */
     private final Map<String, List<String>> callsByTrace = new ConcurrentHashMap<>();
     private static final int MAX_TRACES = 200_000;
@@ -148,6 +149,11 @@ public final class PspSimulator implements AutoCloseable {
         LOG.info("psp simulator {} api key rotated", name);
     }
 
+    /** Requests refused with 401 because their API key was not the one the simulator takes. */
+    public long unauthorised() {
+        return unauthorised.get();
+    }
+
     /** Forces an outage (every request gets 503) until called with false. */
     public void outage(boolean on) {
         forcedOutage = on;
@@ -210,6 +216,7 @@ public final class PspSimulator implements AutoCloseable {
             String path = exchange.getRequestURI().getPath();
             recordTrace(exchange.getRequestHeaders().getFirst("traceparent"), method + " " + path);
             if (apiKey != null && !("Bearer " + apiKey).equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
+                unauthorised.incrementAndGet();
                 respond(exchange, new Answer(401, error("invalid_request_error", "api_key_invalid", null, "Invalid API Key provided.", null)), false);
                 return;
             }
