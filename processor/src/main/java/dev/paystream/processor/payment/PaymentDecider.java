@@ -111,12 +111,17 @@ public final class PaymentDecider {
     }
 
     /**
-     * When {@code p}'s timer is due, 0 for none: its own (a deadline, a stray void's next attempt) or, for a
-     * payment at rest for good, its purge ({@link Retention}).
+     * When {@code p}'s timer is due, 0 for none: a deadline or a stray void's next attempt. A payment at rest
+     * for good has none: its purge ({@link #purgeAt}) is found by a sweep of the store, so that the in-memory
+     * timer index holds the payments that may still move, not every payment kept for the retention.
      */
     public long timerOf(PaymentSnapshot p) {
-        long armed = Commands.armedAt(p);
-        return armed > 0 ? armed : retention.purgeAt(p);
+        return Commands.armedAt(p);
+    }
+
+    /** When {@code p} is to be purged from the store, 0 while it may still move ({@link Retention}). */
+    public long purgeAt(PaymentSnapshot p) {
+        return retention.purgeAt(p);
     }
 
     /** A PSP result (or the gateway's dispatched notice) for {@code result.getPaymentId()}. */

@@ -59,6 +59,9 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
      */
     public static final String DEADLINE_INDEX = "payments-deadline-index";
     private static final int TIMER_BATCH = 5_000;
+    /** How often the purge sweep runs, and how many stored payments it looks at each time (resuming where it stopped). */
+    static final Duration PURGE_SWEEP_INTERVAL = Duration.ofMinutes(1);
+    static final int PURGE_SWEEP_BATCH = 20_000;
     private static final byte[] NOTHING = new byte[0];
     private static final Logger LOG = LoggerFactory.getLogger(PaymentProcessor.class);
 
@@ -87,6 +90,39 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         this.mandates = context.getStateStore(MandateDesk.MANDATES);
         rebuildTimers();
         context.schedule(timerInterval, PunctuationType.WALL_CLOCK_TIME, this::fireTimers);
+        context.schedule(PURGE_SWEEP_INTERVAL, PunctuationType.WALL_CLOCK_TIME, this::sweepPurges);
+    }
+
+    /** Where the purge sweep goes on from (the last payment id it looked at), null to start from the first. */
+    private String sweepFrom;
+
+    /**
+     * Purges payments at rest for good whose retention has passed: {@value #PURGE_SWEEP_BATCH} stored payments
+     * a minute, resuming after the last one looked at, so a task holding a million payments goes through them
+     * in under an hour without a long pause, and the heap holds no entry for them meanwhile.
+     */
+    private void sweepPurges(long now) {
+        List<PaymentSnapshot> due = new ArrayList<>();
+        int looked = 0;
+        String last = null;
+        try (KeyValueIterator<String, PaymentSnapshot> it = sweepFrom == null ? payments.all() : payments.range(sweepFrom, null)) {
+            while (it.hasNext() && looked < PURGE_SWEEP_BATCH) {
+                var kv = it.next();
+                if (kv.key.equals(sweepFrom)) {
+                    continue;
+                }
+                looked++;
+                last = kv.key;
+                long at = decider.purgeAt(kv.value);
+                if (at > 0 && at <= now) {
+                    due.add(kv.value);
+                }
+            }
+            sweepFrom = it.hasNext() ? last : null;
+        }
+        for (PaymentSnapshot p : due) {
+            write(p.getPaymentId(), p, decider.onTimer(p, agentBooks(), now), null);
+        }
     }
 
     /**

@@ -296,6 +296,30 @@ class PaymentSagaTest {
     }
 
     @Test
+    void shouldHoldNoTimerInMemoryForPaymentsAtRestForGood() {
+        // Given many payments that ended for good (declined), kept for the retention
+        for (int i = 0; i < 8; i++) {
+            create("o-rest-" + i, 1000, CaptureMethod.AUTOMATIC);
+            PspCommand authorise = command(PspOperation.AUTHORISE);
+            results.pipeInput(authorise.getPaymentId(), result(authorise, PspOutcome.DECLINED, "primary", null, "do_not_honor"));
+        }
+        assertThat(states()).filteredOn(s -> s == PaymentState.DECLINED).hasSize(8);
+
+        // Then the in-memory timer index holds none of them: their purge is found by a sweep of the store,
+        // so the heap does not grow with 400 days of payments
+        org.apache.kafka.streams.state.KeyValueStore<org.apache.kafka.common.utils.Bytes, byte[]> index =
+                driver.getKeyValueStore(PaymentProcessor.DEADLINE_INDEX);
+        long entries = 0;
+        try (var it = index.all()) {
+            while (it.hasNext()) {
+                it.next();
+                entries++;
+            }
+        }
+        assertThat(entries).isZero();
+    }
+
+    @Test
     void shouldPurgeAPaymentAtRestForGoodAfterTheRetentionWithATombstone() {
         TestOutputTopic<String, byte[]> changelog = driver.createOutputTopic(
                 PaymentsTopology.streamsProperties(ProcessorConfig.fromMap(Map.of())).getProperty("application.id") + "-"
