@@ -227,6 +227,19 @@ public final class PaymentDecider {
                     List.of());
             return;
         }
+        // Only an agent that proves who it is gets a payment stored under its id and key. A create without a
+        // token, with a forged one or with another agent's is refused with an audit record and nothing else:
+        // stored, it would squat the agent's idempotency key (its own create would be answered with the forgery)
+        // and be kept, attributed to that agent, for the retention.
+        MandateGuard.Result token = guard.create(request.getMandateToken(), request.getAgentId(), create.getMandateId(), now);
+        if (!token.passed() && UNAUTHENTICATED.contains(token.failedRule())) {
+            step.audit(null, request, AuditKind.NOT_PERMITTED, "REFUSED",
+                    "create refused, nothing stored: the sender is not shown to be " + request.getAgentId() + " (" + token.why() + ")",
+                    token.rules());
+            metrics.tokenRefused(token.failedRule());
+            metrics.request("create", "not_permitted");
+            return;
+        }
         PaymentSnapshot p = PaymentSnapshot.newBuilder()
                 .setPaymentId(paymentId)
                 .setAgentId(request.getAgentId())
@@ -253,7 +266,6 @@ public final class PaymentDecider {
             metrics.request("create", "rejected");
         } else {
             step.apply(p, Trigger.VALIDATION_PASSED, null, request);
-            MandateGuard.Result token = guard.create(request.getMandateToken(), request.getAgentId(), create.getMandateId(), now);
             if (!token.passed()) {
                 String why = "rejected: " + token.why();
                 step.apply(p, Trigger.POLICY_REJECTED, why, request);
@@ -271,6 +283,14 @@ public final class PaymentDecider {
         }
         step.store(p);
     }
+
+    /**
+     * Token rules whose failure means the sender did not prove it is the agent it names: no token, one that is
+     * not a well-formed token of a trusted key, or one issued to another agent. (An expired token or one for
+     * an older mandate version was issued to the sender: such a create is a REJECTED payment of its own.)
+     */
+    private static final java.util.Set<String> UNAUTHENTICATED = java.util.Set.of("token.present", "token.format", "token.type",
+            "token.algorithm", "token.key", "token.signature", "token.claims", "token.agent");
 
     private static PolicyCheck policyCheck(CreatePayment create, dev.paystream.schemas.mandate.MandateTokens.Claims claims) {
         DecisionContext ctx = create.getDecisionContext();

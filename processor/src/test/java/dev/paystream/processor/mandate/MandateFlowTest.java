@@ -229,18 +229,47 @@ class MandateFlowTest {
         assertThat(reserved()).isEqualTo(2_500L);
     }
 
+    /** A create refused because its sender did not prove who it is: an audit record, and nothing stored or on the ledger. */
+    private AuditRecord refusedUnauthenticated(String id, String rule) {
+        assertThat(stored(id)).as("nothing stored under the agent's id and key").isNull();
+        assertThat(events.isEmpty()).as("no ledger event for a payment nobody proved").isTrue();
+        AuditRecord a = audit.readValue();
+        assertThat(a.getKind()).isEqualTo(AuditKind.NOT_PERMITTED);
+        assertThat(a.getOutcome()).isEqualTo("REFUSED");
+        assertThat(a.getPaymentId()).isEqualTo(id);
+        assertThat(rule(a, rule).getResult()).isEqualTo(RuleResult.FAIL);
+        assertThat(a.getDetail()).contains(rule);
+        assertThat(commands.isEmpty()).isTrue();
+        assertThat(reserved()).isZero();
+        return a;
+    }
+
+    private PaymentSnapshot stored(String id) {
+        KeyValueStore<String, PaymentSnapshot> store = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
+        return store.get(id);
+    }
+
     @Test
-    void shouldRejectAForgedTokenWithAnAuditRecord() {
+    void shouldRefuseAForgedTokenWithAnAuditRecordAndStoreNothing() {
         MandateTokens.Signer forger = new MandateTokens.Signer(TestMandates.KEY_ID, MandateTokens.generateKeyPair().getPrivate());
         String id = create("forged", 1_000, forger.sign(PRINCIPAL, AGENT, MANDATE, 1, TestMandates.FROM, 86_400 * 365));
 
-        assertThat(state(id)).isEqualTo(PaymentState.REJECTED);
-        AuditRecord a = decision();
-        assertThat(a.getOutcome()).isEqualTo("REJECTED");
-        assertThat(rule(a, "token.signature").getResult()).isEqualTo(RuleResult.FAIL);
-        assertThat(a.getDetail()).contains("token.signature");
-        assertThat(commands.isEmpty()).isTrue();
-        assertThat(reserved()).isZero();
+        refusedUnauthenticated(id, "token.signature");
+    }
+
+    @Test
+    void shouldLetTheAgentsOwnCreateThroughAfterSomeoneElseCreatedUnderItsIdAndKey() {
+        // Given another writer of the request topic creating "as" this agent, with the key the agent will use
+        String squatted = create("order-42", 99_000, null);
+        refusedUnauthenticated(squatted, "token.present");
+
+        // When the agent itself creates with that key
+        String id = create("order-42", 1_000, token());
+
+        // Then its payment is created, not answered with the forgery's
+        assertThat(id).isEqualTo(squatted);
+        assertThat(state(id)).isEqualTo(PaymentState.AUTHORISING);
+        assertThat(stored(id).getAmountMinor()).isEqualTo(1_000L);
     }
 
     @Test
@@ -255,13 +284,11 @@ class MandateFlowTest {
     }
 
     @Test
-    void shouldRejectATokenIssuedToAnotherAgentWithAnAuditRecord() {
+    void shouldRefuseATokenIssuedToAnotherAgentWithAnAuditRecordAndStoreNothing() {
         String othersToken = TestMandates.signer().sign(PRINCIPAL, "agent-thief-victim", MANDATE, 1, TestMandates.FROM, 86_400 * 365);
         String id = create("wrong-agent", 1_000, othersToken);
 
-        assertThat(state(id)).isEqualTo(PaymentState.REJECTED);
-        AuditRecord a = decision();
-        assertThat(rule(a, "token.agent").getResult()).isEqualTo(RuleResult.FAIL);
+        AuditRecord a = refusedUnauthenticated(id, "token.agent");
         assertThat(rule(a, "token.agent").getDetail()).isEqualTo("the token was issued to agent-thief-victim, not to " + AGENT);
     }
 
@@ -282,10 +309,9 @@ class MandateFlowTest {
     }
 
     @Test
-    void shouldRejectARequestWithoutAToken() {
+    void shouldRefuseACreateWithoutATokenAndStoreNothing() {
         String id = create("no-token", 1_000, null);
-        assertThat(state(id)).isEqualTo(PaymentState.REJECTED);
-        assertThat(rule(decision(), "token.present").getResult()).isEqualTo(RuleResult.FAIL);
+        refusedUnauthenticated(id, "token.present");
     }
 
     // ---- revocation -----------------------------------------------------------------------------------
