@@ -166,6 +166,39 @@ class IngestIT {
     }
 
     @Test
+    void shouldTellOneOfTwoCallersOfTwoIngestInstancesThatTheirCreateWasAReplay() throws Exception {
+        // Given two ingest instances (replicas behind a load balancer) and one create sent to both at once
+        try (io.micronaut.runtime.server.EmbeddedServer other = stack.anotherIngest()) {
+            Api second = new Api("http://127.0.0.1:" + other.getPort());
+            for (int round = 0; round < 5; round++) {
+                String key = "two-ingests-r" + round + "_" + UUID.randomUUID();
+                String body = payment(700 + round, "merchant-two", "automatic", token);
+                CountDownLatch gate = new CountDownLatch(1);
+                List<Future<Api.Response>> calls = new ArrayList<>();
+                try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+                    for (Api target : List.of(api, second)) {
+                        calls.add(pool.submit(() -> {
+                            gate.await();
+                            return target.post("/v1/payments", AGENT, key, body);
+                        }));
+                    }
+                    gate.countDown();
+                    List<Api.Response> answers = new ArrayList<>();
+                    for (Future<Api.Response> f : calls) {
+                        answers.add(f.get(90, java.util.concurrent.TimeUnit.SECONDS));
+                    }
+                    // Then one payment, and exactly one caller is told it created it; the other is told it replayed
+                    assertThat(answers).allSatisfy(r -> assertThat(r.status()).as(r.text()).isEqualTo(201));
+                    assertThat(answers).extracting(r -> r.json().path("id").asText()).containsOnly(PaymentIds.derive("agent-1", key));
+                    assertThat(answers).extracting(r -> r.header(IngestCore.REPLAYED)).as("Idempotent-Replayed of both answers")
+                            .containsExactlyInAnyOrder(null, "true");
+                }
+            }
+            assertThat(second.violations).isEmpty();
+        }
+    }
+
+    @Test
     void shouldRefuseTheSameKeyWithADifferentRequestWith422AndProduceNothing() {
         String key = "conflict-" + UUID.randomUUID();
         String id = PaymentIds.derive("agent-1", key);

@@ -41,6 +41,7 @@ final class IngestStack implements AutoCloseable {
     final dev.paystream.schemas.TopicCatalog topics;
     final ApplicationContext context;
     private final Deque<AutoCloseable> closers = new ArrayDeque<>();
+    private Map<String, Object> ingestProps;
 
     IngestStack(DevKit kit, Path work, Map<String, Object> ingestOverrides) throws Exception {
         topics = new dev.paystream.schemas.TopicCatalog(prefix, new dev.paystream.schemas.RegistrySerdes(kit.registryUrl(), true));
@@ -93,6 +94,7 @@ final class IngestStack implements AutoCloseable {
         props.put(IngestConfig.Setting.SIGNING_KEY_ID.key, KEY_ID);
         props.put(IngestConfig.Setting.SIGNING_KEY.key, MandateTokens.encodePrivateKey(keys.getPrivate()));
         props.putAll(ingestOverrides);
+        ingestProps = Map.copyOf(props);
         server = ApplicationContext.run(EmbeddedServer.class, props);
         context = server.getApplicationContext();
         closers.push(server);
@@ -105,6 +107,13 @@ final class IngestStack implements AutoCloseable {
             entries.add(id + "=" + ApiKeys.hash("key-" + id));
         }
         return String.join(",", entries);
+    }
+
+    /** Another ingest instance in front of the same pipeline, as a second replica behind a load balancer. Close it. */
+    EmbeddedServer anotherIngest() throws InterruptedException {
+        EmbeddedServer other = ApplicationContext.run(EmbeddedServer.class, ingestProps);
+        other.getApplicationContext().getBean(dev.paystream.ingest.status.StatusWaiter.class).awaitReady(java.time.Duration.ofMinutes(1));
+        return other;
     }
 
     String baseUrl() {

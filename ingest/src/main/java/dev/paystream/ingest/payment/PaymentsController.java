@@ -85,14 +85,14 @@ public class PaymentsController {
                     .setPaymentId(paymentId).setMandateToken(create.mandateToken()).setSubmittedAt(Instant.now())
                     .setBody(create.body()).build();
             String traceparent = IngestCore.traceparent(http);
-            CompletableFuture<StatusWaiter.Signal> first = Settlement.watch(core.waiter(), paymentId, request.getRequestId(), 0);
+            StatusWaiter.Subscription signals = Settlement.watch(core.waiter(), paymentId, request.getRequestId(), 0);
             try {
                 core.produce(producer, requestTopic, paymentId, RequestRedaction.redact(request), traceparent);
             } catch (RuntimeException e) {
-                first.cancel(false);
+                signals.close();
                 throw e;
             }
-            Settlement.Outcome outcome = Settlement.await(core.waiter(), core.processor(), paymentId, request.getRequestId(), first,
+            Settlement.Outcome outcome = Settlement.await(core.processor(), paymentId, request.getRequestId(), signals,
                     System.nanoTime() + core.responseWait(http).toNanos());
             return answer(outcome, paymentId, key, fingerprint, 201, traceparent);
         });
@@ -205,17 +205,17 @@ public class PaymentsController {
                     .setRequestId(UUID.randomUUID().toString()).setAgentId(caller.id()).setIdempotencyKey(key)
                     .setPaymentId(paymentId).setPaymentAgentId(before.path("agentId").asText()).setMandateToken(token).setSubmittedAt(Instant.now()).setBody(avroBody).build();
             String traceparent = IngestCore.traceparent(http);
-            CompletableFuture<StatusWaiter.Signal> first = Settlement.watch(core.waiter(), paymentId, request.getRequestId(),
+            StatusWaiter.Subscription signals = Settlement.watch(core.waiter(), paymentId, request.getRequestId(),
                     before.path("sequence").asLong());
             PaymentRequest out = RequestRedaction.redact(request);
             try {
                 core.produce(producer, requestTopic, paymentId, caller.role() == Caller.Role.AGENT ? out : core.withAuthority(out, caller),
                         traceparent);
             } catch (RuntimeException e) {
-                first.cancel(false);
+                signals.close();
                 throw e;
             }
-            Settlement.Outcome outcome = Settlement.await(core.waiter(), core.processor(), paymentId, request.getRequestId(), first,
+            Settlement.Outcome outcome = Settlement.await(core.processor(), paymentId, request.getRequestId(), signals,
                     System.nanoTime() + core.responseWait(http).toNanos());
             return answer(outcome, paymentId, key, null, 200, traceparent);
         });

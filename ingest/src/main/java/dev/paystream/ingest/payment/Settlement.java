@@ -5,10 +5,6 @@ import dev.paystream.ingest.status.ProcessorClient;
 import dev.paystream.ingest.status.StatusWaiter;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Predicate;
 
 /**
@@ -32,9 +28,12 @@ final class Settlement {
 
     private Settlement() {}
 
-    /** Registers interest before the request is produced, so that no signal can slip past. */
-    static CompletableFuture<StatusWaiter.Signal> watch(StatusWaiter waiter, String paymentId, String requestId, long afterSequence) {
-        return waiter.await(paymentId, wanted(requestId, afterSequence));
+    /**
+     * Subscribes to the payment's signals before the request is produced, so that no signal can slip past:
+     * one subscription for the whole wait, not a chain of one-shot waits with gaps between them.
+     */
+    static StatusWaiter.Subscription watch(StatusWaiter waiter, String paymentId, String requestId, long afterSequence) {
+        return waiter.subscribe(paymentId, wanted(requestId, afterSequence));
     }
 
     private static Predicate<StatusWaiter.Signal> wanted(String requestId, long afterSequence) {
@@ -45,10 +44,16 @@ final class Settlement {
         };
     }
 
-    static Outcome await(StatusWaiter waiter, ProcessorClient processor, String paymentId, String requestId,
-                         CompletableFuture<StatusWaiter.Signal> first, long deadlineNanos) {
-        CompletableFuture<StatusWaiter.Signal> next = first;
-        try {
+    /**
+     * Waits on {@code signals} (closed on return) until the request's effect is known or the deadline passes.
+     * Events count only from the first one this request caused: a transition caused by another request (the
+     * same create sent at once through another ingest instance) is not this request's answer — that one is the
+     * processor's replay or refusal, an audit record naming this request.
+     */
+    static Outcome await(ProcessorClient processor, String paymentId, String requestId, StatusWaiter.Subscription signals,
+                         long deadlineNanos) {
+        boolean ours = false;
+        try (signals) {
             while (true) {
                 long left = deadlineNanos - System.nanoTime();
                 if (left <= 0) {
@@ -56,21 +61,23 @@ final class Settlement {
                 }
                 StatusWaiter.Signal s;
                 try {
-                    s = next.get(left, TimeUnit.NANOSECONDS);
-                } catch (TimeoutException e) {
-                    return new Outcome.Moving(processor.payment(paymentId));
-                } catch (ExecutionException e) {
-                    throw new IllegalStateException(e.getCause());
+                    s = signals.next(left);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     return new Outcome.Moving(Optional.empty());
+                }
+                if (s == null) {
+                    return new Outcome.Moving(processor.payment(paymentId));
                 }
                 switch (s) {
                     case StatusWaiter.Signal.Audit a -> {
                         return new Outcome.Answered(a, processor.payment(paymentId));
                     }
                     case StatusWaiter.Signal.Event e -> {
-                        next = waiter.await(paymentId, wanted(requestId, e.sequence()));
+                        ours = ours || requestId.equals(e.requestId());
+                        if (!ours) {
+                            continue;
+                        }
                         Optional<JsonNode> view = processor.payment(paymentId);
                         if (view.isPresent() && view.get().path("sequence").asLong() >= e.sequence()
                                 && PaymentJson.resting(view.get().path("state").asText())) {
@@ -79,8 +86,6 @@ final class Settlement {
                     }
                 }
             }
-        } finally {
-            next.cancel(false);
         }
     }
 }

@@ -39,14 +39,16 @@ public final class StatusWaiter implements AutoCloseable {
     /** Something that happened to a payment. */
     public sealed interface Signal {
         String paymentId();
-        record Event(String paymentId, long sequence, String toState) implements Signal {}
+        /** A ledger event; {@code requestId}: the request that caused it, null for a PSP result or a timer. */
+        record Event(String paymentId, long sequence, String toState, String requestId) implements Signal {}
         record Audit(String paymentId, String requestId, String kind, String outcome, String detail) implements Signal {}
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(StatusWaiter.class);
     private static final Duration REASSIGN_EVERY = Duration.ofSeconds(30);
 
-    private record Waiter(Predicate<Signal> wanted, CompletableFuture<Signal> done) {}
+    /** What a registration wants, and where its signals go. */
+    private record Waiter(Predicate<Signal> wanted, java.util.function.Consumer<Signal> sink) {}
 
     private final Map<String, List<Waiter>> waiters = new ConcurrentHashMap<>();
     private final KafkaConsumer<String, byte[]> consumer;
@@ -90,13 +92,53 @@ public final class StatusWaiter implements AutoCloseable {
      * the returned future (or let it complete) to deregister.
      */
     public CompletableFuture<Signal> await(String paymentId, Predicate<Signal> wanted) {
-        Waiter w = new Waiter(wanted, new CompletableFuture<>());
+        CompletableFuture<Signal> done = new CompletableFuture<>();
+        Waiter w = register(paymentId, new Waiter(wanted, done::complete));
+        done.whenComplete((s, e) -> deregister(paymentId, w));
+        return done;
+    }
+
+    /**
+     * Every signal about {@code paymentId} that {@code wanted} accepts, in the order read, from now until the
+     * subscription is closed: unlike a chain of {@link #await} calls, none is missed between two of them.
+     */
+    public Subscription subscribe(String paymentId, Predicate<Signal> wanted) {
+        java.util.concurrent.LinkedBlockingQueue<Signal> queue = new java.util.concurrent.LinkedBlockingQueue<>();
+        Waiter w = register(paymentId, new Waiter(wanted, queue::add));
+        return new Subscription(queue, () -> deregister(paymentId, w));
+    }
+
+    /** Signals of one {@link #subscribe} call. */
+    public static final class Subscription implements AutoCloseable {
+        private final java.util.concurrent.BlockingQueue<Signal> queue;
+        private final Runnable close;
+
+        private Subscription(java.util.concurrent.BlockingQueue<Signal> queue, Runnable close) {
+            this.queue = queue;
+            this.close = close;
+        }
+
+        /** The next signal, or null if none came within {@code timeoutNanos}. */
+        public Signal next(long timeoutNanos) throws InterruptedException {
+            return queue.poll(Math.max(0, timeoutNanos), TimeUnit.NANOSECONDS);
+        }
+
+        @Override
+        public void close() {
+            close.run();
+        }
+    }
+
+    private Waiter register(String paymentId, Waiter w) {
         waiters.computeIfAbsent(paymentId, k -> new CopyOnWriteArrayList<>()).add(w);
-        w.done().whenComplete((s, e) -> waiters.computeIfPresent(paymentId, (k, list) -> {
+        return w;
+    }
+
+    private void deregister(String paymentId, Waiter w) {
+        waiters.computeIfPresent(paymentId, (k, list) -> {
             list.remove(w);
             return list.isEmpty() ? null : list;
-        }));
-        return w.done();
+        });
     }
 
     private void run() {
@@ -154,7 +196,7 @@ public final class StatusWaiter implements AutoCloseable {
         try {
             if (r.topic().equals(eventsTopic)) {
                 PaymentEvent e = events.deserialize(r.topic(), r.headers(), r.value());
-                s = new Signal.Event(e.getPaymentId(), e.getSequence(), e.getToState().name());
+                s = new Signal.Event(e.getPaymentId(), e.getSequence(), e.getToState().name(), e.getRequestId());
             } else {
                 AuditRecord a = audits.deserialize(r.topic(), r.headers(), r.value());
                 s = new Signal.Audit(a.getPaymentId(), a.getRequestId(), a.getKind().name(), a.getOutcome(), a.getDetail());
@@ -167,7 +209,7 @@ public final class StatusWaiter implements AutoCloseable {
         if (list != null) {
             for (Waiter w : list) {
                 if (w.wanted().test(s)) {
-                    w.done().complete(s);
+                    w.sink().accept(s);
                 }
             }
         }
