@@ -65,6 +65,12 @@ class PspSagaIT {
             PaymentState.FAILED, PaymentState.VOIDED, PaymentState.REJECTED);
     private static final long DECLINE_ABOVE = 90_000;
     private static final int AGENTS = 20;
+    /** A redrive budget of 2 s × (1 + 1) and a read-back every 3 s: payments need attention soon after a PSP stops answering. */
+    private static final Map<String, String> SHORT_REDRIVE_BUDGET = Map.of(
+            ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, "PT2S",
+            ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT0.5S",
+            ProcessorConfig.Setting.REDRIVE_MAX.key, "1",
+            ProcessorConfig.Setting.ATTENTION_INTERVAL.key, "PT3S");
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path work;
@@ -346,11 +352,7 @@ class PspSagaIT {
         try (World w = new World(kit); Ledger ledger = new Ledger(w)) {
             PspSimulator primary = w.psp("primary", PspFaults.none().withLatency(Duration.ofMillis(2), Duration.ofMillis(20)));
             // A redrive budget of 2 s × (1 + 1): the gateway is down for far longer than that.
-            w.processor(Map.of(
-                    ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, "PT2S",
-                    ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT0.5S",
-                    ProcessorConfig.Setting.REDRIVE_MAX.key, "1",
-                    ProcessorConfig.Setting.ATTENTION_INTERVAL.key, "PT3S"));
+            w.processor(SHORT_REDRIVE_BUDGET);
             Map<String, String> settings = w.gatewaySettings(primary);
             ProcessorProcess gateway = w.gatewayProcess(settings, "gateway-up");
             List<String> before = w.send(50, 7);
@@ -396,11 +398,7 @@ class PspSagaIT {
         try (World w = new World(kit); Ledger ledger = new Ledger(w)) {
             PspSimulator primary = PspSimulator.start("primary", PspFaults.none().withLatency(Duration.ofMillis(2), Duration.ofMillis(20)), "sk_test_old");
             w.closers.add(primary);
-            w.processor(Map.of(
-                    ProcessorConfig.Setting.INFLIGHT_TIMEOUT.key, "PT2S",
-                    ProcessorConfig.Setting.REDRIVE_BACKOFF.key, "PT0.5S",
-                    ProcessorConfig.Setting.REDRIVE_MAX.key, "1",
-                    ProcessorConfig.Setting.ATTENTION_INTERVAL.key, "PT3S"));
+            w.processor(SHORT_REDRIVE_BUDGET);
             Map<String, String> settings = w.gatewaySettings(primary);
             GatewayMain oldKey = new GatewayMain(GatewayConfig.fromMap(settings, Map.of("primary", "sk_test_old")));
             w.closers.add(oldKey);
