@@ -339,10 +339,10 @@ class PaymentSagaTest {
         changelog.readRecordsToList();
         states();
 
-        // When the retention passes, and a little more
+        // When the retention passes, and a purge sweep comes by
         driver.advanceWallClockTime(PAYMENTS_RETENTION.minusMinutes(1));
         assertThat(snapshot(declined)).as("kept until the retention has passed").isNotNull();
-        driver.advanceWallClockTime(Duration.ofMinutes(2));
+        driver.advanceWallClockTime(PaymentProcessor.PURGE_SWEEP_INTERVAL.plusMinutes(1));
 
         // Then the terminal ones are gone, with a tombstone on the changelog; the captured one (refundable) stays
         assertThat(snapshot(declined)).isNull();
