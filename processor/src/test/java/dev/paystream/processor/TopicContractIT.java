@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * schema is found, and that schemas are registered with references.
  */
 @ExtendWith(DevKitExtension.class)
+@Timeout(120)
 class TopicContractIT {
 
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
