@@ -340,7 +340,7 @@ public final class ChaosCommand {
             while (supervising.get()) {
                 for (ChaosInstance instance : instances.values()) {
                     try {
-                        if (instance.restartIfExited(() -> note("%s exited by itself; restarting it", instance.name))) {
+                        if (instance.restartIfExited(() -> note("%s exited by itself; restarting it. %s", instance.name, instance.exitReport()))) {
                             unplannedExits.incrementAndGet();
                         }
                     } catch (IOException e) {

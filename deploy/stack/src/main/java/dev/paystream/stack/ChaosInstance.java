@@ -129,6 +129,11 @@ final class ChaosInstance {
         return child != null && child.alive();
     }
 
+    /** Why the current process exited: exit code, first logged error, last lines. */
+    synchronized String exitReport() {
+        return child == null ? name + " never started" : child.exitReport();
+    }
+
     /** As an orchestrator would: an instance that exited by itself is started again. */
     synchronized boolean restartIfExited(Runnable onRestart) throws IOException {
         if (child == null || child.alive() || held) {

@@ -306,9 +306,13 @@ public final class ScaleOutCommand implements Callable<Integer> {
                     sampling.set(false);
                     sampler.join(10_000);
                     watches.values().forEach(this::sample);
-                    long exited = watches.values().stream()
-                            .filter(w -> w.instance.startedNanos() > 0 && w.stoppedAtNanos < 0 && !w.instance.alive()).count()
-                            + (gateway.alive() ? 0 : 1);
+                    List<ChaosInstance> gone = new ArrayList<>(watches.values().stream()
+                            .filter(w -> w.instance.startedNanos() > 0 && w.stoppedAtNanos < 0 && !w.instance.alive()).map(w -> w.instance).toList());
+                    if (!gateway.alive()) {
+                        gone.add(gateway);
+                    }
+                    gone.forEach(i -> note("%s", i.exitReport()));
+                    long exited = gone.size();
                     Invariants invariants = Invariants.check(kit.bootstrapServers(), topics, psp, sent, workload.mandates());
                     return report(steps, watches, ledger, sentAt, stepOf, invariants, next, sendFailures.get(), exited);
                 }

@@ -400,6 +400,27 @@ public final class Stack implements AutoCloseable {
             }
         }
 
+        /**
+         * Why a process that exited by itself did so: its exit code, the first error its log recorded (with the
+         * exception lines under it) and the log's last lines.
+         */
+        String exitReport() {
+            StringBuilder out = new StringBuilder(name + " exited with " + (process.isAlive() ? "(still running)" : process.exitValue()));
+            try {
+                List<String> lines = Files.readAllLines(log);
+                for (int i = 0; i < lines.size(); i++) {
+                    if (lines.get(i).contains(" ERROR ") || lines.get(i).contains("\"level\":\"ERROR\"")) {
+                        out.append("; first error in ").append(log).append(":\n");
+                        lines.subList(i, Math.min(lines.size(), i + 15)).forEach(l -> out.append("  ").append(l).append('\n'));
+                        break;
+                    }
+                }
+            } catch (IOException e) {
+                out.append("; log unreadable: ").append(e);
+            }
+            return out.append("last lines:\n").append(tail()).toString();
+        }
+
         @Override
         public void close() {
             process.destroy();
