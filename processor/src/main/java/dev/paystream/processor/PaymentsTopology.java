@@ -9,7 +9,6 @@ import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.intake.IntakeResult;
 import dev.paystream.processor.intake.RequestIntake;
 import dev.paystream.processor.ops.PipelineMetrics;
-import dev.paystream.processor.payment.Outbound;
 import dev.paystream.processor.payment.PaymentProcessor;
 import dev.paystream.processor.payment.Retention;
 import dev.paystream.schemas.InternalAvroSerde;
@@ -21,6 +20,8 @@ import org.apache.avro.specific.SpecificRecord;
 import java.util.Properties;
 import dev.paystream.schemas.streams.TransientFailDeserializationHandler;
 import dev.paystream.schemas.streams.TransientFailProcessingHandler;
+import dev.paystream.processor.payment.EncodedOutput;
+import dev.paystream.processor.payment.StepEncoder;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KeyValue;
@@ -67,6 +68,12 @@ import org.apache.kafka.streams.state.Stores;
 public final class PaymentsTopology {
 
     public static final String REPARTITION_NAME = "payment-requests-by-agent-id";
+    /**
+     * The two nodes that decide a record before writing anything, so that a failure in them can dead-letter it
+     * ({@link dev.paystream.schemas.streams.DeadLetters#RECORD_NODES_CONFIG}); a failure anywhere else fails the step.
+     */
+    static final String INTAKE_NODE = "request-intake";
+    static final String PROCESSOR_NODE = "payment-processor";
 
     private PaymentsTopology() {}
 
@@ -116,10 +123,13 @@ public final class PaymentsTopology {
                 config.redriveBackoff(), config.captureWindow(), config.timerInterval(), config.approvalTimeout(),
                 config.attentionInterval(), config.resendWindow());
 
+        StepEncoder encoder = new StepEncoder(topics, internal(serdes, PaymentSnapshot.class).serializer(),
+                internal(serdes, MandateBook.class).serializer());
+
         KStream<String, IntakeResult> intake = builder
                 .stream(topics.paymentRequests().name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray())
                         .withName("payment-requests-source"))
-                .process(() -> new RequestIntake(requestDecoder, metrics), Named.as("request-intake"));
+                .process(() -> new RequestIntake(requestDecoder, metrics), Named.as(INTAKE_NODE));
 
         intake.split(Named.as("intake-"))
                 .branch((k, v) -> v instanceof IntakeResult.DeadLettered, Branched.withConsumer(dead -> dead
@@ -140,21 +150,22 @@ public final class PaymentsTopology {
                         .mapValues(v -> (SpecificRecord) v, Named.as("request-as-input"))
                         .merge(results, Named.as("requests-and-results"))
                         .process(() -> new PaymentProcessor(new Retention(config.dedupRetention(), config.paymentsRetention()), saga, guard, authority,
-                                        config.risk(), metrics),
-                                Named.as("payment-processor"),
+                                        config.risk(), metrics, encoder),
+                                Named.as(PROCESSOR_NODE),
                                 PaymentProcessor.PAYMENTS_STORE, PaymentProcessor.DEADLINE_INDEX, MandateDesk.BOOKS)
+                        // The processor encodes every output before it writes any part of a step: the sinks write bytes.
                         .split(Named.as("outbound-"))
-                        .branch((k, v) -> v instanceof Outbound.Event, Branched.withConsumer(s -> s
-                                .mapValues(v -> ((Outbound.Event) v).value(), Named.as("event-unwrap"))
-                                .to(topics.paymentEvents().name(), Produced.with(Serdes.String(), topics.paymentEvents().valueSerde())
+                        .branch((k, v) -> v.kind() == EncodedOutput.Kind.EVENT, Branched.withConsumer(s -> s
+                                .mapValues(EncodedOutput::value, Named.as("event-unwrap"))
+                                .to(topics.paymentEvents().name(), Produced.with(Serdes.String(), Serdes.ByteArray())
                                         .withName("payment-events-sink")), "event"))
-                        .branch((k, v) -> v instanceof Outbound.Audit, Branched.withConsumer(s -> s
-                                .mapValues(v -> ((Outbound.Audit) v).value(), Named.as("audit-unwrap"))
-                                .to(topics.audit().name(), Produced.with(Serdes.String(), topics.audit().valueSerde())
+                        .branch((k, v) -> v.kind() == EncodedOutput.Kind.AUDIT, Branched.withConsumer(s -> s
+                                .mapValues(EncodedOutput::value, Named.as("audit-unwrap"))
+                                .to(topics.audit().name(), Produced.with(Serdes.String(), Serdes.ByteArray())
                                         .withName("audit-sink")), "audit"))
-                        .branch((k, v) -> v instanceof Outbound.Command, Branched.withConsumer(s -> s
-                                .mapValues(v -> ((Outbound.Command) v).value(), Named.as("command-unwrap"))
-                                .to(topics.pspCommands().name(), Produced.with(Serdes.String(), topics.pspCommands().valueSerde())
+                        .branch((k, v) -> v.kind() == EncodedOutput.Kind.COMMAND, Branched.withConsumer(s -> s
+                                .mapValues(EncodedOutput::value, Named.as("command-unwrap"))
+                                .to(topics.pspCommands().name(), Produced.with(Serdes.String(), Serdes.ByteArray())
                                         .withName("psp-commands-sink")), "command"))
                         .noDefaultBranch(), "accepted"));
 
@@ -212,6 +223,8 @@ public final class PaymentsTopology {
         // A defect in one record must not stop the pipeline: it goes to the dead-letter topic (KIP-1034)
         // with the exception in its headers, and processing continues.
         p.put(StreamsConfig.PROCESSING_EXCEPTION_HANDLER_CLASS_CONFIG, TransientFailProcessingHandler.class.getName());
+        // ... but only a failure at a node that has written nothing yet; anywhere else the step fails and aborts.
+        p.put(dev.paystream.schemas.streams.DeadLetters.RECORD_NODES_CONFIG, INTAKE_NODE + "," + PROCESSOR_NODE);
         p.put(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG, TopicCatalog.deadLettersName(config.topicPrefix()));
         // An undecodable PSP result is dead-lettered too (the request source reads bytes and classifies itself).
         p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, TransientFailDeserializationHandler.class.getName());

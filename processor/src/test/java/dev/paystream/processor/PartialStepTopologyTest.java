@@ -26,6 +26,16 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import dev.paystream.schemas.DeadLetterHeaders;
+import dev.paystream.schemas.SerdeFactory;
+import dev.paystream.schemas.avro.PspOperation;
+import dev.paystream.schemas.avro.PspOutcome;
+import dev.paystream.schemas.avro.PspResult;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
@@ -59,7 +69,30 @@ class PartialStepTopologyTest {
     private TestOutputTopic<String, AuditRecord> audit;
     private TestOutputTopic<String, PspCommand> commands;
     private final PlainAvroSerdes serdes = new PlainAvroSerdes();
-    private final TopicCatalog topics = new TopicCatalog("", serdes);
+    /** While at least 1, the ledger event serializer counts down and throws when it reaches 0: a sink that rejects one event. */
+    private final AtomicInteger eventsUntilRejected = new AtomicInteger();
+    private final TopicCatalog topics = new TopicCatalog("", new SerdeFactory() {
+        @Override
+        @SuppressWarnings("unchecked")
+        public <T extends SpecificRecord> Serde<T> valueSerde(Class<T> type) {
+            Serde<T> plain = serdes.valueSerde(type);
+            if (type != PaymentEvent.class) {
+                return plain;
+            }
+            Serializer<T> rejecting = new Serializer<>() {
+                @Override
+                public byte[] serialize(String topic, T data) {
+                    if (eventsUntilRejected.get() > 0 && eventsUntilRejected.decrementAndGet() == 0) {
+                        throw new SerializationException("injected: the registry refuses this event's schema (HTTP 409)");
+                    }
+                    return plain.serializer().serialize(topic, data);
+                }
+            };
+            return Serdes.serdeFrom(rejecting, plain.deserializer());
+        }
+    });
+    private TestOutputTopic<byte[], byte[]> deadLetters;
+    private TestInputTopic<String, PspResult> results;
 
     /** A registry whose "paystream.requests{type=create,outcome=applied}" counter throws while armed. */
     private final class FailingRegistry extends SimpleMeterRegistry {
@@ -91,6 +124,8 @@ class PartialStepTopologyTest {
         events = driver.createOutputTopic(topics.paymentEvents().name(), Serdes.String().deserializer(), topics.paymentEvents().valueSerde().deserializer());
         audit = driver.createOutputTopic(topics.audit().name(), Serdes.String().deserializer(), topics.audit().valueSerde().deserializer());
         commands = driver.createOutputTopic(topics.pspCommands().name(), Serdes.String().deserializer(), topics.pspCommands().valueSerde().deserializer());
+        deadLetters = driver.createOutputTopic(topics.deadLetters().name(), Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer());
+        results = driver.createInputTopic(topics.pspResults().name(), Serdes.String().serializer(), topics.pspResults().valueSerde().serializer());
         TestInputTopic<String, Mandate> mandates = driver.createInputTopic(topics.mandates().name(), Serdes.String().serializer(),
                 topics.mandates().valueSerde().serializer());
         Mandate m = TestMandates.open(AGENT, "EUR");
@@ -137,5 +172,69 @@ class PartialStepTopologyTest {
         assertThat(payments.get(id).getState()).isEqualTo(PaymentState.AUTHORISING.name());
         assertThat(payments.get(id).getReservedMinor()).isEqualTo(2500L);
         assertThat(books.get(mandateId).getReservedMinor()).isEqualTo(2500L);
+    }
+
+    @Test
+    void shouldWriteNothingOfAStepOneOfWhoseEventsTheSinkCannotEncodeAndDeadLetterItsInput() {
+        String id = PaymentIds.derive(AGENT, "order-sink");
+        String mandateId = TestMandates.mandateIdFor(AGENT, "EUR");
+
+        // Given a sink that rejects the second event of the next step (a schema the registry refuses)
+        eventsUntilRejected.set(2);
+        send(PaymentsTopologyTest.create(AGENT, "order-sink", 2500, "EUR"));
+
+        // Then the step is not half written: no event, no command, no audit, no payment, no reservation
+        assertThat(events.readValuesToList()).as("no event of a step that could not be written").isEmpty();
+        assertThat(commands.readValuesToList()).as("no PSP command of a step whose ledger event was lost").isEmpty();
+        assertThat(audit.readValuesToList()).as("no audit record of a step that could not be written").isEmpty();
+        KeyValueStore<String, PaymentSnapshot> payments = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
+        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateDesk.BOOKS);
+        assertThat(payments.get(id)).as("no payment stored by a step that could not be written").isNull();
+        assertThat(books.get(mandateId) == null || books.get(mandateId).getReservedMinor() == 0).as("nothing reserved").isTrue();
+        // and the request is in the dead-letter topic, once, with the reason
+        var dead = deadLetters.readRecordsToList();
+        assertThat(dead).hasSize(1);
+        assertThat(new String(dead.get(0).headers().lastHeader(DeadLetterHeaders.REASON).value(), StandardCharsets.UTF_8))
+                .isEqualTo("PROCESSING_ERROR");
+
+        // When the sink accepts events again, the agent's retry makes the payment once
+        send(PaymentsTopologyTest.create(AGENT, "order-sink", 2500, "EUR"));
+        assertThat(events.readValuesToList()).extracting(PaymentEvent::getToState)
+                .containsExactly(PaymentState.INITIATED, PaymentState.VALIDATED, PaymentState.AUTHORISING);
+        assertThat(commands.readValuesToList()).hasSize(1);
+        assertThat(payments.get(id).getReservedMinor()).isEqualTo(2500L);
+    }
+
+    @Test
+    void shouldNeitherAuditNorVoidAStrayAuthorisationItCannotStore() {
+        // Given an authorised payment
+        send(PaymentsTopologyTest.create(AGENT, "order-stray", 2500, "EUR"));
+        PspCommand authorise = commands.readValue();
+        results.pipeInput(AGENT, result(authorise.getCommandId(), authorise, "pi_ours"));
+        String id = authorise.getPaymentId();
+        KeyValueStore<String, PaymentSnapshot> payments = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
+        PaymentSnapshot before = payments.get(id);
+        assertThat(before.getPspReference()).isEqualTo("pi_ours");
+        commands.readValuesToList();
+        audit.readValuesToList();
+        events.readValuesToList();
+
+        // When a success of another authorisation of it arrives without a PSP reference (nothing to void by)
+        results.pipeInput(AGENT, result(id + ":authorise:other", authorise, null));
+
+        // Then nothing of that step is written: no VOID command or audit record without the stored stray void behind them
+        assertThat(commands.readValuesToList()).as("a void the payment does not track").isEmpty();
+        assertThat(audit.readValuesToList()).as("an audit record of a step that was not stored").isEmpty();
+        assertThat(payments.get(id)).as("the payment as it was").isEqualTo(before);
+        assertThat(deadLetters.readRecordsToList()).as("the result, dead-lettered").hasSize(1);
+    }
+
+    private static PspResult result(String commandId, PspCommand c, String reference) {
+        return PspResult.newBuilder()
+                .setCommandId(commandId).setPaymentId(c.getPaymentId()).setOperation(PspOperation.AUTHORISE).setOutcome(PspOutcome.SUCCEEDED)
+                .setPsp(c.getPsp() == null ? "primary" : c.getPsp()).setPspReference(reference).setAmount(c.getAmount())
+                .setDeclineCode(null).setMessage(null).setAttempts(1).setCompletedAt(Instant.parse("2026-12-02T10:00:01Z"))
+                .setDispatched(false)
+                .build();
     }
 }

@@ -488,6 +488,7 @@ class KubernetesManifestsTest {
         PipelineMetrics p = new PipelineMetrics(registry);
         p.intakeAccepted();
         p.deadLettered("MISSING_FIELD");
+        p.unwritableStep("timer");
         p.transition("CAPTURING", "CAPTURED");
         p.paymentFailed("capture_unknown");
         p.paymentNeedsAttention("CAPTURE");

@@ -56,6 +56,14 @@ public final class PipelineMetrics {
         counter("paystream.dead.letters", "Records sent to the dead-letter topic", "reason", reason).increment();
     }
 
+    /**
+     * A step that could not be encoded, so nothing of it was written: {@code input} is request or result (the
+     * record was dead-lettered) or timer (the payment's timer stays due and is tried again).
+     */
+    public void unwritableStep(String input) {
+        counter("paystream.steps.unwritable", "Steps of the payments processor that could not be encoded and wrote nothing", "input", input).increment();
+    }
+
     /** A request's outcome: applied, replayed, conflict, refused, rejected, unknown_payment, not_permitted. */
     public void request(String type, String outcome) {
         counter("paystream.requests", "Requests by type and outcome", "type", type, "outcome", outcome).increment();

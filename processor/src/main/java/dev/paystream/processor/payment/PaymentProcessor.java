@@ -21,7 +21,12 @@ import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.utils.Bytes;
+import dev.paystream.schemas.registry.RegistryFailures;
+import dev.paystream.schemas.streams.IncompleteStepException;
 import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.errors.TaskCorruptedException;
+import org.apache.kafka.streams.errors.TaskMigratedException;
+import org.apache.kafka.streams.errors.internals.FailedProcessingException;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -38,10 +43,11 @@ import org.slf4j.LoggerFactory;
  * gateway with the agent id the command carries, with the same partition count), so one task holds an
  * agent's idempotency scope, its payments and its mandates' budgets. For each record, and for each timer
  * that comes due, it loads the payment's snapshot and the agent's books, asks the {@link PaymentDecider},
- * and writes the whole {@link PaymentDecider.Decision}: the outputs first, then the stores. When the
- * decider throws nothing has been written, and the processing exception handler dead-letters the record
- * (or fails the task for a transient error): under exactly_once_v2 the store updates, the outputs and the
- * input offset commit in one transaction, so a payment's state change and its budget change are one step.
+ * and writes the whole {@link PaymentDecider.Decision} (see {@link #write}): everything encoded first, then
+ * the stores, then the outputs. When the decider throws or a value cannot be encoded nothing has been
+ * written, and the processing exception handler dead-letters the record (or fails the step for a transient
+ * error); a failure once writing began fails the step. Under exactly_once_v2 the store updates, the outputs
+ * and the input offset commit in one transaction, so a payment's state change and its budget change are one step.
  *
  * <p>Stores: {@value #PAYMENTS_STORE} (payment id → {@link PaymentSnapshot}: the current state, last
  * sequence, the create's fingerprint for idempotency, the open reservation and the payment's timer) and
@@ -50,7 +56,7 @@ import org.slf4j.LoggerFactory;
  * logging it cost four changelog records per payment); it reads the global mandates table. Payment ids
  * come from the record values; every output is keyed by payment id and carries the input's trace context.
  */
-public final class PaymentProcessor implements Processor<String, SpecificRecord, String, Outbound> {
+public final class PaymentProcessor implements Processor<String, SpecificRecord, String, EncodedOutput> {
 
     public static final String PAYMENTS_STORE = "payments-store";
     /**
@@ -72,21 +78,23 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
     private final PaymentDecider decider;
     private final Duration timerInterval;
     private final PipelineMetrics metrics;
-    private ProcessorContext<String, Outbound> context;
+    private final StepEncoder encoder;
+    private ProcessorContext<String, EncodedOutput> context;
     private KeyValueStore<String, PaymentSnapshot> payments;
     private KeyValueStore<Bytes, byte[]> deadlines;
     private KeyValueStore<String, MandateBook> books;
     private KeyValueStore<String, ValueAndTimestamp<Mandate>> mandates;
 
     public PaymentProcessor(Retention retention, SagaSettings saga, MandateGuard guard, AuthorityGuard authority, RiskSettings risk,
-                            PipelineMetrics metrics) {
+                            PipelineMetrics metrics, StepEncoder encoder) {
         this.decider = new PaymentDecider(retention, saga, guard, authority, risk, metrics);
+        this.encoder = encoder;
         this.timerInterval = saga.timerInterval();
         this.metrics = metrics;
     }
 
     @Override
-    public void init(ProcessorContext<String, Outbound> context) {
+    public void init(ProcessorContext<String, EncodedOutput> context) {
         this.context = context;
         this.payments = context.getStateStore(PAYMENTS_STORE);
         this.deadlines = context.getStateStore(DEADLINE_INDEX);
@@ -125,7 +133,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             sweepFrom = it.hasNext() ? last : null;
         }
         for (PaymentSnapshot p : due) {
-            write(p.getPaymentId(), p, decider.onTimer(p, agentBooks(), now), null);
+            timerStep(p, now);
         }
     }
 
@@ -187,32 +195,78 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
      * Writes one decision: its records (with the input's trace context, or a new trace for a timer), then the
      * payment, its timer's place in the index, and the books.
      */
+    /**
+     * Writes a decision in two phases. First everything is encoded: the outputs with their topics' serializers,
+     * the snapshot and books with their stores'. A value that cannot be encoded throws
+     * {@link UnwritableStepException} while nothing is written (the record is dead-lettered; a timer stays due).
+     * Then the stores and the outputs: a failure there (a store, a sink) is an {@link IncompleteStepException},
+     * which fails the step, so that the transaction aborts and no half of it is committed.
+     */
     private void write(String paymentId, PaymentSnapshot before, PaymentDecider.Decision d, Record<String, SpecificRecord> input) {
-        long now = context.currentSystemTimeMs();
-        for (PaymentDecider.Output o : d.outputs()) {
-            Headers headers = TraceHeaders.childOf(input == null ? new RecordHeaders() : input.headers());
-            context.forward(new Record<>(o.key(), o.value(), input == null ? now : input.timestamp(), headers));
-        }
-        if (d.purge()) {
-            // Deleting from the logged store writes the tombstone that purges the payment from its changelog too.
-            payments.delete(paymentId);
-            if (before != null && decider.timerOf(before) > 0) {
-                deadlines.delete(deadlineKey(decider.timerOf(before), paymentId));
+        long timestamp = input == null ? context.currentSystemTimeMs() : input.timestamp();
+        List<Record<String, EncodedOutput>> outputs = new ArrayList<>(d.outputs().size());
+        try {
+            for (PaymentDecider.Output o : d.outputs()) {
+                Headers headers = TraceHeaders.childOf(input == null ? new RecordHeaders() : input.headers());
+                outputs.add(new Record<>(o.key(), encoder.encode(o.value(), headers), timestamp, headers));
             }
-        } else if (d.payment() != null) {
-            payments.put(paymentId, d.payment());
-            long was = before == null ? 0 : decider.timerOf(before);
-            long is = decider.timerOf(d.payment());
-            if (was != is) {
-                if (was > 0) {
-                    deadlines.delete(deadlineKey(was, paymentId));
+            if (!d.purge() && d.payment() != null) {
+                encoder.checkSnapshot(d.payment());
+            }
+            d.books().values().forEach(encoder::checkBook);
+        } catch (RuntimeException e) {
+            if (RegistryFailures.isTransient(e)) {
+                throw e; // the registry did not answer: the handler fails the step and it is tried again
+            }
+            metrics.unwritableStep(input == null ? "timer" : input.value() instanceof PspResult ? "result" : "request");
+            throw new UnwritableStepException("the step of payment " + paymentId + " cannot be encoded; nothing of it was written", e);
+        }
+        try {
+            if (d.purge()) {
+                // Deleting from the logged store writes the tombstone that purges the payment from its changelog too.
+                payments.delete(paymentId);
+                if (before != null && decider.timerOf(before) > 0) {
+                    deadlines.delete(deadlineKey(decider.timerOf(before), paymentId));
                 }
-                if (is > 0) {
-                    deadlines.put(deadlineKey(is, paymentId), NOTHING);
+            } else if (d.payment() != null) {
+                payments.put(paymentId, d.payment());
+                long was = before == null ? 0 : decider.timerOf(before);
+                long is = decider.timerOf(d.payment());
+                if (was != is) {
+                    if (was > 0) {
+                        deadlines.delete(deadlineKey(was, paymentId));
+                    }
+                    if (is > 0) {
+                        deadlines.put(deadlineKey(is, paymentId), NOTHING);
+                    }
                 }
             }
+            d.books().forEach(books::put);
+            outputs.forEach(context::forward);
+        } catch (FailedProcessingException | TaskMigratedException | TaskCorruptedException e) {
+            throw e; // a downstream node has failed the step already, or the task is moving: Kafka Streams' own
+        } catch (RuntimeException e) {
+            throw new IncompleteStepException("the step of payment " + paymentId + " failed part-way through its writes", e);
         }
-        d.books().forEach(books::put);
+    }
+
+    /** A decision that cannot be encoded: nothing of it was written. */
+    static final class UnwritableStepException extends RuntimeException {
+        UnwritableStepException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * A payment's timer step. One that cannot be encoded writes nothing and leaves the timer due (tried again
+     * at the next interval, counted and alerted on) without holding up the other payments' timers.
+     */
+    private void timerStep(PaymentSnapshot p, long now) {
+        try {
+            write(p.getPaymentId(), p, decider.onTimer(p, agentBooks(), now), null);
+        } catch (UnwritableStepException e) {
+            LOG.error("timer step of payment {} cannot be written; it stays due: {}", p.getPaymentId(), e.getCause().toString());
+        }
     }
 
     static Bytes deadlineKey(long at, String paymentId) {
@@ -241,7 +295,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             if (p == null || decider.timerOf(p) != at) {
                 deadlines.delete(d.key);
             } else {
-                write(d.value, p, decider.onTimer(p, agentBooks(), now), null);
+                timerStep(p, now);
             }
         }
         metrics.timersOverdue(oldest < 0 ? 0 : now - oldest);

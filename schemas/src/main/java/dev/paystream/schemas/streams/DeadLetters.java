@@ -30,6 +30,24 @@ public final class DeadLetters {
      */
     public static final String COUNTER_CONFIG = "paystream.dead.letters.counter";
 
+    /**
+     * Streams config key: the comma-separated processor nodes whose failures are about the record and leave
+     * nothing written (each decides a record before it writes anything). A failure at any other node (a sink,
+     * a node downstream of one that has already written) fails the step instead of dead-lettering the record,
+     * so that no step is committed half done. Unset: every node's failures are dead-lettered.
+     */
+    public static final String RECORD_NODES_CONFIG = "paystream.dead.letters.record.nodes";
+
+    /** The configured record nodes, or null when every node counts as one. */
+    static java.util.Set<String> recordNodes(Map<String, ?> configs) {
+        Object n = configs.get(RECORD_NODES_CONFIG);
+        if (n == null || n.toString().isBlank()) {
+            return null;
+        }
+        return java.util.Arrays.stream(n.toString().split(",")).map(String::trim).filter(x -> !x.isEmpty())
+                .collect(java.util.stream.Collectors.toUnmodifiableSet());
+    }
+
     /** The configured dead-letter counter, or one that counts nothing. */
     @SuppressWarnings("unchecked")
     static java.util.function.Consumer<String> counter(Map<String, ?> configs) {

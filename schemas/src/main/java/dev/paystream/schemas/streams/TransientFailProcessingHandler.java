@@ -15,7 +15,12 @@ import org.slf4j.LoggerFactory;
  * the transaction aborts and the record is processed again by a replaced stream thread; it is never
  * dead-lettered. Every other error is about the record: it goes to the dead-letter topic as Paystream
  * writes dead letters (reason {@code PROCESSING_ERROR}, redacted detail and source, original bytes with
- * card numbers masked) and processing continues.
+ * card numbers masked) and processing continues — but only where skipping the record skips all of it: at a
+ * node named in {@link DeadLetters#RECORD_NODES_CONFIG} (when set), and never for an
+ * {@link IncompleteStepException}. Kafka Streams asks this handler at the node that threw, and a resumed
+ * step goes on and commits whatever the nodes upstream of it already wrote; so a failure at a sink, or
+ * after a step began writing, fails the step: the transaction aborts, nothing of it is committed, and the
+ * record is processed again on a replaced stream thread.
  */
 public class TransientFailProcessingHandler implements ProcessingExceptionHandler {
 
@@ -24,11 +29,13 @@ public class TransientFailProcessingHandler implements ProcessingExceptionHandle
 
     private String deadLetterTopic;
     private java.util.function.Consumer<String> counted = reason -> { };
+    private java.util.Set<String> recordNodes;
 
     @Override
     public void configure(Map<String, ?> configs) {
         deadLetterTopic = DeadLetters.topic(configs);
         counted = DeadLetters.counter(configs);
+        recordNodes = DeadLetters.recordNodes(configs);
     }
 
     @Override
@@ -39,6 +46,13 @@ public class TransientFailProcessingHandler implements ProcessingExceptionHandle
             return Response.fail();
         }
         String detail = DeadLetters.detail(exception, context.processorNodeId());
+        if (exception instanceof IncompleteStepException
+                || (recordNodes != null && !recordNodes.contains(context.processorNodeId()))) {
+            LOG.error("processing {}-{}@{} failed at {} after the step may have written part of its work: failing the step so that "
+                    + "it is aborted, not dead-lettered: {}", context.topic(), context.partition(), context.offset(),
+                    context.processorNodeId(), detail);
+            return Response.fail();
+        }
         if (deadLetterTopic == null) {
             LOG.error("processing failed on {}-{}@{} and no dead-letter topic is configured: failing: {}",
                     context.topic(), context.partition(), context.offset(), detail);

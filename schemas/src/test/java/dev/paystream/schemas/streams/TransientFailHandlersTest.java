@@ -27,6 +27,10 @@ class TransientFailHandlersTest {
     private static final Map<String, String> CONFIG = Map.of(StreamsConfig.ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME_CONFIG, "paystream.dead-letters.v1");
 
     private static ErrorHandlerContext context(byte[] key, byte[] value) {
+        return context(key, value, "payment-processor");
+    }
+
+    private static ErrorHandlerContext context(byte[] key, byte[] value, String node) {
         Headers headers = new RecordHeaders();
         headers.add("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".getBytes(StandardCharsets.UTF_8));
         return new ErrorHandlerContext() {
@@ -34,7 +38,7 @@ class TransientFailHandlersTest {
             public int partition() { return 3; }
             public long offset() { return 42L; }
             public Headers headers() { return headers; }
-            public String processorNodeId() { return "payment-processor"; }
+            public String processorNodeId() { return node; }
             public TaskId taskId() { return new TaskId(1, 3); }
             public long timestamp() { return 0L; }
             public byte[] sourceRawKey() { return key; }
@@ -94,5 +98,29 @@ class TransientFailHandlersTest {
         ProducerRecord<byte[], byte[]> undecodable = d.deadLetterQueueRecords().getFirst();
         assertThat(header(undecodable, DeadLetterHeaders.REASON)).isEqualTo("DESERIALIZATION_FAILED");
         assertThat(new String(undecodable.value(), StandardCharsets.UTF_8)).doesNotContain(PAN);
+    }
+
+    @Test
+    void shouldFailTheStepRatherThanSkipItWhereItMayBeHalfWritten() {
+        TransientFailProcessingHandler processing = new TransientFailProcessingHandler();
+        Map<String, String> config = new java.util.HashMap<>(CONFIG);
+        config.put(DeadLetters.RECORD_NODES_CONFIG, "request-intake, payment-processor");
+        processing.configure(config);
+        Exception rejected = new SerializationException("schema rejected");
+
+        // at a sink: the nodes upstream of it have written their part of the step
+        ProcessingExceptionHandler.Response atSink = processing.handleError(context(null, new byte[] {1}, "payment-events-sink"),
+                new Record<>("k", "v", 0L), rejected);
+        assertThat(atSink.result()).isEqualTo(ProcessingExceptionHandler.Result.FAIL);
+        assertThat(atSink.deadLetterQueueRecords()).isEmpty();
+        // at a record node, once the step has begun writing
+        ProcessingExceptionHandler.Response incomplete = processing.handleError(context(null, new byte[] {1}),
+                new Record<>("k", "v", 0L), new IncompleteStepException("store write failed", new IllegalStateException("disk")));
+        assertThat(incomplete.result()).isEqualTo(ProcessingExceptionHandler.Result.FAIL);
+        // at a record node, before anything was written: the record is dead-lettered
+        ProcessingExceptionHandler.Response before = processing.handleError(context(null, new byte[] {1}),
+                new Record<>("k", "v", 0L), rejected);
+        assertThat(before.result()).isEqualTo(ProcessingExceptionHandler.Result.RESUME);
+        assertThat(before.deadLetterQueueRecords()).hasSize(1);
     }
 }
