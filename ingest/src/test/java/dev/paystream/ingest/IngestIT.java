@@ -99,6 +99,11 @@ class IngestIT {
     }
 
     static JsonNode grant(String agent, long budget, Long approvalThreshold) {
+        return grant(api, agent, budget, approvalThreshold);
+    }
+
+    /** principal-1 grants {@code agent} a USD mandate through {@code api}. */
+    static JsonNode grant(Api api, String agent, long budget, Long approvalThreshold) {
         String body = "{\"agent_id\":\"" + agent + "\",\"currency\":\"USD\",\"per_transaction_max_minor\":" + Math.min(budget, 500_000)
                 + ",\"budget_minor\":" + budget + ",\"budget_period\":\"P1D\",\"valid_until\":\"2100-01-01T00:00:00Z\""
                 + (approvalThreshold == null ? "" : ",\"approval_threshold_minor\":" + approvalThreshold) + "}";

@@ -44,6 +44,11 @@ final class IngestStack implements AutoCloseable {
     private Map<String, Object> ingestProps;
 
     IngestStack(DevKit kit, Path work, Map<String, Object> ingestOverrides) throws Exception {
+        this(kit, work, ingestOverrides, Map.of());
+    }
+
+    /** @param processorOverrides settings of both processor instances on top of the stack's own */
+    IngestStack(DevKit kit, Path work, Map<String, Object> ingestOverrides, Map<String, String> processorOverrides) throws Exception {
         topics = new dev.paystream.schemas.TopicCatalog(prefix, new dev.paystream.schemas.RegistrySerdes(kit.registryUrl(), true));
         KeyPair keys = MandateTokens.generateKeyPair();
         String publicSpec = KEY_ID + "=" + MandateTokens.encodePublicKey(keys.getPublic());
@@ -64,6 +69,7 @@ final class IngestStack implements AutoCloseable {
             s.put(ProcessorConfig.Setting.RISK_OUTLIER_FACTOR.key, "1000000");
             s.put(ProcessorConfig.Setting.RISK_NEW_PAYEE_SCORE.key, "0");
             s.put(ProcessorConfig.Setting.RISK_CONTEXT_MISSING_SCORE.key, "0");
+            s.putAll(processorOverrides);
             ProcessorMain p = new ProcessorMain(ProcessorConfig.fromMap(s));
             processors.add(p);
             closers.push(p);

@@ -489,6 +489,7 @@ class KubernetesManifestsTest {
         p.intakeAccepted();
         p.deadLettered("MISSING_FIELD");
         p.unwritableStep("timer");
+        p.contradictedOutcome("CAPTURE");
         p.transition("CAPTURING", "CAPTURED");
         p.paymentFailed("capture_unknown");
         p.paymentNeedsAttention("CAPTURE");

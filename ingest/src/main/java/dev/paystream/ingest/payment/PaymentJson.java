@@ -103,6 +103,17 @@ public final class PaymentJson {
             history.add(step);
         }
         out.put("history", history);
+        JsonNode a = v.path("awaiting");
+        if (a.isObject()) {
+            Map<String, Object> awaiting = new LinkedHashMap<>();
+            awaiting.put("command_id", a.path("commandId").asText());
+            awaiting.put("operation", a.path("operation").asText());
+            awaiting.put("psp", textOrNull(a, "psp"));
+            awaiting.put("until", textOrNull(a, "until"));
+            out.put("awaiting", awaiting);
+        } else {
+            out.put("awaiting", null);
+        }
         out.put("links", Map.of("self", "/v1/payments/" + v.path("paymentId").asText()));
         if (v.path("stale").asBoolean(false)) {
             // Read from a standby copy while the owning instance was unreachable: it may lag the latest change.

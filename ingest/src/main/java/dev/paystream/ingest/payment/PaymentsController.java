@@ -167,16 +167,19 @@ public class PaymentsController {
 
     /**
      * {@code POST /v1/payments/{id}/resolve} (operators): the outcome of the command a payment in
-     * NEEDS_ATTENTION awaits, as the PSP's dashboard or API shows it. The processor applies it only for the
-     * payment's PSP and reference, once no copy of the command can still be executed.
+     * NEEDS_ATTENTION awaits, as the PSP's dashboard or API shows it. The processor applies it only to the
+     * command it names ({@code command_id}, the payment's {@code awaiting.command_id}), for the payment's PSP
+     * and reference, once no copy of the command can still be executed.
      */
     @Post(uri = "/{id}/resolve", consumes = MediaType.APPLICATION_JSON, produces = MediaType.APPLICATION_JSON)
     public HttpResponse<String> resolve(HttpRequest<?> http, @PathVariable String id, @Nullable @Body String body) {
         Caller operator = core.caller(http, Caller.Role.OPERATOR);
         String key = IngestCore.idempotencyKey(http);
         Fields f = Fields.parse(body);
-        f.only(f.root(), "", Set.of("outcome", "psp_reference", "psp", "note"));
+        f.only(f.root(), "", Set.of("outcome", "psp_reference", "psp", "note", "command_id"));
         String outcome = f.text(f.root(), "", "outcome", true, 16);
+        // The command the outcome was read for (the payment's awaiting.command_id): never applied to another one.
+        String commandId = f.text(f.root(), "", "command_id", true, Fields.MAX_ID);
         String reference = f.text(f.root(), "", "psp_reference", true, Fields.MAX_ID);
         String psp = f.text(f.root(), "", "psp", false, Fields.MAX_ID);
         String note = f.text(f.root(), "", "note", false, Fields.MAX_TEXT);
@@ -190,7 +193,7 @@ public class PaymentsController {
         }
         f.check();
         ResolvePayment avroBody = ResolvePayment.newBuilder().setOperatorId(operator.id()).setOutcome(resolved)
-                .setPspReference(reference).setPsp(psp).setNote(note).build();
+                .setPspReference(reference).setPsp(psp).setNote(note).setCommandId(commandId).build();
         return followUp(http, "resolve", operator, key, id, f, avroBody, null);
     }
 

@@ -107,6 +107,7 @@ public final class RequestChecks {
                 required(problems, "operatorId", rs.getOperatorId(), RequestLimits.MAX_ID);
                 required(problems, "pspReference", rs.getPspReference(), RequestLimits.MAX_ID);
                 optional(problems, "note", rs.getNote(), RequestLimits.MAX_TEXT);
+                optional(problems, "commandId", rs.getCommandId(), RequestLimits.MAX_ID);
             }
             case null, default -> problems.add(new Problem(DeadLetterReason.MISSING_FIELD, "body is missing or of an unknown type"));
         }
@@ -134,6 +135,7 @@ public final class RequestChecks {
             case ResolvePayment rs -> {
                 identifier(problems, "operatorId", rs.getOperatorId());
                 identifier(problems, "pspReference", rs.getPspReference());
+                identifier(problems, "commandId", rs.getCommandId());
             }
             case null, default -> { }
         }

@@ -134,6 +134,11 @@ public final class PipelineMetrics {
         counter("paystream.psp.failovers", "New authorisations moved away from a PSP whose breaker was open", "from", fromPsp).increment();
     }
 
+    /** A PSP's definitive answer contradicted the outcome already applied for its command (alert: an operator reconciles). */
+    public void contradictedOutcome(String operation) {
+        counter("paystream.psp.contradicted.outcomes", "PSP answers that contradict an outcome already applied", "operation", operation).increment();
+    }
+
     public void strayAuthorisation(String psp) {
         counter("paystream.psp.stray.authorisations", "Second authorisations for one payment, voided", "psp", psp).increment();
     }

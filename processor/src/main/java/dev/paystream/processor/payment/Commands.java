@@ -6,6 +6,7 @@ import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PspCommand;
 import dev.paystream.schemas.avro.PspOperation;
+import dev.paystream.schemas.avro.PspOutcome;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -81,10 +82,41 @@ final class Commands {
         p.setCommandDeadline(0);
     }
 
-    static void settle(PaymentSnapshot p, String commandId) {
+    /**
+     * Marks a command's definitive outcome applied. Entries are {@code <commandId>|<outcome>}, with {@code |operator}
+     * when an operator resolved it: a later result that contradicts it is recognised (entries written before
+     * outcomes were kept are the bare command id).
+     */
+    static void settle(PaymentSnapshot p, String commandId, PspOutcome outcome, boolean byOperator) {
         List<String> settled = new ArrayList<>(p.getSettledCommands());
-        settled.add(commandId);
+        settled.add(commandId + "|" + outcome.name() + (byOperator ? "|operator" : ""));
         p.setSettledCommands(settled);
+    }
+
+    /** The settled entry of {@code commandId}, or null when its outcome has not been applied. */
+    static String settled(PaymentSnapshot p, String commandId) {
+        for (String e : p.getSettledCommands()) {
+            if (e.equals(commandId) || (e.startsWith(commandId) && e.length() > commandId.length() && e.charAt(commandId.length()) == '|')) {
+                return e;
+            }
+        }
+        return null;
+    }
+
+    /** The outcome a settled entry recorded, null for an entry from before outcomes were kept. */
+    static PspOutcome settledOutcome(String entry) {
+        String[] parts = entry.split("\\|");
+        return parts.length < 2 ? null : PspOutcome.valueOf(parts[1]);
+    }
+
+    static boolean settledByOperator(String entry) {
+        return entry.endsWith("|operator");
+    }
+
+    /** {@code p}'s settled entries without {@code commandId}'s. */
+    static List<String> unsettled(PaymentSnapshot p, String commandId) {
+        String entry = settled(p, commandId);
+        return entry == null ? p.getSettledCommands() : without(p.getSettledCommands(), entry);
     }
 
     static List<String> without(List<String> list, String item) {

@@ -579,6 +579,11 @@ public final class PaymentDecider {
         String psp = known != null ? known : r.getPsp();
         if (PaymentState.valueOf(p.getState()) != PaymentState.NEEDS_ATTENTION || p.getCurrentKey() == null) {
             problem = "only a payment in NEEDS_ATTENTION can be resolved; it is " + p.getState();
+        } else if (r.getCommandId() == null) {
+            problem = "name the command the outcome is for (commandId): the payment awaits " + p.getCurrentOperation() + " " + p.getCurrentKey();
+        } else if (!r.getCommandId().equals(p.getCurrentKey())) {
+            // An outcome read for one command (a retry of an earlier resolve, a stale screen) is never applied to the next.
+            problem = "the outcome is for command " + r.getCommandId() + "; the payment awaits " + p.getCurrentOperation() + " " + p.getCurrentKey();
         } else if (p.getPspReference() != null && !p.getPspReference().equals(r.getPspReference())) {
             problem = "PSP reference " + r.getPspReference() + " is not the payment's (" + p.getPspReference() + ")";
         } else if (psp == null) {
@@ -608,7 +613,7 @@ public final class PaymentDecider {
                 .setMessage("resolved by operator " + r.getOperatorId() + (r.getNote() == null ? "" : ": " + r.getNote()))
                 .setAttempts(0).setCompletedAt(Instant.ofEpochMilli(step.now)).setDispatched(false)
                 .build();
-        outcomes.result(step, paymentId, result);
+        outcomes.result(step, paymentId, result, r.getOperatorId());
         metrics.request("resolve", "applied");
     }
 

@@ -39,6 +39,13 @@ final class PspOutcomes {
 
 
     void result(DecisionStep step, String paymentId, PspResult r) {
+        result(step, paymentId, r, null);
+    }
+
+    /**
+     * @param operatorId the operator who resolved the command with {@code r}, null for a result from the gateway
+     */
+    void result(DecisionStep step, String paymentId, PspResult r, String operatorId) {
         String op = r.getOperation().name();
         PaymentSnapshot p = step.payment;
         if (p == null) {
@@ -64,7 +71,13 @@ final class PspOutcomes {
             step.store(p);
             return;
         }
-        if (p.getSettledCommands().contains(r.getCommandId())) {
+        String settled = Commands.settled(p, r.getCommandId());
+        if (settled != null && contradicts(settled, r)) {
+            contradicted(step, p, r, settled);
+            step.store(p);
+            return;
+        }
+        if (settled != null) {
             metrics.pspResult(op, "duplicate");
             step.auditOf(p, paymentId, AuditKind.DUPLICATE_REPLAYED, "IGNORED",
                     "second copy of the " + r.getOutcome() + " result of " + r.getCommandId() + "; already applied");
@@ -88,7 +101,7 @@ final class PspOutcomes {
         if (r.getOutcome() == PspOutcome.UNKNOWN) {
             unknownOutcome(step, p, r);
         } else {
-            Commands.settle(p, r.getCommandId());
+            Commands.settle(p, r.getCommandId(), r.getOutcome(), operatorId != null);
             definitive(step, p, r);
         }
         step.store(p);
@@ -193,7 +206,7 @@ final class PspOutcomes {
      */
     private void failover(DecisionStep step, PaymentSnapshot p, PspResult r, long amount) {
         // "Not sent" is not the command's outcome: another gateway instance may still report a real one.
-        p.setSettledCommands(Commands.without(p.getSettledCommands(), r.getCommandId()));
+        p.setSettledCommands(Commands.unsettled(p, r.getCommandId()));
         if (p.getDispatched().contains(r.getPsp() + "|" + r.getCommandId())) {
             p.setCurrentOperation(PspOperation.AUTHORISE.name());
             p.setCurrentKey(r.getCommandId());
@@ -218,28 +231,67 @@ final class PspOutcomes {
             metrics.pspResult(r.getOperation().name(), "superseded");
             return;
         }
-        Commands.settle(p, r.getCommandId());
+        Commands.settle(p, r.getCommandId(), r.getOutcome(), false);
         boolean ours = r.getPsp().equals(p.getPsp()) && java.util.Objects.equals(r.getPspReference(), p.getPspReference());
         if (r.getOperation() == PspOperation.AUTHORISE && r.getOutcome() == PspOutcome.SUCCEEDED && !ours) {
             // A second authorisation for one payment (a race between failover and a late delivery): void it.
             metrics.strayAuthorisation(r.getPsp());
             step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOIDING", "authorisation " + r.getPspReference() + " at "
                     + r.getPsp() + " is not the payment's (" + p.getPsp() + " " + p.getPspReference() + "); voiding it");
-            String key = p.getPaymentId() + ":void-stray:" + r.getPspReference();
-            if (p.getStrayVoids().stream().noneMatch(v -> v.getKey().equals(key))) {
-                StrayVoid v = new StrayVoid(key, r.getPsp(), r.getPspReference(), p.getAmountMinor(), 1,
-                        step.now + saga.inflightTimeout().toMillis());
-                List<StrayVoid> strays = new ArrayList<>(p.getStrayVoids());
-                strays.add(v);
-                p.setStrayVoids(strays);
-                step.send(commands.strayVoid(p, v, step.now));
-                Commands.rearm(p);
-            }
+            voidStray(step, p, r.getPsp(), r.getPspReference());
             return;
         }
         metrics.pspResult(r.getOperation().name(), "superseded");
         step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "IGNORED",
                 r.getOutcome() + " result of " + r.getCommandId() + " arrived after it was superseded (now " + p.getState() + ")");
+    }
+
+    /** Voids an authorisation the payment does not rely on, until the PSP answers definitively (once per reference). */
+    private void voidStray(DecisionStep step, PaymentSnapshot p, String psp, String reference) {
+        String key = p.getPaymentId() + ":void-stray:" + reference;
+        if (p.getStrayVoids().stream().noneMatch(v -> v.getKey().equals(key))) {
+            StrayVoid v = new StrayVoid(key, psp, reference, p.getAmountMinor(), 1, step.now + saga.inflightTimeout().toMillis());
+            List<StrayVoid> strays = new ArrayList<>(p.getStrayVoids());
+            strays.add(v);
+            p.setStrayVoids(strays);
+            step.send(commands.strayVoid(p, v, step.now));
+            Commands.rearm(p);
+        }
+    }
+
+    /**
+     * True when {@code r} is a definitive answer that says the opposite of the outcome applied for its command
+     * (succeeded against declined or failed): an operator resolved it from what the PSP showed then, and the
+     * PSP executed a last copy afterwards, or read it differently. Unknown and not-sent answers say nothing.
+     */
+    private static boolean contradicts(String settledEntry, PspResult r) {
+        PspOutcome applied = Commands.settledOutcome(settledEntry);
+        if (applied == null || r.getOutcome() == PspOutcome.UNKNOWN || notSent(r)) {
+            return false;
+        }
+        return (applied == PspOutcome.SUCCEEDED) != (r.getOutcome() == PspOutcome.SUCCEEDED);
+    }
+
+    /**
+     * The PSP contradicts an outcome already applied. The ledger is not rewritten (downstream consumers have
+     * acted on it): the contradiction is audited, counted and alerted on, for an operator to reconcile. An
+     * authorisation that succeeded after it was applied as declined or failed holds the customer's funds for a
+     * payment that will not use them: it is voided, as a stray authorisation is.
+     */
+    private void contradicted(DecisionStep step, PaymentSnapshot p, PspResult r, String settledEntry) {
+        String op = r.getOperation().name();
+        String applied = Commands.settledOutcome(settledEntry) + (Commands.settledByOperator(settledEntry) ? " (resolved by an operator)" : "");
+        metrics.pspResult(op, "contradicted");
+        metrics.contradictedOutcome(op);
+        boolean voidIt = r.getOperation() == PspOperation.AUTHORISE && r.getOutcome() == PspOutcome.SUCCEEDED && r.getPspReference() != null;
+        String detail = r.getPsp() + " answered " + r.getOutcome() + " for " + op + " " + r.getCommandId()
+                + (r.getPspReference() == null ? "" : " (" + r.getPspReference() + ")") + ", which was applied as " + applied
+                + (voidIt ? "; voiding that authorisation" : "; the ledger says otherwise: reconcile it at the PSP");
+        LOG.error("payment {}: {}", p.getPaymentId(), detail);
+        step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "CONTRADICTED", detail);
+        if (voidIt) {
+            voidStray(step, p, r.getPsp(), r.getPspReference());
+        }
     }
 
     /**
@@ -261,7 +313,7 @@ final class PspOutcomes {
         List<StrayVoid> strays = new ArrayList<>(p.getStrayVoids());
         strays.removeIf(s -> s.getKey().equals(v.getKey()));
         p.setStrayVoids(strays);
-        Commands.settle(p, v.getKey());
+        Commands.settle(p, v.getKey(), r.getOutcome(), false);
         Commands.rearm(p);
         if (r.getOutcome() == PspOutcome.SUCCEEDED) {
             metrics.pspResult(op, "stray_voided");

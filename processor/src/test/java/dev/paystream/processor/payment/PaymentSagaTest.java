@@ -731,9 +731,15 @@ class PaymentSagaTest {
         return id;
     }
 
+    /** An operator's resolve of the command the payment awaits now. */
     private PaymentRequest resolve(String key, String requestKey, dev.paystream.schemas.avro.ResolvedOutcome outcome, String reference) {
+        return resolve(key, requestKey, outcome, reference, snapshot(PaymentIds.derive(AGENT, key)).getCurrentKey());
+    }
+
+    private PaymentRequest resolve(String key, String requestKey, dev.paystream.schemas.avro.ResolvedOutcome outcome, String reference,
+                                   String commandId) {
         PaymentRequest r = followUp(key, requestKey, dev.paystream.schemas.avro.ResolvePayment.newBuilder().setOperatorId("ops-jane")
-                .setOutcome(outcome).setPspReference(reference).setPsp(null).setNote("seen in the dashboard").build());
+                .setOutcome(outcome).setPspReference(reference).setPsp("primary").setNote("seen in the dashboard").setCommandId(commandId).build());
         r.setMandateToken(null);
         return TestMandates.asOperator(r, "ops-jane");
     }
@@ -763,6 +769,102 @@ class PaymentSagaTest {
         assertThat(reserved()).as("the reservation is consumed").isZero();
         assertThat(audit.readValuesToList()).anySatisfy(a -> assertThat(a.getOutcome()).isEqualTo("OPERATOR_RESOLVE"));
         assertThat(commands.isEmpty()).isTrue();
+    }
+
+    /** A payment whose authorisation stayed unknown through the redrive budget, past its command deadline. */
+    private String authorisationNeedingAttention(String key) {
+        String id = create(key, 1000, CaptureMethod.AUTOMATIC);
+        command(PspOperation.AUTHORISE);
+        for (int i = 0; i < 4; i++) {
+            driver.advanceWallClockTime(INFLIGHT.plusSeconds(1));
+        }
+        assertThat(snapshot(id).getState()).isEqualTo("NEEDS_ATTENTION");
+        pastTheCommandDeadline(id);
+        states();
+        audit.readValuesToList();
+        return id;
+    }
+
+    @Test
+    void shouldNotApplyAnOperatorsResolveOfOneCommandToTheNextCommandTheAPaymentAwaits() {
+        // Given an operator resolved the authorisation as SUCCEEDED (the PSP's dashboard shows pi_1 authorised)
+        String id = authorisationNeedingAttention("o-bound");
+        String authorise = snapshot(id).getCurrentKey();
+        send(resolve("o-bound", "resolve-1", dev.paystream.schemas.avro.ResolvedOutcome.SUCCEEDED, "pi_1", authorise));
+        assertThat(states()).containsExactly(PaymentState.AUTHORISED, PaymentState.CAPTURING);
+        // and the capture then stayed unknown through its own redrive budget
+        answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
+        driver.advanceWallClockTime(Duration.ofSeconds(3));
+        answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
+        driver.advanceWallClockTime(Duration.ofSeconds(5));
+        answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
+        assertThat(snapshot(id).getState()).isEqualTo("NEEDS_ATTENTION");
+        assertThat(snapshot(id).getCurrentOperation()).isEqualTo("CAPTURE");
+        pastTheCommandDeadline(id);
+        states();
+        audit.readValuesToList();
+
+        // When the operator's client, whose first call timed out, sends the same resolve again under a new key
+        send(resolve("o-bound", "resolve-1-retry", dev.paystream.schemas.avro.ResolvedOutcome.SUCCEEDED, "pi_1", authorise));
+
+        // Then it is not taken for the capture: nothing was captured at the PSP as far as anyone knows
+        assertThat(states()).as("a capture nobody saw must not be put on the ledger").isEmpty();
+        assertThat(snapshot(id).getState()).isEqualTo("NEEDS_ATTENTION");
+        assertThat(snapshot(id).getCapturedMinor()).isZero();
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getDetail)
+                .anySatisfy(d -> assertThat(d).contains("resolve refused", authorise, "awaits CAPTURE"));
+
+        // and a resolve that names nothing is refused too
+        send(resolve("o-bound", "resolve-unbound", dev.paystream.schemas.avro.ResolvedOutcome.SUCCEEDED, "pi_1", null));
+        assertThat(states()).isEmpty();
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getDetail)
+                .anySatisfy(d -> assertThat(d).contains("resolve refused", "name the command"));
+    }
+
+    @Test
+    void shouldAlertWhenThePspContradictsAnOperatorsResolveAndVoidAnAuthorisationResolvedAsFailed() {
+        // Given an operator resolved an unknown authorisation as FAILED: the payment failed, its reservation was released
+        String id = authorisationNeedingAttention("o-contra");
+        PspCommand authorise = PspCommand.newBuilder().setCommandId(snapshot(id).getCurrentKey()).setPaymentId(id)
+                .setOperation(PspOperation.AUTHORISE).setPspIdempotencyKey(snapshot(id).getCurrentKey())
+                .setAmount(new Money(1000L, "EUR")).setPayeeId("merchant-1").setPsp("primary").setIssuedAt(Instant.EPOCH).build();
+        send(resolve("o-contra", "resolve-failed", dev.paystream.schemas.avro.ResolvedOutcome.FAILED, "pi_seen"));
+        assertThat(snapshot(id).getState()).isEqualTo("FAILED");
+        states();
+        audit.readValuesToList();
+        commands.readValuesToList();
+
+        // When the last copy of that authorisation, executed at the PSP just before its deadline, reports success
+        results.pipeInput(id, result(authorise, PspOutcome.SUCCEEDED, "primary", "pi_late", null));
+
+        // Then the contradiction is not dropped as a duplicate: it is audited and counted, and the hold is voided
+        assertThat(audit.readValuesToList()).extracting(AuditRecord::getOutcome).contains("CONTRADICTED").doesNotContain("IGNORED");
+        assertThat(meters.get("paystream.psp.contradicted.outcomes").tag("operation", "AUTHORISE").counter().count()).isEqualTo(1.0);
+        PspCommand voidIt = command(PspOperation.VOID);
+        assertThat(voidIt.getPspReference()).isEqualTo("pi_late");
+        assertThat(snapshot(id).getState()).as("the ledger keeps what it said; the hold is released at the PSP").isEqualTo("FAILED");
+    }
+
+    @Test
+    void shouldAlertWhenACaptureResolvedAsFailedTurnsOutToHaveSucceeded() {
+        String id = needingAttention("o-contra-capture");
+        PspCommand capture = PspCommand.newBuilder().setCommandId(snapshot(id).getCurrentKey()).setPaymentId(id)
+                .setOperation(PspOperation.CAPTURE).setPspIdempotencyKey(snapshot(id).getCurrentKey())
+                .setAmount(new Money(1000L, "EUR")).setPayeeId("merchant-1").setPsp("primary").setPspReference("pi_1")
+                .setIssuedAt(Instant.EPOCH).build();
+        pastTheCommandDeadline(id);
+        send(resolve("o-contra-capture", "resolve-capture-failed", dev.paystream.schemas.avro.ResolvedOutcome.FAILED, "pi_1"));
+        states();
+        audit.readValuesToList();
+        commands.readValuesToList();
+
+        answer(capture, PspOutcome.SUCCEEDED);
+
+        assertThat(audit.readValuesToList()).anySatisfy(a -> {
+            assertThat(a.getOutcome()).isEqualTo("CONTRADICTED");
+            assertThat(a.getDetail()).contains("CAPTURE", "SUCCEEDED", "FAILED", "operator");
+        });
+        assertThat(meters.get("paystream.psp.contradicted.outcomes").tag("operation", "CAPTURE").counter().count()).isEqualTo(1.0);
     }
 
     @Test

@@ -107,7 +107,10 @@ public final class AuthorityTokens {
             case CapturePayment c -> join(money(c.getAmount()));
             case ReconcilePayment r -> join(r.getSettlementId(), r.getPsp(), r.getPspReference(), money(r.getGross()),
                     Long.toString(r.getFeeMinor()), Long.toString(r.getNetMinor()), r.getPayoutId());
-            case ResolvePayment r -> join(r.getOperatorId(), r.getOutcome().name(), r.getPspReference(), r.getPsp(), r.getNote());
+            // The command id is bound too (appended only when present, so that digests signed before it existed still match).
+            case ResolvePayment r -> r.getCommandId() == null
+                    ? join(r.getOperatorId(), r.getOutcome().name(), r.getPspReference(), r.getPsp(), r.getNote())
+                    : join(r.getOperatorId(), r.getOutcome().name(), r.getPspReference(), r.getPsp(), r.getNote(), r.getCommandId());
             default -> throw new IllegalArgumentException("no authority is signed for " + action(body));
         };
         try {

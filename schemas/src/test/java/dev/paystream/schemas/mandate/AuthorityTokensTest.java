@@ -16,6 +16,11 @@ import org.junit.jupiter.api.Test;
 
 class AuthorityTokensTest {
 
+    static {
+        dev.paystream.schemas.AvroTrust.ensure(); // builders copying records resolve Paystream's classes
+    }
+
+
     private static final Instant NOW = Instant.parse("2026-12-05T10:00:00Z");
     private final KeyPair ingest = MandateTokens.generateKeyPair();
     private final AuthorityTokens.Signer signer = new AuthorityTokens.Signer("ingest-1", ingest.getPrivate());
@@ -91,5 +96,26 @@ class AuthorityTokensTest {
         PaymentRequest r = signer.signed(approve("p-1", "alice"), "alice", AuthorityTokens.Role.PRINCIPAL, NOW);
 
         assertThat(rule(verifier.verify(r, NOW.plus(AuthorityTokens.DEFAULT_TTL).plusSeconds(31).toEpochMilli()))).isEqualTo("token.expired");
+    }
+
+    @Test
+    void shouldBindAnOperatorsResolveToTheCommandItNames() {
+        ResolvePayment forAuthorise = ResolvePayment.newBuilder().setOperatorId("ops").setOutcome(ResolvedOutcome.SUCCEEDED)
+                .setPspReference("pi_1").setPsp("primary").setNote(null).setCommandId("p-1:authorise:1").build();
+        ResolvePayment forCapture = ResolvePayment.newBuilder(forAuthorise).setCommandId("p-1:capture:2").build();
+        ResolvePayment unnamed = ResolvePayment.newBuilder(forAuthorise).setCommandId(null).build();
+
+        assertThat(AuthorityTokens.digest(forAuthorise)).isNotEqualTo(AuthorityTokens.digest(forCapture));
+        // a resolve signed before the command was named keeps its digest
+        assertThat(AuthorityTokens.digest(unnamed)).isNotEqualTo(AuthorityTokens.digest(forAuthorise))
+                .isEqualTo("%064x", new java.math.BigInteger(1, sha256("ops\u001fSUCCEEDED\u001fpi_1\u001fprimary\u001f\u0000\u001f")));
+    }
+
+    private static byte[] sha256(String s) {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256").digest(s.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 }
