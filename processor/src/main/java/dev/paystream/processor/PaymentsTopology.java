@@ -63,7 +63,7 @@ import org.apache.kafka.streams.state.Stores;
  * across a sub-topology's sources and a result is only seen by the task of its partition, so the processor
  * refuses to start when that count differs ({@code TopicAdmin.ensureCoPartitioned}). Growing the request
  * topic re-routes only new records of the stateless intake; every agent's state stays in the partition of
- * the fixed-count repartition topic its id hashes to. One agent's work is serial on one partition (see the README on hot agents).
+ * the fixed-count repartition topic its id hashes to. One agent's work is serial on one partition (see docs/operations.md on hot agents).
  */
 public final class PaymentsTopology {
 

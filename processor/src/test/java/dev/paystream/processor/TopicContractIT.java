@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * What the README's topic contracts tell a consumer written in another language, checked against the real
+ * What the topic contracts (docs/contracts.md) tell a consumer written in another language, checked against the real
  * registry: the framing of a value (magic byte, width and byte order of the id, which id), where the writer
  * schema is found, and that schemas are registered with references.
  */

@@ -14,7 +14,7 @@ class PaymentIdsTest {
 
     @Test
     void shouldMatchThePublishedTestVectors() {
-        // Published in the README so that producers in other languages can check their implementation.
+        // Published in docs/contracts.md so that producers in other languages can check their implementation.
         assertThat(PaymentIds.derive("agent-7", "order-42")).isEqualTo("b5abe550-da61-82aa-b7b0-d80c7e9b8b9b");
         assertThat(PaymentIds.derive("a", "bc")).isEqualTo("dc4336dc-31dd-87fb-87af-7624259d7421");
     }

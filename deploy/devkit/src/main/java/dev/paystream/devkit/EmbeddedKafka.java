@@ -91,7 +91,7 @@ public final class EmbeddedKafka implements KafkaBroker {
         // The streams rebalance protocol (the processor's default): no initial delay on one broker, and a
         // session as short as paystream.session.timeout allows (PT3S, heartbeat 500 ms; the broker's own
         // minimum is 45 s). Classic groups (the gateways) likewise down to 3 s (the broker's own minimum is 6 s).
-        // Production brokers need these minimums too (README, Production configuration).
+        // Production brokers need these minimums too (docs/operations.md, Production configuration).
         p.put("group.streams.initial.rebalance.delay.ms", "0");
         p.put("group.streams.min.session.timeout.ms", "3000");
         p.put("group.streams.min.heartbeat.interval.ms", "500");
