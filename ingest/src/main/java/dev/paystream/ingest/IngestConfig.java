@@ -1,5 +1,6 @@
 package dev.paystream.ingest;
 
+import dev.paystream.schemas.config.SharedSetting;
 import io.micronaut.core.value.PropertyResolver;
 import java.time.Duration;
 import java.util.List;
@@ -33,16 +34,16 @@ public record IngestConfig(
 
     /** One documented setting. */
     public enum Setting {
-        BOOTSTRAP("paystream.kafka.bootstrap.servers", "127.0.0.1:9092", "Kafka bootstrap servers."),
-        REGISTRY("paystream.registry.url", "http://127.0.0.1:8080/apis/registry/v3", "Apicurio Registry v3 API URL."),
-        TOPIC_PREFIX("paystream.topic.prefix", "", "Prefix of every Paystream topic."),
+        BOOTSTRAP(SharedSetting.BOOTSTRAP),
+        REGISTRY(SharedSetting.REGISTRY),
+        TOPIC_PREFIX(SharedSetting.TOPIC_PREFIX),
         PROCESSOR_URLS("paystream.ingest.processor.urls", "http://127.0.0.1:9464", "Base URLs of processor ops endpoints (any instance: each routes a read to the instance holding the key), comma-separated."),
-        QUERY_TOKEN("paystream.query.token", "", "The processor's /query service credential (from a Secret), sent as Authorization: Bearer; blank when the processors serve queries on loopback only."),
+        QUERY_TOKEN(SharedSetting.QUERY_TOKEN),
         AGENT_KEYS("paystream.ingest.agent.keys", "", "Agent API keys as agentId=sha256hex(key),… (only hashes are configured)."),
         PRINCIPAL_KEYS("paystream.ingest.principal.keys", "", "Principal credentials as principalId=sha256hex(key),…: create and revoke mandates, approve and deny payments, cancel and refund payments under their mandates."),
         OPERATOR_KEYS("paystream.ingest.operator.keys", "", "Operator credentials as operatorId=sha256hex(key),…: read any payment or mandate; cancel, refund, and resolve a payment in NEEDS_ATTENTION (signed with this service's key, audited with the operator)."),
-        MANDATE_KEYS("paystream.mandate.keys", "", "Public keys mandate tokens are verified with (kid=key,…), as for the processor: a bad token is refused here before anything is produced."),
-        TOKEN_LEEWAY("paystream.mandate.token.leeway", "PT30S", "Clock skew tolerated on a token's iat/exp."),
+        MANDATE_KEYS(SharedSetting.MANDATE_KEYS),
+        TOKEN_LEEWAY(SharedSetting.TOKEN_LEEWAY),
         SIGNING_KEY_ID("paystream.ingest.mandate.signing.key.id", "", "Key id of the key this service signs mandate tokens with (must be listed in paystream.mandate.keys)."),
         SIGNING_KEY("paystream.ingest.mandate.signing.key", "", "Ed25519 private key (URL-safe base64 PKCS#8) for tokens issued at POST /v1/mandates and for the authority on principals' and operators' requests; from a secret, never a file in the repository. Blank: no tokens issued, and principals' and operators' requests are refused (503)."),
         TOKEN_TTL("paystream.ingest.mandate.token.ttl", "PT24H", "Lifetime of an issued mandate token (never beyond the mandate's validity)."),
@@ -57,6 +58,10 @@ public record IngestConfig(
         public final String key;
         public final String defaultValue;
         public final String description;
+
+        Setting(SharedSetting shared) {
+            this(shared.key, shared.defaultValue, shared.description);
+        }
 
         Setting(String key, String defaultValue, String description) {
             this.key = key;

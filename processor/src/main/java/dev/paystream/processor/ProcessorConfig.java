@@ -1,5 +1,6 @@
 package dev.paystream.processor;
 
+import dev.paystream.schemas.config.SharedSetting;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -62,16 +63,16 @@ public record ProcessorConfig(
 
     /** One documented setting. */
     public enum Setting {
-        BOOTSTRAP("paystream.kafka.bootstrap.servers", "127.0.0.1:9092", "Kafka bootstrap servers."),
-        REGISTRY("paystream.registry.url", "http://127.0.0.1:8080/apis/registry/v3", "Apicurio Registry v3 API URL."),
+        BOOTSTRAP(SharedSetting.BOOTSTRAP),
+        REGISTRY(SharedSetting.REGISTRY),
         APPLICATION_ID("paystream.application.id", "paystream-payments", "Kafka Streams application id (consumer group, internal topic prefix)."),
-        TOPIC_PREFIX("paystream.topic.prefix", "", "Prefix of every Paystream topic (multi-tenant clusters)."),
+        TOPIC_PREFIX(SharedSetting.TOPIC_PREFIX),
         STATE_DIR("paystream.state.dir", System.getProperty("java.io.tmpdir") + "/paystream-state", "RocksDB state directory; keep it on a persistent volume."),
         THREADS("paystream.stream.threads", "2", "Stream threads per instance."),
         STANDBYS("paystream.standby.replicas", "1", "Warm standby copies of each store on other instances, for fast fail-over."),
-        STATEFUL_PARTITIONS("paystream.stateful.partitions", "12", "Partitions of the internal payment-keyed topics: the ceiling of useful instances x threads. Changing it is a planned migration."),
-        REQUEST_PARTITIONS("paystream.request.partitions", "6", "Partitions of the external topics when the processor creates them; the request topic may be grown later."),
-        REPLICATION("paystream.replication.factor", "1", "Replication factor of topics Paystream creates (3 in production)."),
+        STATEFUL_PARTITIONS(SharedSetting.STATEFUL_PARTITIONS),
+        REQUEST_PARTITIONS(SharedSetting.REQUEST_PARTITIONS),
+        REPLICATION(SharedSetting.REPLICATION),
         COMMIT_INTERVAL("paystream.commit.interval", "PT0.1S", "Transaction commit interval (ISO-8601 duration): latency versus throughput."),
         DEDUP_RETENTION("paystream.dedup.retention", "PT24H", "Least time an idempotency key is remembered: a payment is never purged sooner after its creation. While a payment is stored, a retry of its create gets the original back and another request under its key a conflict."),
         PAYMENTS_RETENTION("paystream.payments.retention", "P400D", "A payment at rest for good (REFUNDED, REJECTED, DECLINED, VOIDED, EXPIRED, FAILED, or RECONCILED, which only a refund leaves) is purged from the payments store this long after its last change, with a tombstone on the changelog; its events stay on the ledger topic. Keep it above the longest refund and dispute window."),
@@ -82,7 +83,7 @@ public record ProcessorConfig(
         TRANSACTIONAL_STORES("paystream.state.transactional", "true", "Transactional state stores (KIP-892): writes of an open transaction stay out of the store until it commits, so a process killed under exactly-once keeps its state instead of wiping and restoring it from the changelog."),
         METRICS_PORT("paystream.metrics.port", "0", "Port of the Prometheus /metrics and /health endpoint on 127.0.0.1 (0: any free port, -1: off)."),
         OPS_HOST("paystream.ops.host", "127.0.0.1", "Address the ops endpoint (/metrics, /health, /query) binds to; 0.0.0.0 in a container, where Prometheus, probes and the other instances reach it."),
-        QUERY_TOKEN("paystream.query.token", "", "Service credential (at least 24 characters, from a Kubernetes Secret) that /query/... requires as Authorization: Bearer <token>; ingest sends it, instances forwarding a read to each other too. Required when paystream.ops.host is not loopback; /metrics and /health need none."),
+        QUERY_TOKEN(SharedSetting.QUERY_TOKEN),
         INFLIGHT_TIMEOUT("paystream.payment.inflight.timeout", "PT60S", "A payment in AUTHORISING/CAPTURING/VOIDING/REFUNDING with no PSP result for this long has its command redriven (same idempotency key)."),
         REDRIVE_MAX("paystream.payment.redrive.max", "5", "Redrives of one command (after unknown outcomes or silence) before the payment goes to NEEDS_ATTENTION with an alert."),
         REDRIVE_BACKOFF("paystream.payment.redrive.backoff", "PT2S", "Wait before redriving after an unknown outcome; doubles per redrive, capped by the in-flight timeout."),
@@ -91,10 +92,10 @@ public record ProcessorConfig(
         ATTENTION_INTERVAL("paystream.payment.attention.interval", "PT5M", "How often a payment in NEEDS_ATTENTION sends its awaited command again (same idempotency key), so that the PSP is read back until its outcome is known."),
         RESEND_WINDOW("paystream.payment.resend.window", "PT23H", "How long after a command was first issued its copies (redrives, read-backs) may still be sent to the PSP under its idempotency key. After it they only read the PSP's object back, never send the operation: the PSP may have forgotten the key (24 h at Stripe) and would execute it again. Keep it below the PSP's key retention by more than an attention interval."),
         APPROVAL_TIMEOUT("paystream.approval.timeout", "PT1H", "A payment in PENDING_APPROVAL with no approve or deny for this long goes to EXPIRED; its reservation is released."),
-        MANDATE_KEYS("paystream.mandate.keys", "", "Public keys that mandate tokens may be signed with: kid=key,kid=key (Ed25519, URL-safe base64 X.509). Keep an old key id listed until its last token expired."),
+        MANDATE_KEYS(SharedSetting.MANDATE_KEYS),
         AUTHORITY_KEYS("paystream.authority.keys", "", "Public keys the ingest service signs principals' and operators' authority with (approve, deny, their cancels and refunds, an operator's resolve): kid=key,… Only the ingest service's own keys belong here, never a principal's token signer. Blank: the mandate keys, with a warning at start (then any key trusted for mandate tokens could sign an operator's refund)."),
         RECONCILER_KEYS("paystream.reconciler.keys", "", "Public keys the reconciler signs its reconcile requests with: kid=key,… (Ed25519, URL-safe base64 X.509). A reconcile request without a valid signature by one of them is refused; principals' and operators' requests are signed by the ingest service's mandate keys."),
-        TOKEN_LEEWAY("paystream.mandate.token.leeway", "PT30S", "Clock skew tolerated on a token's iat/exp."),
+        TOKEN_LEEWAY(SharedSetting.TOKEN_LEEWAY),
         FENCE_INTERVAL("paystream.fence.interval", "PT0.5S", "How often an instance checks its consumer group for instances that left it without closing (killed, node lost); their open transaction, which holds every read_committed reader of what they wrote, is aborted then instead of at its timeout (10-20 s after the kill). PT0S: off."),
         STUCK_TRANSACTION_AFTER("paystream.transactions.stuck.after", "PT2M", "An open transaction holding one of the pipeline's partitions for this long is reported (ERROR log with the partition, producer and the abort command; gauge paystream_transactions_stuck_partitions): no Paystream transaction lasts near that long, so read_committed readers are stuck behind it. PT0S: off."),
         ROCKSDB_MEMORY("paystream.rocksdb.memory.mb", "256", "Off-heap memory (MiB) all RocksDB stores of the instance share: block cache, index and filter blocks, and memtables. Heap plus this plus ~150 MiB is the instance's RSS."),
@@ -115,6 +116,10 @@ public record ProcessorConfig(
         public final String key;
         public final String defaultValue;
         public final String description;
+
+        Setting(SharedSetting shared) {
+            this(shared.key, shared.defaultValue, shared.description);
+        }
 
         Setting(String key, String defaultValue, String description) {
             this.key = key;

@@ -1,5 +1,6 @@
 package dev.paystream.reconciler;
 
+import dev.paystream.schemas.config.SharedSetting;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -34,9 +35,9 @@ public record ReconcilerConfig(
 
     /** One documented setting. */
     public enum Setting {
-        BOOTSTRAP("paystream.kafka.bootstrap.servers", "127.0.0.1:9092", "Kafka bootstrap servers."),
-        REGISTRY("paystream.registry.url", "http://127.0.0.1:8080/apis/registry/v3", "Apicurio Registry v3 API URL."),
-        TOPIC_PREFIX("paystream.topic.prefix", "", "Prefix of every Paystream topic."),
+        BOOTSTRAP(SharedSetting.BOOTSTRAP),
+        REGISTRY(SharedSetting.REGISTRY),
+        TOPIC_PREFIX(SharedSetting.TOPIC_PREFIX),
         APPLICATION_ID("paystream.reconciler.application.id", "paystream-reconciler", "Kafka Streams application id (consumer group, internal topic prefix)."),
         STATE_DIR("paystream.reconciler.state.dir", "data/reconciler-state", "RocksDB state directory (keep it on a persistent volume)."),
         INBOX("paystream.reconciler.inbox", "", "Directory watched for settlement files (<inbox>/<psp>/<file>); blank: no watching. Done files move to <inbox>/done, unreadable ones to <inbox>/failed."),
@@ -57,6 +58,10 @@ public record ReconcilerConfig(
         public final String key;
         public final String defaultValue;
         public final String description;
+
+        Setting(SharedSetting shared) {
+            this(shared.key, shared.defaultValue, shared.description);
+        }
 
         Setting(String key, String defaultValue, String description) {
             this.key = key;

@@ -1,6 +1,7 @@
 package dev.paystream.processor.gateway;
 
 import dev.paystream.processor.ConfigValues;
+import dev.paystream.schemas.config.SharedSetting;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,9 +39,9 @@ public record GatewayConfig(
 
     /** One documented setting. */
     public enum Setting {
-        BOOTSTRAP("paystream.kafka.bootstrap.servers", "127.0.0.1:9092", "Kafka bootstrap servers."),
-        REGISTRY("paystream.registry.url", "http://127.0.0.1:8080/apis/registry/v3", "Apicurio Registry v3 API URL."),
-        TOPIC_PREFIX("paystream.topic.prefix", "", "Prefix of every Paystream topic."),
+        BOOTSTRAP(SharedSetting.BOOTSTRAP),
+        REGISTRY(SharedSetting.REGISTRY),
+        TOPIC_PREFIX(SharedSetting.TOPIC_PREFIX),
         GROUP_ID("paystream.gateway.group.id", "paystream-psp-gateway", "Consumer group of the gateway instances."),
         PSPS("paystream.gateway.psps", "", "PSPs in order of preference, name=baseUrl comma-separated; the first is the primary, new authorisations fail over to the next while its breaker is open."),
         CONCURRENCY("paystream.gateway.concurrency", "256", "Commands executed at once per instance (virtual threads)."),
@@ -52,9 +53,9 @@ public record GatewayConfig(
         BREAKER_MIN_CALLS("paystream.gateway.breaker.min.calls", "20", "Calls in the window before the breaker may open."),
         BREAKER_FAILURE_RATE("paystream.gateway.breaker.failure.rate", "0.5", "Share of PSP faults (no answer, 5xx, 429) in the window that opens the breaker."),
         BREAKER_OPEN("paystream.gateway.breaker.open", "PT5S", "How long an open breaker waits before letting one probe through."),
-        REQUEST_PARTITIONS("paystream.request.partitions", "6", "Partitions of topics the gateway creates if missing."),
-        STATEFUL_PARTITIONS("paystream.stateful.partitions", "12", "Partitions of psp-results.v1: the processor's stateful partition count (the gateway refuses to start if the topic has another)."),
-        REPLICATION("paystream.replication.factor", "1", "Replication factor of topics the gateway creates."),
+        REQUEST_PARTITIONS(SharedSetting.REQUEST_PARTITIONS),
+        STATEFUL_PARTITIONS(SharedSetting.STATEFUL_PARTITIONS),
+        REPLICATION(SharedSetting.REPLICATION),
         METRICS_PORT("paystream.gateway.metrics.port", "0", "Port of the gateway's /metrics and /health on 127.0.0.1 (0: any free port, -1: off)."),
         OPS_HOST("paystream.gateway.ops.host", "127.0.0.1", "Address /metrics and /health bind to; 0.0.0.0 in a container."),
         INSTANCE_ID("paystream.gateway.instance.id", "", "Stable name of this gateway instance (its pod name): it joins the group as a static member, so a restart within the session timeout takes its partitions back without a rebalance. Blank: a dynamic member."),
@@ -63,6 +64,10 @@ public record GatewayConfig(
         public final String key;
         public final String defaultValue;
         public final String description;
+
+        Setting(SharedSetting shared) {
+            this(shared.key, shared.defaultValue, shared.description);
+        }
 
         Setting(String key, String defaultValue, String description) {
             this.key = key;

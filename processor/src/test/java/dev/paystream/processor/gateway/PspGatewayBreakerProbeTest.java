@@ -35,7 +35,7 @@ class PspGatewayBreakerProbeTest {
                     "paystream.gateway.max.attempts", "1",
                     "paystream.gateway.breaker.min.calls", "1",
                     "paystream.gateway.breaker.failure.rate", "1.0",
-                    "paystream.gateway.breaker.open", "PT0.2S",
+                    "paystream.gateway.breaker.open", "PT1S", // long enough that the first call (and its read-back check) ends while it is open
                     "paystream.gateway.backoff.initial", "PT0.001S",
                     "paystream.gateway.backoff.max", "PT0.001S"), Map.of()),
             new TopicCatalog("", new PlainAvroSerdes()), List.of(new ScriptedPsp()), new GatewayMetrics(new SimpleMeterRegistry()));
@@ -62,7 +62,7 @@ class PspGatewayBreakerProbeTest {
         assertThat(script).isEmpty();
 
         // When the half-open probe fails before any PSP answer (a reference the adapter cannot put in a URL)
-        await().atMost(Duration.ofSeconds(5)).until(breaker::isCallPermitted);
+        await().atMost(Duration.ofSeconds(10)).until(breaker::isCallPermitted);
         script.add(call -> { throw new IllegalArgumentException("Illegal character in path"); });
         assertThatThrownBy(() -> gateway.execute(capture())).isInstanceOf(IllegalArgumentException.class);
 
