@@ -19,6 +19,11 @@ public final class IngestApplication {
             System.out.println("  micronaut.server.port                      8088                         HTTP port (127.0.0.1 unless micronaut.server.host is set)");
             return;
         }
+        var tracing = dev.paystream.schemas.trace.Tracing.fromEnvironment("paystream-ingest", System.getenv());
+        if (tracing != null) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> tracing.shutdown().join(10, java.util.concurrent.TimeUnit.SECONDS),
+                    "tracing-stop"));
+        }
         Micronaut.build(args).mainClass(IngestApplication.class).banner(false).start();
     }
 }

@@ -10,6 +10,8 @@ import dev.paystream.ingest.status.ProcessorClient;
 import dev.paystream.ingest.status.StatusWaiter;
 import dev.paystream.schemas.PanRedactor;
 import dev.paystream.schemas.TraceHeaders;
+import dev.paystream.schemas.trace.Tracing;
+import io.opentelemetry.api.trace.SpanKind;
 import dev.paystream.schemas.registry.RegistryFailures;
 import dev.paystream.schemas.avro.PaymentRequest;
 import dev.paystream.schemas.mandate.AuthorityTokens;
@@ -261,9 +263,13 @@ public final class IngestCore {
         return wait;
     }
 
-    /** The trace context this request's Kafka records carry: a child of the caller's, or a new root. */
+    /**
+     * The trace context of this request: the caller's {@code traceparent} when it sent a valid one, else a new
+     * root. The span that records the request on Kafka ({@link #produce}) is its child.
+     */
     public static String traceparent(HttpRequest<?> request) {
-        return TraceHeaders.child(request.getHeaders().get(TraceHeaders.TRACEPARENT));
+        String callers = request.getHeaders().get(TraceHeaders.TRACEPARENT);
+        return TraceHeaders.isValid(callers) ? callers : TraceHeaders.newTraceparent();
     }
 
     public static String traceId(String traceparent) {
@@ -278,6 +284,19 @@ public final class IngestCore {
      * released for the retry.
      */
     public <V> void produce(Producer<String, V> producer, String topic, String key, V value, String traceparent) {
+        // The request's hop at ingest: a span for recording it on Kafka, until the broker acknowledged the
+        // record; the record carries the span's context, so the request intake is its child.
+        try (Tracing.Hop hop = Tracing.start("paystream ingest " + topic, SpanKind.PRODUCER, traceparent, null, key)) {
+            try {
+                send(producer, topic, key, value, hop.traceparent());
+            } catch (RuntimeException e) {
+                hop.failed(e);
+                throw e;
+            }
+        }
+    }
+
+    private <V> void send(Producer<String, V> producer, String topic, String key, V value, String traceparent) {
         RecordHeaders headers = new RecordHeaders();
         headers.add(TraceHeaders.TRACEPARENT, traceparent.getBytes(StandardCharsets.UTF_8));
         Future<?> sent;

@@ -213,9 +213,13 @@ public final class ProcessorMain implements AutoCloseable {
             }
         }
         ProcessorConfig config = ProcessorConfig.load(file, System.getenv(), System.getProperties());
+        var tracing = dev.paystream.schemas.trace.Tracing.fromEnvironment("paystream-processor", System.getenv());
         ProcessorMain app = new ProcessorMain(config);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             app.close();
+            if (tracing != null) {
+                tracing.shutdown().join(10, java.util.concurrent.TimeUnit.SECONDS);
+            }
             app.stopped.countDown();
         }, "processor-stop"));
         app.stopped.await();

@@ -75,6 +75,27 @@ public final class TraceHeaders {
     }
 
     /**
+     * The headers a record written by a hop carries: {@code traceparent} (the hop's own context, so that the
+     * next hop is its child) and the input's {@code tracestate} if it is well formed — nothing else.
+     */
+    public static org.apache.kafka.common.header.Headers of(String traceparent, org.apache.kafka.common.header.Headers input) {
+        var headers = new org.apache.kafka.common.header.internals.RecordHeaders();
+        headers.add(TRACEPARENT, traceparent.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        addTracestate(input, headers);
+        return headers;
+    }
+
+    /** The {@code traceparent} value of {@code headers}, or null when it has none (or one too long to be one). */
+    public static String traceparent(org.apache.kafka.common.header.Headers headers) {
+        return text(headers.lastHeader(TRACEPARENT));
+    }
+
+    /** The {@code tracestate} value of {@code headers}, or null. */
+    public static String tracestate(org.apache.kafka.common.header.Headers headers) {
+        return text(headers.lastHeader(TRACESTATE));
+    }
+
+    /**
      * Only the trace context of {@code input}: its {@code traceparent} when valid (else a new root) and its
      * {@code tracestate} when well formed. For a record passed on as it is (the intake's re-keyed request, a
      * dead letter).

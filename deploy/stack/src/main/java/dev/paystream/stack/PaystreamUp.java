@@ -1,6 +1,7 @@
 package dev.paystream.stack;
 
 import dev.paystream.devkit.psp.PspFaults;
+import dev.paystream.schemas.trace.Tracing;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,7 +16,7 @@ import java.util.concurrent.CountDownLatch;
 public final class PaystreamUp {
 
     static final String USAGE = """
-            usage: paystream up [--data DIR] [--fresh] [--bootstrap HOST:PORT --registry URL] [--free-ports]
+            usage: paystream up [--data DIR] [--fresh] [--bootstrap HOST:PORT --registry URL] [--free-ports] [--otlp-endpoint URL]
               Runs Kafka (KRaft), Apicurio Registry, the payments processor, the PSP gateway, two PSP simulators
               (primary, secondary), the ingest API and the reconciler on 127.0.0.1, and prints an example to paste.
               --data DIR            broker log, registry database, RocksDB state, reconciler inbox and reports, service
@@ -25,6 +26,8 @@ public final class PaystreamUp {
                                     use an existing Kafka cluster and Apicurio Registry (v3 API URL) instead of starting them
               --free-ports          every service on a free port instead of 8088 (ingest), 8090 (reconciler),
                                     9464 (processor), 9465 (gateway)
+              --otlp-endpoint URL   export every service's spans over OTLP/HTTP to a collector, e.g. http://127.0.0.1:4318
+                                    (OTEL_EXPORTER_OTLP_ENDPOINT in the environment does the same)
               -Dpaystream.KEY=VALUE (in JAVA_OPTS) passes any service setting through, e.g. -Dpaystream.commit.interval=PT0.05S
             Secrets come from the environment only: PAYSTREAM_MANDATE_SIGNING_KEY / PAYSTREAM_MANDATE_PUBLIC_KEY
             (Ed25519, URL-safe base64; default: a key for this run only).""";
@@ -44,6 +47,7 @@ public final class PaystreamUp {
                 case "--free-ports" -> freePorts = true;
                 case "--bootstrap" -> bootstrap = value(args, ++i, "--bootstrap");
                 case "--registry" -> registry = value(args, ++i, "--registry");
+                case "--otlp-endpoint" -> System.setProperty(Tracing.ENDPOINT_PROPERTY, value(args, ++i, "--otlp-endpoint"));
                 case "--help", "-h" -> {
                     System.out.println(USAGE);
                     return;
@@ -63,11 +67,16 @@ public final class PaystreamUp {
                 .forEach(k -> overrides.put(k, System.getProperty(k)));
         Path home = Path.of(System.getProperty("paystream.home", "."));
         PspFaults lifelike = PspFaults.none().withLatency(Duration.ofMillis(30), Duration.ofMillis(300));
+        // The processor and the gateway run in this JVM; ingest and the reconciler get the endpoint with the overrides.
+        var tracing = Tracing.fromEnvironment("paystream", System.getenv());
         Stack stack = Stack.start(new Stack.Options(data, home, bootstrap, registry, freePorts, lifelike, overrides));
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.out.println("stopping ingest, reconciler, gateway, simulators, processor" + (stack.embedded() ? ", registry and broker" : "") + "…");
+            if (tracing != null) {
+                tracing.shutdown().join(10, java.util.concurrent.TimeUnit.SECONDS);
+            }
             stack.close();
             System.out.println("stopped.");
             stopped.countDown();

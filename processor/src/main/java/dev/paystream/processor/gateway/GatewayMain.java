@@ -93,8 +93,14 @@ public final class GatewayMain implements AutoCloseable {
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
+        var tracing = dev.paystream.schemas.trace.Tracing.fromEnvironment("paystream-psp-gateway", System.getenv());
         GatewayMain app = new GatewayMain(GatewayConfig.load(file, System.getenv(), System.getProperties()));
-        Runtime.getRuntime().addShutdownHook(new Thread(app::close, "psp-gateway-stop"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            app.close();
+            if (tracing != null) {
+                tracing.shutdown().join(10, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        }, "psp-gateway-stop"));
         Throwable fatal = app.gateway.await();
         if (fatal != null) {
             LOG.error("psp gateway stopped on a fatal error", fatal);

@@ -6,6 +6,8 @@ import dev.paystream.processor.gateway.PspAdapter.PspReply;
 import dev.paystream.schemas.DeadLetterHeaders;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.TraceHeaders;
+import dev.paystream.schemas.trace.Tracing;
+import io.opentelemetry.api.trace.SpanKind;
 import dev.paystream.schemas.registry.RegistryFailures;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PspCommand;
@@ -229,15 +231,22 @@ public final class PspGateway implements AutoCloseable {
             return;
         }
         workers.submit(() -> {
-            PspResult result;
-            try {
-                result = execute(cmd, traceOf(r.headers()));
-            } catch (RuntimeException e) {
-                LOG.error("command {} failed unexpectedly", cmd.getCommandId(), e);
-                result = result(cmd, cmd.getPsp() == null ? "none" : cmd.getPsp(), PspOutcome.UNKNOWN, null, null,
-                        "gateway error: " + e.getClass().getSimpleName(), 0, null);
+            // The PSP call is this hop's span: its traceparent goes to the PSP and onto the result record.
+            try (Tracing.Hop hop = Tracing.start("paystream psp " + cmd.getOperation().name().toLowerCase(java.util.Locale.ROOT),
+                    SpanKind.CLIENT, TraceHeaders.traceparent(r.headers()), TraceHeaders.tracestate(r.headers()), cmd.getPaymentId())) {
+                PspResult result;
+                try {
+                    result = execute(cmd, hop.traceparent());
+                } catch (RuntimeException e) {
+                    LOG.error("command {} failed unexpectedly", cmd.getCommandId(), e);
+                    hop.failed(e);
+                    result = result(cmd, cmd.getPsp() == null ? "none" : cmd.getPsp(), PspOutcome.UNKNOWN, null, null,
+                            "gateway error: " + e.getClass().getSimpleName(), 0, null);
+                }
+                hop.attribute("paystream.psp", result.getPsp());
+                hop.attribute("paystream.psp_outcome", result.getOutcome().name());
+                publish(r, result, TraceHeaders.of(hop.traceparent(), r.headers()));
             }
-            publish(r, result);
         });
     }
 
@@ -252,12 +261,12 @@ public final class PspGateway implements AutoCloseable {
      * as a failed acknowledgement does, so that the command runs again (same idempotency key) wherever its
      * partition goes next.
      */
-    private void publish(ConsumerRecord<String, PspCommand> r, PspResult result) {
+    private void publish(ConsumerRecord<String, PspCommand> r, PspResult result, Headers trace) {
         TopicPartition tp = new TopicPartition(r.topic(), r.partition());
         long giveUpAt = System.nanoTime() + RESULT_WRITE_PATIENCE.toNanos();
         for (int attempt = 1; ; attempt++) {
             try {
-                producer.send(new ProducerRecord<>(topics.pspResults().name(), null, resultKey(r.value()), result, childTrace(r.headers())), (md, e) -> {
+                producer.send(new ProducerRecord<>(topics.pspResults().name(), null, resultKey(r.value()), result, trace), (md, e) -> {
                     if (e != null) {
                         giveUp(result, e);
                         return;
@@ -301,12 +310,6 @@ public final class PspGateway implements AutoCloseable {
     /** Executes one command to a definitive outcome, or to UNKNOWN after the retry budget. */
     PspResult execute(PspCommand cmd) {
         return execute(cmd, null);
-    }
-
-    /** The command's trace context, continued as a child span into the PSP call's {@code traceparent} header. */
-    private static String traceOf(Headers headers) {
-        var parent = headers.lastHeader(TraceHeaders.TRACEPARENT);
-        return TraceHeaders.child(parent == null ? null : new String(parent.value(), StandardCharsets.UTF_8));
     }
 
     /** As {@link #execute(PspCommand)}, sending {@code traceparent} (may be null) with every call. */
@@ -507,14 +510,6 @@ public final class PspGateway implements AutoCloseable {
                 .setCompletedAt(Instant.now())
                 .setDispatched(false)
                 .build();
-    }
-
-    private static Headers childTrace(Headers in) {
-        Headers out = new RecordHeaders();
-        var parent = in.lastHeader(TraceHeaders.TRACEPARENT);
-        out.add(TraceHeaders.TRACEPARENT, TraceHeaders.child(parent == null ? null : new String(parent.value(), StandardCharsets.UTF_8))
-                .getBytes(StandardCharsets.UTF_8));
-        return out;
     }
 
     private void deadLetter(RecordDeserializationException e) {

@@ -5,6 +5,8 @@ import dev.paystream.schemas.DeadLetterHeaders;
 import dev.paystream.schemas.DeadLetterPayload;
 import dev.paystream.schemas.PanRedactor;
 import dev.paystream.schemas.TraceHeaders;
+import dev.paystream.schemas.trace.Tracing;
+import io.opentelemetry.api.trace.SpanKind;
 import dev.paystream.schemas.registry.RegistryFailures;
 import dev.paystream.schemas.avro.PaymentRequest;
 import java.nio.charset.StandardCharsets;
@@ -50,8 +52,15 @@ public final class RequestIntake implements Processor<byte[], byte[], String, In
 
     @Override
     public void process(Record<byte[], byte[]> record) {
-        // Only the trace context goes on (a new root when there is none): no other header a writer set is copied.
-        Headers headers = TraceHeaders.traceOnly(record.headers());
+        try (Tracing.Hop hop = Tracing.start("paystream request intake", SpanKind.CONSUMER, TraceHeaders.traceparent(record.headers()),
+                TraceHeaders.tracestate(record.headers()), null)) {
+            intake(record, hop);
+        }
+    }
+
+    private void intake(Record<byte[], byte[]> record, Tracing.Hop hop) {
+        // Only the trace context goes on (this hop's, a child of the writer's): no other header a writer set is copied.
+        Headers headers = TraceHeaders.of(hop.traceparent(), record.headers());
         record = record.withHeaders(headers);
         byte[] value = record.value();
         if (value == null || value.length == 0) {

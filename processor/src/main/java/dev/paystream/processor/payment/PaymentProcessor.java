@@ -9,6 +9,8 @@ import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.mandate.RiskSettings;
 import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.TraceHeaders;
+import dev.paystream.schemas.trace.Tracing;
+import io.opentelemetry.api.trace.SpanKind;
 import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.PaymentRequest;
 import dev.paystream.schemas.avro.PspResult;
@@ -169,6 +171,26 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
 
     @Override
     public void process(Record<String, SpecificRecord> record) {
+        String paymentId = record.value() instanceof PaymentRequest r ? r.getPaymentId()
+                : record.value() instanceof PspResult r ? r.getPaymentId() : null;
+        try (Tracing.Hop hop = Tracing.start("paystream payments step", SpanKind.CONSUMER, TraceHeaders.traceparent(record.headers()),
+                TraceHeaders.tracestate(record.headers()), paymentId)) {
+            step = hop;
+            try {
+                decide(record);
+            } catch (RuntimeException e) {
+                hop.failed(e);
+                throw e;
+            } finally {
+                step = null;
+            }
+        }
+    }
+
+    /** The hop of the record being processed, null in a timer step. */
+    private Tracing.Hop step;
+
+    private void decide(Record<String, SpecificRecord> record) {
         long now = context.currentSystemTimeMs();
         // Keys are routing keys (agent ids): the payment is named in the value.
         switch (record.value()) {
@@ -207,7 +229,8 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         List<Record<String, EncodedOutput>> outputs = new ArrayList<>(d.outputs().size());
         try {
             for (PaymentDecider.Output o : d.outputs()) {
-                Headers headers = TraceHeaders.childOf(input == null ? new RecordHeaders() : input.headers());
+                Headers headers = step != null && input != null ? TraceHeaders.of(step.traceparent(), input.headers())
+                        : TraceHeaders.childOf(input == null ? new RecordHeaders() : input.headers());
                 outputs.add(new Record<>(o.key(), encoder.encode(o.value(), headers), timestamp, headers));
             }
             if (!d.purge() && d.payment() != null) {
