@@ -4,7 +4,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
@@ -42,7 +44,43 @@ public final class InternalAvroSerde {
     private static final byte V1_1 = (byte) 0x01;
     private static final int HEADER = 10;
 
+    /**
+     * Values encoded ahead of their store write on this thread ({@link #encodeAhead}): the next serialization of
+     * that very instance returns these bytes instead of encoding it again, once. Identity, not equality: a
+     * value changed after it was encoded ahead is a different state of the same instance, so
+     * {@link #forgetAhead} must run before a value could change (the payments processor calls it at the end
+     * of every step).
+     */
+    private static final ThreadLocal<List<Object[]>> AHEAD = ThreadLocal.withInitial(() -> new ArrayList<>(4));
+
     private InternalAvroSerde() {}
+
+    /**
+     * Encodes {@code value} with {@code serializer} now (throwing as the store's write would) and keeps the bytes
+     * for the store's own serialization of the same instance on this thread.
+     */
+    public static <T> void encodeAhead(Serializer<T> serializer, T value) {
+        byte[] bytes = serializer.serialize(null, value);
+        List<Object[]> ahead = AHEAD.get();
+        if (ahead.size() < 16) {
+            ahead.add(new Object[] {value, bytes});
+        }
+    }
+
+    /** Drops every value encoded ahead on this thread and not written yet. */
+    public static void forgetAhead() {
+        AHEAD.get().clear();
+    }
+
+    private static byte[] takeAhead(Object value) {
+        List<Object[]> ahead = AHEAD.get();
+        for (int i = 0; i < ahead.size(); i++) {
+            if (ahead.get(i)[0] == value) {
+                return (byte[]) ahead.remove(i)[1];
+            }
+        }
+        return null;
+    }
 
     /** A serde for {@code type}, reading registry-framed records through {@code legacy}. */
     public static <T extends SpecificRecord> Serde<T> of(Class<T> type, Deserializer<T> legacy) {
@@ -67,6 +105,10 @@ public final class InternalAvroSerde {
         Serializer<T> serializer = (topic, value) -> {
             if (value == null) {
                 return null;
+            }
+            byte[] ahead = takeAhead(value);
+            if (ahead != null) {
+                return ahead;
             }
             try {
                 return codecs.get().encode(header, value);

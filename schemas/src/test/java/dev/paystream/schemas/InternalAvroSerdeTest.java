@@ -77,4 +77,29 @@ class InternalAvroSerdeTest {
         assertThatThrownBy(() -> serde.deserializer().deserialize("t", otherSchema))
                 .isInstanceOf(SerializationException.class).hasMessageContaining("not a valid dev.paystream.schemas.avro.PaymentRequest");
     }
+
+    @Test
+    void shouldWriteAValueEncodedAheadOnceAndNeverAfterItChanged() {
+        Serde<PaymentRequest> checking = InternalAvroSerde.of(PaymentRequest.class, FRAMED.deserializer());
+        Serde<PaymentRequest> store = InternalAvroSerde.of(PaymentRequest.class, FRAMED.deserializer());
+        PaymentRequest r = request();
+        byte[] fresh = store.serializer().serialize("t", r);
+
+        // Encoded ahead by one serde, the store's own serializer takes those very bytes, once
+        InternalAvroSerde.encodeAhead(checking.serializer(), r);
+        byte[] first = store.serializer().serialize("t", r);
+        assertThat(first).isEqualTo(fresh);
+        byte[] second = store.serializer().serialize("t", r);
+        assertThat(second).isEqualTo(fresh).isNotSameAs(first);
+
+        // A value changed after it was encoded ahead, once forgotten, is encoded as it is now
+        InternalAvroSerde.encodeAhead(checking.serializer(), r);
+        InternalAvroSerde.forgetAhead();
+        r.setAgentId("agent-other");
+        assertThat(store.deserializer().deserialize("t", store.serializer().serialize("t", r)).getAgentId()).isEqualTo("agent-other");
+        // and an unencodable value throws when encoded ahead
+        PaymentRequest broken = request();
+        broken.setAgentId(null);
+        assertThatThrownBy(() -> InternalAvroSerde.encodeAhead(checking.serializer(), broken)).isInstanceOf(SerializationException.class);
+    }
 }

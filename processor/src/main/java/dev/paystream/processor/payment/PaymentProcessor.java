@@ -8,6 +8,7 @@ import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.mandate.RiskSettings;
 import dev.paystream.processor.ops.PipelineMetrics;
+import dev.paystream.schemas.InternalAvroSerde;
 import dev.paystream.schemas.TraceHeaders;
 import dev.paystream.schemas.trace.Tracing;
 import io.opentelemetry.api.trace.SpanKind;
@@ -238,6 +239,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             }
             d.books().values().forEach(encoder::checkBook);
         } catch (RuntimeException e) {
+            InternalAvroSerde.forgetAhead();
             if (RegistryFailures.isTransient(e)) {
                 throw e; // the registry did not answer: the handler fails the step and it is tried again
             }
@@ -270,6 +272,8 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
             throw e; // a downstream node has failed the step already, or the task is moving: Kafka Streams' own
         } catch (RuntimeException e) {
             throw new IncompleteStepException("the step of payment " + paymentId + " failed part-way through its writes", e);
+        } finally {
+            InternalAvroSerde.forgetAhead(); // nothing encoded ahead outlives its step
         }
     }
 

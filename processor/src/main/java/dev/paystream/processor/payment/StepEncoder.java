@@ -2,6 +2,7 @@ package dev.paystream.processor.payment;
 
 import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
+import dev.paystream.schemas.InternalAvroSerde;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.avro.AuditRecord;
 import dev.paystream.schemas.avro.PaymentEvent;
@@ -12,7 +13,7 @@ import org.apache.kafka.common.serialization.Serializer;
 /**
  * Encodes everything one step of the payments processor writes, before it writes any of it: each output
  * with its topic's serializer (the bytes the sink then writes as they are), the payment's snapshot and the
- * changed books with their stores' serializers (checked only; the stores encode them again). A value that
+ * changed books with their stores' serializers (the stores' own writes then take those bytes). A value that
  * cannot be encoded (a field a schema does not allow, a schema the registry refuses) then fails the step
  * while nothing of it has been written.
  */
@@ -47,13 +48,13 @@ public final class StepEncoder {
         };
     }
 
-    /** Throws as the payments store would on {@code put}. */
+    /** Throws as the payments store would on {@code put}; the store then writes these bytes (encoded once). */
     void checkSnapshot(PaymentSnapshot p) {
-        snapshots.serialize(null, p);
+        InternalAvroSerde.encodeAhead(snapshots, p);
     }
 
-    /** Throws as the books store would on {@code put}. */
+    /** Throws as the books store would on {@code put}; the store then writes these bytes. */
     void checkBook(MandateBook b) {
-        books.serialize(null, b);
+        InternalAvroSerde.encodeAhead(books, b);
     }
 }
