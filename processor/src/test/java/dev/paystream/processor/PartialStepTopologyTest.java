@@ -152,13 +152,9 @@ class PartialStepTopologyTest {
         send(PaymentsTopologyTest.create(AGENT, "order-half", 2500, "EUR"));
 
         // Then the record left nothing behind
-        assertThat(events.isEmpty()).as("no event of a step that failed").isTrue();
-        assertThat(commands.isEmpty()).as("no PSP command of a step that failed").isTrue();
-        assertThat(audit.isEmpty()).as("no audit record of a step that failed").isTrue();
+        assertNothingWritten(id, mandateId);
         KeyValueStore<String, PaymentSnapshot> payments = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
         KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateDesk.BOOKS);
-        assertThat(payments.get(id)).as("no payment, so no idempotency record and no reservation").isNull();
-        assertThat(books.get(mandateId) == null || books.get(mandateId).getReservedMinor() == 0).as("nothing reserved on the books").isTrue();
 
         // When the defect is gone and the agent retries the same create
         failAppliedCreate.set(false);
@@ -184,13 +180,8 @@ class PartialStepTopologyTest {
         send(PaymentsTopologyTest.create(AGENT, "order-sink", 2500, "EUR"));
 
         // Then the step is not half written: no event, no command, no audit, no payment, no reservation
-        assertThat(events.readValuesToList()).as("no event of a step that could not be written").isEmpty();
-        assertThat(commands.readValuesToList()).as("no PSP command of a step whose ledger event was lost").isEmpty();
-        assertThat(audit.readValuesToList()).as("no audit record of a step that could not be written").isEmpty();
+        assertNothingWritten(id, mandateId);
         KeyValueStore<String, PaymentSnapshot> payments = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
-        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateDesk.BOOKS);
-        assertThat(payments.get(id)).as("no payment stored by a step that could not be written").isNull();
-        assertThat(books.get(mandateId) == null || books.get(mandateId).getReservedMinor() == 0).as("nothing reserved").isTrue();
         // and the request is in the dead-letter topic, once, with the reason
         var dead = deadLetters.readRecordsToList();
         assertThat(dead).hasSize(1);
@@ -227,6 +218,17 @@ class PartialStepTopologyTest {
         assertThat(audit.readValuesToList()).as("an audit record of a step that was not stored").isEmpty();
         assertThat(payments.get(id)).as("the payment as it was").isEqualTo(before);
         assertThat(deadLetters.readRecordsToList()).as("the result, dead-lettered").hasSize(1);
+    }
+
+    /** No event, PSP command or audit record, no stored payment (so no idempotency record) and nothing reserved. */
+    private void assertNothingWritten(String paymentId, String mandateId) {
+        assertThat(events.readValuesToList()).as("no event of a step that could not be written").isEmpty();
+        assertThat(commands.readValuesToList()).as("no PSP command of a step that could not be written").isEmpty();
+        assertThat(audit.readValuesToList()).as("no audit record of a step that could not be written").isEmpty();
+        KeyValueStore<String, PaymentSnapshot> payments = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
+        KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateDesk.BOOKS);
+        assertThat(payments.get(paymentId)).as("no payment stored").isNull();
+        assertThat(books.get(mandateId) == null || books.get(mandateId).getReservedMinor() == 0).as("nothing reserved on the books").isTrue();
     }
 
     private static PspResult result(String commandId, PspCommand c, String reference) {

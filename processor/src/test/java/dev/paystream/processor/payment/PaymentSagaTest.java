@@ -720,6 +720,12 @@ class PaymentSagaTest {
     private String needingAttention(String key) {
         String id = create(key, 1000, CaptureMethod.AUTOMATIC);
         answer(command(PspOperation.AUTHORISE), PspOutcome.SUCCEEDED);
+        captureRunsOutOfRedrives(id);
+        return id;
+    }
+
+    /** The awaited capture answers UNKNOWN through its redrive budget: the payment needs attention. */
+    private void captureRunsOutOfRedrives(String id) {
         answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
         driver.advanceWallClockTime(Duration.ofSeconds(3));
         answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
@@ -728,7 +734,6 @@ class PaymentSagaTest {
         assertThat(snapshot(id).getState()).isEqualTo("NEEDS_ATTENTION");
         states();
         audit.readValuesToList();
-        return id;
     }
 
     /** An operator's resolve of the command the payment awaits now. */
@@ -793,16 +798,9 @@ class PaymentSagaTest {
         send(resolve("o-bound", "resolve-1", dev.paystream.schemas.avro.ResolvedOutcome.SUCCEEDED, "pi_1", authorise));
         assertThat(states()).containsExactly(PaymentState.AUTHORISED, PaymentState.CAPTURING);
         // and the capture then stayed unknown through its own redrive budget
-        answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
-        driver.advanceWallClockTime(Duration.ofSeconds(3));
-        answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
-        driver.advanceWallClockTime(Duration.ofSeconds(5));
-        answer(command(PspOperation.CAPTURE), PspOutcome.UNKNOWN);
-        assertThat(snapshot(id).getState()).isEqualTo("NEEDS_ATTENTION");
+        captureRunsOutOfRedrives(id);
         assertThat(snapshot(id).getCurrentOperation()).isEqualTo("CAPTURE");
         pastTheCommandDeadline(id);
-        states();
-        audit.readValuesToList();
 
         // When the operator's client, whose first call timed out, sends the same resolve again under a new key
         send(resolve("o-bound", "resolve-1-retry", dev.paystream.schemas.avro.ResolvedOutcome.SUCCEEDED, "pi_1", authorise));
