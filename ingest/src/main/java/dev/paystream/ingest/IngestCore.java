@@ -272,6 +272,11 @@ public final class IngestCore {
         return TraceHeaders.isValid(callers) ? callers : TraceHeaders.newTraceparent();
     }
 
+    /** The caller's W3C {@code tracestate} header, or null. */
+    public static String tracestate(HttpRequest<?> request) {
+        return request.getHeaders().get(TraceHeaders.TRACESTATE);
+    }
+
     public static String traceId(String traceparent) {
         return traceparent.substring(3, 35);
     }
@@ -284,11 +289,16 @@ public final class IngestCore {
      * released for the retry.
      */
     public <V> void produce(Producer<String, V> producer, String topic, String key, V value, String traceparent) {
+        produce(producer, topic, key, value, traceparent, null);
+    }
+
+    /** As above, carrying the caller's W3C {@code tracestate} onto the record when it is well formed. */
+    public <V> void produce(Producer<String, V> producer, String topic, String key, V value, String traceparent, String tracestate) {
         // The request's hop at ingest: a span for recording it on Kafka, until the broker acknowledged the
         // record; the record carries the span's context, so the request intake is its child.
-        try (Tracing.Hop hop = Tracing.start("paystream ingest " + topic, SpanKind.PRODUCER, traceparent, null, key)) {
+        try (Tracing.Hop hop = Tracing.start("paystream ingest " + topic, SpanKind.PRODUCER, traceparent, tracestate, key)) {
             try {
-                send(producer, topic, key, value, hop.traceparent());
+                send(producer, topic, key, value, hop.traceparent(), TraceHeaders.isValidTracestate(tracestate) ? tracestate : null);
             } catch (RuntimeException e) {
                 hop.failed(e);
                 throw e;
@@ -296,9 +306,12 @@ public final class IngestCore {
         }
     }
 
-    private <V> void send(Producer<String, V> producer, String topic, String key, V value, String traceparent) {
+    private <V> void send(Producer<String, V> producer, String topic, String key, V value, String traceparent, String tracestate) {
         RecordHeaders headers = new RecordHeaders();
         headers.add(TraceHeaders.TRACEPARENT, traceparent.getBytes(StandardCharsets.UTF_8));
+        if (tracestate != null) {
+            headers.add(TraceHeaders.TRACESTATE, tracestate.getBytes(StandardCharsets.UTF_8));
+        }
         Future<?> sent;
         try {
             sent = producer.send(new ProducerRecord<>(topic, null, key, value, headers));

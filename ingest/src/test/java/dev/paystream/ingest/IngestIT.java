@@ -565,7 +565,7 @@ class IngestIT {
         String traceparent = TraceHeaders.newTraceparent();
         String key = "trace-" + UUID.randomUUID();
         Api.Response r = api.call("POST", "/v1/payments", AGENT, key, payment(100, "merchant-t", "manual", token),
-                Map.of("traceparent", traceparent), true);
+                Map.of("traceparent", traceparent, "tracestate", "vendor=abc,paystream=t1"), true);
         String traceId = traceparent.substring(3, 35);
         assertThat(r.header("paystream-trace-id")).isEqualTo(traceId);
 
@@ -573,6 +573,8 @@ class IngestIT {
         assertThat(records).hasSize(1);
         String sent = new String(records.getFirst().headers().lastHeader("traceparent").value(), StandardCharsets.UTF_8);
         assertThat(sent).startsWith("00-" + traceId + "-").isNotEqualTo(traceparent);
+        assertThat(new String(records.getFirst().headers().lastHeader("tracestate").value(), StandardCharsets.UTF_8))
+                .as("the caller's tracestate goes along").isEqualTo("vendor=abc,paystream=t1");
     }
 
     @Test

@@ -99,7 +99,7 @@ public class MandatesController {
                         .setVelocityMaxCount(velocity == null ? null : velocity.intValue())
                         .setVelocityPeriodMs(velocityPeriod == null ? null : velocityPeriod.toMillis())
                         .setStatus(MandateStatus.ACTIVE).setUpdatedAt(now).build();
-                core.produce(producer, topic, mandateId, m, IngestCore.traceparent(http));
+                core.produce(producer, topic, mandateId, m, IngestCore.traceparent(http), IngestCore.tracestate(http));
             }
             // The token works once every processor instance has the mandate: wait until the processor shows it.
             JsonNode view = awaitMandate(mandateId, v -> true);
@@ -127,7 +127,7 @@ public class MandatesController {
         if (!"REVOKED".equals(view.path("status").asText())) {
             long next = view.path("version").asLong() + 1;
             Mandate m = MandateJson.toAvro(view).setVersion(next).setStatus(MandateStatus.REVOKED).setUpdatedAt(Instant.now()).build();
-            core.produce(producer, topic, id, m, IngestCore.traceparent(http));
+            core.produce(producer, topic, id, m, IngestCore.traceparent(http), IngestCore.tracestate(http));
             view = awaitMandate(id, v -> v.path("version").asLong() >= next);
         }
         core.count("mandate_revoke", "200");

@@ -87,7 +87,7 @@ public class PaymentsController {
             String traceparent = IngestCore.traceparent(http);
             StatusWaiter.Subscription signals = Settlement.watch(core.waiter(), paymentId, request.getRequestId(), 0);
             try {
-                core.produce(producer, requestTopic, paymentId, RequestRedaction.redact(request), traceparent);
+                core.produce(producer, requestTopic, paymentId, RequestRedaction.redact(request), traceparent, IngestCore.tracestate(http));
             } catch (RuntimeException e) {
                 signals.close();
                 throw e;
@@ -213,7 +213,7 @@ public class PaymentsController {
             PaymentRequest out = RequestRedaction.redact(request);
             try {
                 core.produce(producer, requestTopic, paymentId, caller.role() == Caller.Role.AGENT ? out : core.withAuthority(out, caller),
-                        traceparent);
+                        traceparent, IngestCore.tracestate(http));
             } catch (RuntimeException e) {
                 signals.close();
                 throw e;
