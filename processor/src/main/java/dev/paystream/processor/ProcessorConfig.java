@@ -1,6 +1,7 @@
 package dev.paystream.processor;
 
 import dev.paystream.schemas.config.SharedSetting;
+import dev.paystream.support.ConfigValues;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;

@@ -1,12 +1,12 @@
 package dev.paystream.processor;
 
-import dev.paystream.processor.ops.ClassicGroupSession;
+import dev.paystream.support.ClassicGroupSession;
 import dev.paystream.processor.ops.DepartedInstanceFence;
-import dev.paystream.processor.ops.OpsServer;
+import dev.paystream.support.OpsServer;
 import dev.paystream.processor.ops.StuckTransactionWatch;
 import dev.paystream.processor.ops.StreamsGroupSettings;
 import dev.paystream.processor.ops.PipelineMetrics;
-import dev.paystream.processor.ops.TopicAdmin;
+import dev.paystream.support.TopicAdmin;
 import dev.paystream.processor.query.PaymentQueries;
 import dev.paystream.processor.query.QueryHandler;
 import dev.paystream.schemas.RegistrySerdes;

@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.paystream.devkit.DevKit;
 import dev.paystream.devkit.DevKitExtension;
 import dev.paystream.devkit.EmbeddedKafka;
-import dev.paystream.processor.ops.TopicAdmin;
+import dev.paystream.support.TopicAdmin;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import java.nio.file.Path;

@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.paystream.devkit.DevKit;
 import dev.paystream.devkit.DevKitExtension;
-import dev.paystream.processor.ops.TopicAdmin;
+import dev.paystream.support.TopicAdmin;
 import dev.paystream.schemas.DeadLetterHeaders;
 import dev.paystream.schemas.PaymentIds;
 import dev.paystream.schemas.RegistrySerdes;

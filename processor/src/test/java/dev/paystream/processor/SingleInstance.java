@@ -14,7 +14,7 @@ final class SingleInstance {
     static dev.paystream.schemas.TopicCatalog topics(DevKit kit, String prefix, int requestPartitions) {
         dev.paystream.schemas.TopicCatalog catalog = new dev.paystream.schemas.TopicCatalog(prefix,
                 new dev.paystream.schemas.RegistrySerdes(kit.registryUrl(), true));
-        dev.paystream.processor.ops.TopicAdmin.ensureTopics(kit.bootstrapServers(), catalog, requestPartitions,
+        dev.paystream.support.TopicAdmin.ensureTopics(kit.bootstrapServers(), catalog, requestPartitions,
                 ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
         return catalog;
     }

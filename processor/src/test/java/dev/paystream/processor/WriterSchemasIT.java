@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.paystream.devkit.DevKit;
 import dev.paystream.devkit.DevKitExtension;
-import dev.paystream.processor.gateway.GatewayConfig;
-import dev.paystream.processor.gateway.GatewayMain;
+import dev.paystream.gateway.GatewayConfig;
+import dev.paystream.gateway.GatewayMain;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.TopicSpec;
 import java.net.URI;

@@ -1,7 +1,7 @@
 package dev.paystream.reconciler;
 
 import dev.paystream.devkit.DevKit;
-import dev.paystream.processor.ops.TopicAdmin;
+import dev.paystream.support.TopicAdmin;
 import dev.paystream.reconciler.matching.ReconcilerMetrics;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;

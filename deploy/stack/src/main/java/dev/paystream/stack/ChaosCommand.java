@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.paystream.devkit.DevKit;
 import dev.paystream.devkit.psp.PspSimulator;
 import dev.paystream.processor.ProcessorConfig;
-import dev.paystream.processor.ops.TopicAdmin;
+import dev.paystream.support.TopicAdmin;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.avro.Mandate;

@@ -5,7 +5,7 @@ import dev.paystream.devkit.FreePorts;
 import dev.paystream.devkit.psp.PspFaults;
 import dev.paystream.devkit.psp.PspSimulator;
 import dev.paystream.processor.ProcessorConfig;
-import dev.paystream.processor.gateway.GatewayConfig;
+import dev.paystream.gateway.GatewayConfig;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -110,7 +110,7 @@ final class ChaosInstance {
             }
             s.putAll(ground.gatewaySettings());
             s.put("logback.configurationFile", logback.toString());
-            child = Stack.ChildService.start(name, ground.home(), "processor", "dev.paystream.processor.gateway.GatewayMain", s,
+            child = Stack.ChildService.start(name, ground.home(), "gateway", "dev.paystream.gateway.GatewayMain", s,
                     Map.of(PSP_KEY_ENV, ground.pspKey()), log, port);
         }
         startedNanos = System.nanoTime();

@@ -1,10 +1,11 @@
 package dev.paystream.stack;
 
+import dev.paystream.cli.Cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.paystream.devkit.DevKit;
 import dev.paystream.processor.ProcessorConfig;
-import dev.paystream.processor.ops.TopicAdmin;
+import dev.paystream.support.TopicAdmin;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import java.io.IOException;

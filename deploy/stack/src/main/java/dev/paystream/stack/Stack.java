@@ -1,13 +1,15 @@
 package dev.paystream.stack;
 
+import dev.paystream.cli.Keys;
+import dev.paystream.cli.StackState;
 import dev.paystream.devkit.DevKit;
 import dev.paystream.devkit.FreePorts;
 import dev.paystream.devkit.psp.PspFaults;
 import dev.paystream.devkit.psp.PspSimulator;
 import dev.paystream.processor.ProcessorConfig;
 import dev.paystream.processor.ProcessorMain;
-import dev.paystream.processor.gateway.GatewayConfig;
-import dev.paystream.processor.gateway.GatewayMain;
+import dev.paystream.gateway.GatewayConfig;
+import dev.paystream.gateway.GatewayMain;
 import dev.paystream.schemas.mandate.MandateTokens;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -15,22 +17,23 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+
+
 import java.security.PrivateKey;
 import java.security.PublicKey;
-import java.security.SecureRandom;
+
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.HashMap;
-import java.util.HexFormat;
+
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -188,7 +191,8 @@ public final class Stack implements AutoCloseable {
         awaitRunning(Duration.ofMinutes(3), ingest, reconciler);
         // Last: the command-line tools find this stack through it, and it must be gone again when the stack is.
         closers.push(() -> StackState.delete(data));
-        StackState.of(this).write(data);
+        new StackState(bootstrapServers(), registryUrl(), "", ingestUrl(), reconcilerUrl(), processorUrl(), Instant.now(),
+                ProcessHandle.current().pid()).write(data);
     }
 
     /** What every Micronaut service of the stack is given: its port, the cluster and the registry. */
@@ -234,9 +238,7 @@ public final class Stack implements AutoCloseable {
     }
 
     static String newKey() {
-        byte[] b = new byte[18];
-        new SecureRandom().nextBytes(b);
-        return "psk_dev_" + HexFormat.of().formatHex(b);
+        return Keys.newApiKey();
     }
 
     private String hashes(String... ids) {
@@ -248,11 +250,7 @@ public final class Stack implements AutoCloseable {
     }
 
     static String sha256(String s) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Keys.sha256(s);
     }
 
     static void pause(Duration d) {

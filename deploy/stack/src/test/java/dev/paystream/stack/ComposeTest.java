@@ -1,5 +1,6 @@
 package dev.paystream.stack;
 
+import dev.paystream.cli.ComposeEnv;
 import static dev.paystream.stack.KubernetesManifestsTest.containers;
 import static dev.paystream.stack.KubernetesManifestsTest.envName;
 import static dev.paystream.stack.KubernetesManifestsTest.named;
@@ -8,7 +9,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.paystream.ingest.IngestConfig;
 import dev.paystream.processor.ProcessorConfig;
-import dev.paystream.processor.gateway.GatewayConfig;
+import dev.paystream.gateway.GatewayConfig;
 import dev.paystream.reconciler.ReconcilerConfig;
 import java.io.IOException;
 import java.net.URI;
@@ -75,8 +76,12 @@ class ComposeTest {
         assertThat(str(services.get("kafka"), "image")).isEqualTo("apache/kafka:" + kafkaVersion);
         assertThat(str(services.get("registry"), "image")).as("the registry the manifests run")
                 .isEqualTo(str(containers(named("Deployment", "paystream-registry")).getFirst(), "image"));
-        assertThat(command("processor")).containsExactly("dev.paystream.processor.ProcessorMain");
-        assertThat(command("gateway")).containsExactly("dev.paystream.processor.gateway.GatewayMain");
+        for (String service : List.of("processor", "gateway")) {
+            String image = str(services.get(service), "image");
+            assertThat(image).as("%s runs its own image", service).startsWith("paystream/" + service + ":");
+            List<String> runs = ImagesTest.command(ImagesTest.Image.read(tars.get("paystream/" + service)), services.get(service).get("command"));
+            assertThat(runs.get(5)).as("%s runs", service).isEqualTo(ImagesTest.MAIN_CLASSES.get("paystream/" + service));
+        }
     }
 
     @Test

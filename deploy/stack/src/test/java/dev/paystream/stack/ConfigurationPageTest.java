@@ -3,9 +3,9 @@ package dev.paystream.stack;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.paystream.ingest.IngestConfig;
-import dev.paystream.processor.ConfigValues;
+import dev.paystream.support.ConfigValues;
 import dev.paystream.processor.ProcessorConfig;
-import dev.paystream.processor.gateway.GatewayConfig;
+import dev.paystream.gateway.GatewayConfig;
 import dev.paystream.reconciler.ReconcilerConfig;
 import dev.paystream.schemas.docs.GeneratedSection;
 import java.nio.file.Path;

@@ -31,6 +31,7 @@ class ImagesTest {
 
     static final Map<String, Path> TARS = Map.of(
             "paystream/processor", LauncherIT.ROOT.resolve("processor/target/jib-image.tar"),
+            "paystream/gateway", LauncherIT.ROOT.resolve("gateway/target/jib-image.tar"),
             "paystream/ingest", LauncherIT.ROOT.resolve("ingest/target/jib-image.tar"),
             "paystream/reconciler", LauncherIT.ROOT.resolve("reconciler/target/jib-image.tar"));
 
@@ -60,6 +61,23 @@ class ImagesTest {
             }
             return new Image(tags, json.readTree(entries.get(manifest.path("Config").asText())).path("config"), files);
         }
+    }
+
+    /** What each image runs by itself: its entry point names the service's main class. */
+    static final Map<String, String> MAIN_CLASSES = Map.of(
+            "paystream/processor", "dev.paystream.processor.ProcessorMain",
+            "paystream/gateway", "dev.paystream.gateway.GatewayMain",
+            "paystream/ingest", "dev.paystream.ingest.IngestApplication",
+            "paystream/reconciler", "dev.paystream.reconciler.ReconcilerCli");
+
+    /** The command a container runs: the image's entry point, then the arguments a manifest or compose adds. */
+    static List<String> command(Image image, Object args) {
+        List<String> command = new ArrayList<>();
+        image.config().path("Entrypoint").forEach(e -> command.add(e.asText()));
+        if (args != null) {
+            ((List<?>) args).forEach(a -> command.add(String.valueOf(a)));
+        }
+        return command;
     }
 
     @BeforeAll
@@ -97,16 +115,12 @@ class ImagesTest {
                 assertThat(image.files().get("opt/java/bin/java")).as(where + ": the runtime may execute").isEqualTo(0755);
                 assertThat(image.files()).as(where).containsKeys("lib64/ld-linux-x86-64.so.2", "lib/x86_64-linux-gnu/libc.so.6",
                         "app/jib-classpath-file");
-                List<String> command = new ArrayList<>();
-                image.config().path("Entrypoint").forEach(e -> command.add(e.asText()));
-                Object args = c.get("args");
-                if (args != null) {
-                    ((List<?>) args).forEach(a -> command.add(String.valueOf(a)));
-                }
+                List<String> command = command(image, c.get("args"));
                 assertThat(command.subList(0, 5)).as(where)
                         .containsExactly("/opt/java/bin/java", "--enable-native-access=ALL-UNNAMED", "-XX:+ExitOnOutOfMemoryError", "-cp",
                                 "@/app/jib-classpath-file");
                 String mainClass = command.get(5);
+                assertThat(mainClass).as(where + ": the image's own service").isEqualTo(MAIN_CLASSES.get(name));
                 assertThat(image.files()).as(where + ": its main class " + mainClass)
                         .containsKey("app/classes/" + mainClass.replace('.', '/') + ".class");
                 checked++;

@@ -1,5 +1,8 @@
 package dev.paystream.stack;
 
+import dev.paystream.cli.PaystreamClient;
+import dev.paystream.cli.TopicsCommand;
+import dev.paystream.cli.DlqCommand;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.paystream.reconciler.ReconcilerCli;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.paystream.ingest.IngestConfig;
 import dev.paystream.processor.ProcessorConfig;
-import dev.paystream.processor.gateway.GatewayConfig;
+import dev.paystream.gateway.GatewayConfig;
 import dev.paystream.reconciler.ReconcilerConfig;
 import dev.paystream.schemas.config.SharedSetting;
 import java.io.IOException;

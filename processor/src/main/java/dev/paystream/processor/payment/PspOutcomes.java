@@ -3,8 +3,8 @@ package dev.paystream.processor.payment;
 import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.avro.StrayVoid;
-import dev.paystream.processor.gateway.PspGateway;
 import dev.paystream.processor.ops.PipelineMetrics;
+import dev.paystream.schemas.PspResultCodes;
 import dev.paystream.schemas.avro.AuditKind;
 import dev.paystream.schemas.avro.PaymentState;
 import dev.paystream.schemas.avro.PspOperation;
@@ -90,7 +90,7 @@ final class PspOutcomes {
         }
         // The gateway answered the awaited command: the next read-back may go out.
         p.setReadBackSentAt(0);
-        if (notSent(r) && !PspGateway.PSP_UNAVAILABLE.equals(r.getDeclineCode())) {
+        if (notSent(r) && !PspResultCodes.PSP_UNAVAILABLE.equals(r.getDeclineCode())) {
             // The gateway did not execute this copy (its deadline had passed): no outcome, nothing to settle.
             metrics.pspResult(op, "not_sent");
             unknownOutcome(step, p, r);
@@ -110,7 +110,7 @@ final class PspOutcomes {
     /** A result that says the command was not executed at all: the gateway's "not sent" answers. */
     private static boolean notSent(PspResult r) {
         return r.getOutcome() == PspOutcome.FAILED
-                && (PspGateway.NOT_SENT.equals(r.getDeclineCode()) || PspGateway.PSP_UNAVAILABLE.equals(r.getDeclineCode()));
+                && (PspResultCodes.NOT_SENT.equals(r.getDeclineCode()) || PspResultCodes.PSP_UNAVAILABLE.equals(r.getDeclineCode()));
     }
 
     /**
@@ -157,7 +157,7 @@ final class PspOutcomes {
                     }
                 } else if (outcome == PspOutcome.DECLINED) {
                     step.apply(p, Trigger.PSP_DECLINED, "declined by " + r.getPsp() + ": " + r.getDeclineCode(), null);
-                } else if (PspGateway.PSP_UNAVAILABLE.equals(r.getDeclineCode())) {
+                } else if (PspResultCodes.PSP_UNAVAILABLE.equals(r.getDeclineCode())) {
                     failover(step, p, r, amount);
                 } else {
                     failed(step, p, Trigger.PSP_FAILED, "authorisation failed at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage());
