@@ -26,12 +26,6 @@ import org.apache.kafka.common.serialization.Serde;
  */
 public final class RegistrySerdes implements SerdeFactory {
 
-    /**
-     * System property; {@code false} leaves Apicurio's default datum provider in place, which fingerprints
-     * the schema on every record. Only {@code paystream bench} sets it, to measure the cache's effect.
-     */
-    public static final String DATUM_CACHE_PROPERTY = "paystream.serde.datum.cache";
-
     private final Map<String, Object> config;
     private final RegistryClientFacade client;
 
@@ -55,9 +49,8 @@ public final class RegistrySerdes implements SerdeFactory {
         c.put(SchemaResolverConfig.AUTO_REGISTER_ARTIFACT, autoRegister);
         c.put(KafkaSerdeConfig.ENABLE_HEADERS, false);
         c.put(AvroSerdeConfig.USE_SPECIFIC_AVRO_READER, true);
-        if (Boolean.parseBoolean(System.getProperty(DATUM_CACHE_PROPERTY, "true"))) {
-            c.put(AvroSerdeConfig.AVRO_DATUM_PROVIDER, CachingAvroDatumProvider.class.getName());
-        }
+        // Apicurio's default datum provider fingerprints the schema on every record; this one caches per schema.
+        c.put(AvroSerdeConfig.AVRO_DATUM_PROVIDER, CachingAvroDatumProvider.class.getName());
         this.config = Map.copyOf(c);
     }
 

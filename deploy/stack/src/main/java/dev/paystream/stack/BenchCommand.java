@@ -3,6 +3,7 @@ package dev.paystream.stack;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.paystream.cli.Cli;
 import dev.paystream.devkit.DevKit;
 import dev.paystream.processor.ProcessorConfig;
 import dev.paystream.processor.ProcessorMain;
@@ -32,6 +33,12 @@ import dev.paystream.schemas.avro.DecisionContext;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PaymentRequest;
 import java.io.PrintStream;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -77,83 +84,80 @@ import org.apache.kafka.streams.kstream.Produced;
  * Both consume records that were produced beforehand, so the producer's speed is not measured. JSON
  * goes to {@code --out}; a summary to the screen.
  */
-public final class BenchCommand {
+@Command(name = "paystream bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Measures, in one run on one embedded broker:",
+                "  baseline   an exactly-once pass-through Kafka Streams app on the same records (the limit), per round",
+                "  intake     create requests/s from the request topic to the policy decision, with duplicates; after a",
+                "             warm-up, K rounds alternating with the baseline, medians",
+                "  lifecycle  payments/s from request to CAPTURED through the gateway and a zero-latency PSP simulator",
+                "  latency    p50/p99/p99.9 from request append to the AUTHORISED event at a fixed offered rate",
+                "  memory     RSS of a processor process holding M live idempotency keys: M stored",
+                "             payments (restored from the payments store's changelog)",
+                "Prints a summary and writes JSON."})
+public final class BenchCommand implements Callable<Integer> {
 
-    static final String USAGE = """
-            usage: paystream bench [--records N] [--rounds K] [--duplicates F] [--lifecycle N] [--rate R] [--latency-seconds S]
-                              [--dedup-entries M] [--commit-interval D] [--out FILE]
-              Measures, in one run on one embedded broker:
-                baseline   an exactly-once pass-through Kafka Streams app on the same records (the limit), per round
-                intake     create requests/s from the request topic to the policy decision, with duplicates; after a
-                           warm-up, K rounds with the Avro datum cache (after) and without it (before), medians
-                lifecycle  payments/s from request to CAPTURED through the gateway and a zero-latency PSP simulator
-                latency    p50/p99/p99.9 from request append to the AUTHORISED event at a fixed offered rate
-                memory     RSS of a processor process holding M live idempotency keys: M stored
-                           payments (restored from the payments store's changelog)
-              Prints a summary and writes JSON (default target/paystream-bench.json).
-              --records N          create requests of each intake run (default 50000)
-              --rounds K           intake rounds, each with and without the datum cache (default 3)
-              --duplicates F       share of them that repeat an earlier (agent, idempotency key) (default 0.10)
-              --lifecycle N        payments of the lifecycle phase (default 20000)
-              --rate R             offered rate of the latency phase, payments/s (default 2000)
-              --latency-seconds S  length of the latency phase (default 10)
-              --dedup-entries M    live idempotency keys of the memory phase (default 10000000)
-              --commit-interval D  the processors' transaction commit interval, ISO-8601 (default: the processor's, PT0.1S)""";
+    @Option(names = "--records", paramLabel = "N", description = "create requests of each intake run (default: ${DEFAULT-VALUE})")
+    int records = 50_000;
+
+    @Option(names = "--rounds", paramLabel = "K", description = "intake and baseline rounds (default: ${DEFAULT-VALUE})")
+    int rounds = 3;
+
+    @Option(names = "--duplicates", paramLabel = "F", description = "share of them that repeat an earlier (agent, idempotency key) (default: ${DEFAULT-VALUE})")
+    double duplicates = 0.10;
+
+    @Option(names = "--lifecycle", paramLabel = "N", description = "payments of the lifecycle phase (default: ${DEFAULT-VALUE})")
+    int lifecycle = 20_000;
+
+    @Option(names = "--rate", paramLabel = "R", description = "offered rate of the latency phase, payments/s (default: ${DEFAULT-VALUE})")
+    int rate = 2_000;
+
+    @Option(names = "--latency-seconds", paramLabel = "S", description = "length of the latency phase (default: ${DEFAULT-VALUE})")
+    int latencySeconds = 10;
+
+    @Option(names = "--dedup-entries", paramLabel = "M", description = "live idempotency keys of the memory phase; 0 skips it (default: ${DEFAULT-VALUE})")
+    int dedupEntries = 10_000_000;
+
+    @Option(names = "--commit-interval", paramLabel = "D", converter = ScaleOutCommand.IsoDuration.class,
+            description = "the processors' transaction commit interval, ISO-8601 (default: the processor's, PT0.1S)")
+    Duration commitInterval;
+
+    @Option(names = "--out", paramLabel = "FILE", defaultValue = "target/paystream-bench.json", description = "the JSON report (default: ${DEFAULT-VALUE})")
+    Path json;
 
     private static final int PARTITIONS = 6;
     private static final int AGENTS = 100;
     /** Manually captured payments whose path to AUTHORISED is traced to count its commit boundaries. */
     private static final int BOUNDARY_PROBES = 20;
-    /** Where {@code --commit-interval} is kept for the phases' processors. */
-    private static final String COMMIT_INTERVAL_PROPERTY = "paystream.bench.commit.interval";
+
+    private PrintStream out = System.out;
+
+    @Spec
+    CommandSpec spec;
 
     private BenchCommand() {}
 
-    public static void main(String[] args) throws Exception {
+    static String usage() {
+        return Cli.usage(new BenchCommand());
+    }
+
+    public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
 
-    public static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-        int records = 50_000;
-        int rounds = 3;
-        String commitInterval = null;
-        double duplicates = 0.10;
-        int lifecycle = 20_000;
-        int rate = 2_000;
-        int latencySeconds = 10;
-        int dedupEntries = 10_000_000;
-        Path json = Path.of("target/paystream-bench.json");
-        try {
-            for (int i = 0; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--records" -> records = Integer.parseInt(args[++i]);
-                    case "--rounds" -> rounds = Integer.parseInt(args[++i]);
-                    case "--commit-interval" -> commitInterval = Duration.parse(args[++i]).toString();
-                    case "--duplicates" -> duplicates = Double.parseDouble(args[++i]);
-                    case "--lifecycle" -> lifecycle = Integer.parseInt(args[++i]);
-                    case "--rate" -> rate = Integer.parseInt(args[++i]);
-                    case "--latency-seconds" -> latencySeconds = Integer.parseInt(args[++i]);
-                    case "--dedup-entries" -> dedupEntries = Integer.parseInt(args[++i]);
-                    case "--out" -> json = Path.of(args[++i]);
-                    case "--help", "-h" -> {
-                        out.println(USAGE);
-                        return 0;
-                    }
-                    default -> throw new IllegalArgumentException("unknown option " + args[i]);
-                }
-            }
-            if (records < 1 || rounds < 1 || lifecycle < 1 || rate < 1 || latencySeconds < 1 || dedupEntries < 0 || duplicates < 0 || duplicates >= 1) {
-                throw new IllegalArgumentException("counts, rate and seconds must be positive, --duplicates within [0, 1)");
-            }
-        } catch (RuntimeException e) {
-            err.println(e.getMessage() + "\n" + USAGE);
-            return 2;
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        BenchCommand command = new BenchCommand();
+        command.out = out;
+        return Cli.execute(command, args, out, err);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (records < 1 || rounds < 1 || lifecycle < 1 || rate < 1 || latencySeconds < 1 || dedupEntries < 0 || duplicates < 0 || duplicates >= 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "counts, rate and seconds must be positive, --dedup-entries at least 0, --duplicates within [0, 1)");
         }
         Path home = Path.of(System.getProperty("paystream.home", ".")).toAbsolutePath();
-        if (commitInterval != null) {
-            System.setProperty(COMMIT_INTERVAL_PROPERTY, commitInterval);
-        }
-        ProcessorConfig defaults = ProcessorConfig.fromMap(commitInterval == null ? Map.of() : Map.of(ProcessorConfig.Setting.COMMIT_INTERVAL.key, commitInterval));
+        ProcessorConfig defaults = ProcessorConfig.fromMap(commitInterval == null ? Map.of() : Map.of(ProcessorConfig.Setting.COMMIT_INTERVAL.key, commitInterval.toString()));
         Map<String, Object> result = new LinkedHashMap<>();
         Path state = Files.createTempDirectory("paystream-bench-");
         try (DevKit kit = DevKit.start(null)) {
@@ -162,25 +166,21 @@ public final class BenchCommand {
             out.printf("workload: %,d create requests (%,d distinct payments, %.0f %% duplicates), %d agents, %d bytes per record on average%n",
                     records, w.distinct, duplicates * 100, AGENTS, w.bytes / records);
 
-            // The processor's code runs in this JVM: a first, unreported pass compiles it, so that neither side of
-            // the before/after comparison pays for the warm-up. Then the two alternate (after, before, after, …).
+            // The processor's code runs in this JVM: a first, unreported pass compiles it, so that no round pays for
+            // the warm-up. Then baseline and intake alternate, so that both see the same machine.
             baseline(kit, w, defaults, state, "baseline-warmup");
-            intake(kit, Workload.make(kit.registryUrl(), agents, "warmup-order-", Math.max(1, records / 10), duplicates), agents, state, "bench-warmup.", true);
+            intake(kit, Workload.make(kit.registryUrl(), agents, "warmup-order-", Math.max(1, records / 10), duplicates), agents, state, "bench-warmup.");
             double[] baselines = new double[rounds];
-            double[] after = new double[rounds];
-            double[] before = new double[rounds];
+            double[] intakes = new double[rounds];
             for (int r = 0; r < rounds; r++) {
                 baselines[r] = baseline(kit, w, defaults, state, "baseline-" + r);
-                after[r] = intake(kit, w, agents, state, "bench-after-" + r + ".", true);
-                before[r] = intake(kit, w, agents, state, "bench-before-" + r + ".", false);
-                out.printf("round %d    baseline %,.0f records/s; intake %,.0f requests/s, before the datum cache %,.0f%n", r + 1, baselines[r], after[r], before[r]);
+                intakes[r] = intake(kit, w, agents, state, "bench-intake-" + r + ".");
+                out.printf("round %d    baseline %,.0f records/s; intake %,.0f requests/s%n", r + 1, baselines[r], intakes[r]);
             }
             double baseline = median(baselines);
             out.printf("baseline   exactly-once pass-through          %,10.0f records/s  (median of %d)%n", baseline, rounds);
-            double intake = median(after);
-            double beforeMedian = median(before);
+            double intake = median(intakes);
             out.printf("intake     request -> policy decision         %,10.0f requests/s  (%.1f %% of the baseline; median of %d)%n", intake, 100 * intake / baseline, rounds);
-            out.printf("           before the datum cache (same run)  %,10.0f requests/s  (%+.0f %% after)%n", beforeMedian, 100 * (intake - beforeMedian) / beforeMedian);
 
             Lifecycle life = lifecycleAndLatency(kit, agents, state, lifecycle, rate, latencySeconds, out);
             out.printf("lifecycle  request -> CAPTURED                %,10.0f payments/s%n", life.perSecond());
@@ -199,9 +199,7 @@ public final class BenchCommand {
             result.put("baseline_records_per_s", Math.round(baseline));
             result.put("intake_per_s", Math.round(intake));
             result.put("intake_share_of_baseline", Math.round(1000 * intake / baseline) / 1000.0);
-            result.put("intake_before_per_s", Math.round(beforeMedian));
-            result.put("intake_change", Math.round(1000 * (intake - beforeMedian) / beforeMedian) / 1000.0);
-            result.put("rounds", Map.of("baseline", baselines, "intake", after, "intake_before", before));
+            result.put("rounds", Map.of("baseline", baselines, "intake", intakes));
             result.put("lifecycle_per_s", Math.round(life.perSecond()));
             result.put("offered_rate", rate);
             result.put("latency_ms", life.offered().json());
@@ -239,7 +237,6 @@ public final class BenchCommand {
             result.put("settings", settings);
         } finally {
             Stack.deleteRecursively(state);
-            System.clearProperty(COMMIT_INTERVAL_PROPERTY);
         }
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode node = mapper.valueToTree(result);
@@ -337,21 +334,6 @@ public final class BenchCommand {
         }
     }
 
-    /**
-     * Create requests per second from the request topic to their policy decision, on topics with
-     * {@code prefix}; {@code datumCache} false measures the serdes as they were before their datum cache.
-     */
-    private static double intake(DevKit kit, Workload w, BenchAgents agents, Path state, String prefix, boolean datumCache) throws Exception {
-        if (!datumCache) {
-            System.setProperty(RegistrySerdes.DATUM_CACHE_PROPERTY, "false");
-        }
-        try {
-            return intake(kit, w, agents, state, prefix);
-        } finally {
-            System.clearProperty(RegistrySerdes.DATUM_CACHE_PROPERTY);
-        }
-    }
-
     private static double median(double[] values) {
         double[] sorted = values.clone();
         java.util.Arrays.sort(sorted);
@@ -359,7 +341,7 @@ public final class BenchCommand {
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
-    private static double intake(DevKit kit, Workload w, BenchAgents agents, Path state, String prefix) throws Exception {
+    private double intake(DevKit kit, Workload w, BenchAgents agents, Path state, String prefix) throws Exception {
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
         TopicAdmin.ensureTopics(kit.bootstrapServers(), topics, PARTITIONS, ProcessorConfig.fromMap(Map.of()).statefulPartitions(), (short) 1);
         agents.publish(kit.bootstrapServers(), topics);
@@ -373,7 +355,7 @@ public final class BenchCommand {
         }
     }
 
-    private static Map<String, String> processorSettings(DevKit kit, BenchAgents agents, Path state, String prefix) {
+    private Map<String, String> processorSettings(DevKit kit, BenchAgents agents, Path state, String prefix) {
         Map<String, String> s = new HashMap<>();
         s.put(ProcessorConfig.Setting.BOOTSTRAP.key, kit.bootstrapServers());
         s.put(ProcessorConfig.Setting.REGISTRY.key, kit.registryUrl());
@@ -387,9 +369,8 @@ public final class BenchCommand {
         s.put(ProcessorConfig.Setting.RISK_BURST_COUNT.key, "1000000000");
         s.put(ProcessorConfig.Setting.RISK_OUTLIER_FACTOR.key, "1000000");
         s.put(ProcessorConfig.Setting.RISK_NEW_PAYEE_SCORE.key, "0");
-        String commitInterval = System.getProperty(COMMIT_INTERVAL_PROPERTY);
         if (commitInterval != null) {
-            s.put(ProcessorConfig.Setting.COMMIT_INTERVAL.key, commitInterval);
+            s.put(ProcessorConfig.Setting.COMMIT_INTERVAL.key, commitInterval.toString());
         }
         return s;
     }
@@ -454,7 +435,7 @@ public final class BenchCommand {
      * first {@code payments} requests at once, timed until every one is CAPTURED; then requests at
      * {@code rate} per second for {@code seconds}, each timed from its send (append) to its AUTHORISED event.
      */
-    private static Lifecycle lifecycleAndLatency(DevKit kit, BenchAgents agents, Path state, int payments, int rate, int seconds, PrintStream out)
+    private Lifecycle lifecycleAndLatency(DevKit kit, BenchAgents agents, Path state, int payments, int rate, int seconds, PrintStream out)
             throws Exception {
         String prefix = "bench-life.";
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));
@@ -677,7 +658,7 @@ public final class BenchCommand {
      * written as an earlier version wrote them (registry-framed), half as this one does, and the probes cover
      * both in every partition: a processor upgraded in place reads what its predecessor wrote.
      */
-    private static Memory memory(DevKit kit, BenchAgents agents, Path home, Path state, int entries, PrintStream out) throws Exception {
+    private Memory memory(DevKit kit, BenchAgents agents, Path home, Path state, int entries, PrintStream out) throws Exception {
         String prefix = "bench-mem.";
         String appId = prefix + "payments";
         TopicCatalog topics = new TopicCatalog(prefix, new RegistrySerdes(kit.registryUrl(), true));

@@ -2,6 +2,7 @@ package dev.paystream.stack;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.paystream.cli.Cli;
 import dev.paystream.devkit.DevKit;
 import dev.paystream.devkit.psp.PspSimulator;
 import dev.paystream.processor.ProcessorConfig;
@@ -25,6 +26,7 @@ import java.util.Properties;
 import java.util.Random;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -41,6 +43,11 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -54,55 +61,99 @@ public final class ChaosCommand {
 
     private static final Logger LOG = LoggerFactory.getLogger(ChaosCommand.class);
 
-    static final String USAGE = """
-            usage: paystream chaos [--payments N] [--agents A] [--kills K] [--processors P] [--rate R] [--duplicates F] [--seed S]
-                                   [--gateways G] [--gateway-outage DURATION] [--psp-key-rotation DURATION]
-                                   [--processor-setting KEY=VALUE]...
-                                   [--gateway-setting KEY=VALUE]... [--static-members] [--kill-during-warm-up] [--out FILE]
-              Runs processor instances and the PSP gateway as separate processes against one broker and a PSP
-              simulator with faults (latency, 5xx, responses lost after processing). While agents send N payments
-              it kills random instances with SIGKILL K times and restarts them, restarts the broker once and grows
-              the request topic once; then checks every invariant from the topics and the PSP's ledger. Kills start
-              once the processors keep up with the rate (a cold start's backlog is drained), so that each one measures
-              the hand-over and not the warm-up.
-              Writes JSON (default target/paystream-chaos.json). Exit codes: 0 no violation, 1 a violation, 2 bad usage.
-              --payments N     distinct payments (default 50000)
-              --agents A       agents sending them, each with its own mandate (default 50; payment i is agent i mod A's).
-                               Stateful work is routed by agent id, so few agents make hot tasks: 50 agents hash to 1-8
-                               per task of 12, and the hottest task gets 16 % of all payments
-              --kills K        SIGKILLs of a processor instance or the gateway (default 6)
-              --processors P   processor instances (default 2)
-              --gateways G     PSP gateway instances (default 2, as production runs them: a killed one's share moves
-                               to the other after its session timeout instead of waiting for its restart)
-              --rate R         requests sent per second (default 200: the load stays carried while one processor is down,
-                               as a deployment sized N+1 would be; at 400 the one left is saturated here and recovery
-                               times measure its backlog instead of the hand-over)
-              --duplicates F   share of sends that repeat an earlier request (default 0.10)
-              --seed S         random seed of the workload and the chaos schedule (default 7)
-              --gateway-outage DURATION
-                               also stop the gateway once, for DURATION (ISO-8601, e.g. PT40S), longer than the
-                               processors' redrive budget (in-flight timeout PT10S x (2 redrives + 1) = 30 s in this mode,
-                               attention read-back every PT60S): payments must go to NEEDS_ATTENTION, not FAILED, nothing
-                               may be charged that is not CAPTURED, and every one must be at rest at the end
-              --psp-key-rotation DURATION
-                               also have the PSP refuse the gateways' API key for DURATION (ISO-8601, e.g. PT30S), as after
-                               the key was rolled on the PSP's dashboard before the new one is deployed: every call is
-                               answered 401 api_key_invalid before anything is applied, then the key is accepted again.
-                               No payment may become FAILED for it, none may be charged twice, and the refusals must
-                               really happen (a rotation the PSP never refused is a violation)
-              --processor-setting KEY=VALUE
-                               a processor setting for every processor instance, repeatable (e.g.
-                               paystream.streams.consumer.session.timeout.ms=6000: paystream.streams.* goes to Kafka Streams),
-                               to compare a configuration under the same faults; recorded in the JSON's settings
-              --gateway-setting KEY=VALUE
-                               the same for every gateway instance (e.g. paystream.gateway.session.timeout=PT6S)
-              --static-members each processor instance and the gateway join under their own names (paystream.instance.id,
-                               paystream.gateway.instance.id), as pods with stable names would, so a restarted
-                               instance takes its work back without a rebalance
-              --kill-during-warm-up
-                               do not wait for the processors to keep up before the first kill: it then falls in the cold
-                               start (about 40 s in at the defaults), while JVMs compile and the pipeline works off the
-                               backlog of its first seconds, and its recovery includes draining that backlog""";
+    /** The command line: picocli parses it; {@link #call()} checks what the types cannot and plays. */
+    @Command(name = "paystream chaos", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Runs processor instances and the PSP gateway as separate processes against one broker and a PSP",
+                    "simulator with faults (latency, 5xx, responses lost after processing). While agents send N payments",
+                    "it kills random instances with SIGKILL K times and restarts them, restarts the broker once and grows",
+                    "the request topic once; then checks every invariant from the topics and the PSP's ledger. Kills start",
+                    "once the processors keep up with the rate (a cold start's backlog is drained), so that each one measures",
+                    "the hand-over and not the warm-up. Writes JSON."},
+            exitCodeListHeading = "Exit codes:%n", exitCodeList = {"0:no violation", "1:a violation", "2:bad usage"})
+    static final class Args implements Callable<Integer> {
+        @Option(names = "--payments", paramLabel = "N", description = "distinct payments (default: ${DEFAULT-VALUE})")
+        int payments = 50_000;
+        @Option(names = "--agents", paramLabel = "A", description = {"agents sending them, each with its own mandate (default: ${DEFAULT-VALUE}; payment i is agent i mod A's).",
+                "Stateful work is routed by agent id, so few agents make hot tasks: 50 agents hash to 1-8 per task of 12, and the hottest task gets 16 % of all payments"})
+        int agents = ChaosWorkload.DEFAULT_AGENTS;
+        @Option(names = "--kills", paramLabel = "K", description = "SIGKILLs of a processor instance or the gateway (default: ${DEFAULT-VALUE})")
+        int kills = 6;
+        @Option(names = "--processors", paramLabel = "P", description = "processor instances (default: ${DEFAULT-VALUE})")
+        int processors = 2;
+        @Option(names = "--gateways", paramLabel = "G", description = {"PSP gateway instances (default: ${DEFAULT-VALUE}, as production runs them: a killed one's share moves",
+                "to the other after its session timeout instead of waiting for its restart)"})
+        int gateways = 2;
+        @Option(names = "--rate", paramLabel = "R", description = {"requests sent per second (default: ${DEFAULT-VALUE}: the load stays carried while one processor is down,",
+                "as a deployment sized N+1 would be; at 400 the one left is saturated here and recovery times measure its backlog instead of the hand-over)"})
+        int rate = 200;
+        @Option(names = "--duplicates", paramLabel = "F", description = "share of sends that repeat an earlier request (default: ${DEFAULT-VALUE})")
+        double duplicates = 0.10;
+        @Option(names = "--seed", paramLabel = "S", description = "random seed of the workload and the chaos schedule (default: ${DEFAULT-VALUE})")
+        long seed = 7;
+        @Option(names = "--gateway-outage", paramLabel = "DURATION", converter = ScaleOutCommand.IsoDuration.class,
+                description = {"also stop the gateway once, for DURATION (ISO-8601, e.g. PT40S), longer than the processors' redrive budget",
+                        "(in-flight timeout PT10S x (2 redrives + 1) = 30 s in this mode, attention read-back every PT60S): payments must go to",
+                        "NEEDS_ATTENTION, not FAILED, nothing may be charged that is not CAPTURED, and every one must be at rest at the end"})
+        Duration outage;
+        @Option(names = "--psp-key-rotation", paramLabel = "DURATION", converter = ScaleOutCommand.IsoDuration.class,
+                description = {"also have the PSP refuse the gateways' API key for DURATION (ISO-8601, e.g. PT30S), as after the key was rolled",
+                        "on the PSP's dashboard before the new one is deployed: every call is answered 401 api_key_invalid before anything",
+                        "is applied, then the key is accepted again. No payment may become FAILED for it, none may be charged twice, and",
+                        "the refusals must really happen (a rotation the PSP never refused is a violation)"})
+        Duration keyRotation;
+        @Option(names = "--processor-setting", paramLabel = "KEY=VALUE", description = {"a processor setting for every processor instance, repeatable",
+                "(e.g. paystream.streams.consumer.session.timeout.ms=6000: paystream.streams.* goes to Kafka Streams),",
+                "to compare a configuration under the same faults; recorded in the JSON's settings"})
+        Map<String, String> processorSettings = new LinkedHashMap<>();
+        @Option(names = "--gateway-setting", paramLabel = "KEY=VALUE", description = "the same for every gateway instance (e.g. paystream.gateway.session.timeout=PT6S)")
+        Map<String, String> gatewaySettings = new LinkedHashMap<>();
+        @Option(names = "--static-members", description = {"each processor instance and the gateway join under their own names (paystream.instance.id,",
+                "paystream.gateway.instance.id), as pods with stable names would, so a restarted instance takes its work back without a rebalance"})
+        boolean staticMembers;
+        @Option(names = "--kill-during-warm-up", description = {"do not wait for the processors to keep up before the first kill: it then falls in the cold",
+                "start (about 40 s in at the defaults), while JVMs compile and the pipeline works off the backlog of its first seconds,",
+                "and its recovery includes draining that backlog"})
+        boolean killDuringWarmUp;
+        @Option(names = "--out", paramLabel = "FILE", defaultValue = "target/paystream-chaos.json", description = "the JSON report (default: ${DEFAULT-VALUE})")
+        Path json;
+        @Spec
+        CommandSpec spec;
+
+        PrintStream out = System.out;
+
+        private void refuse(String why) {
+            throw new CommandLine.ParameterException(spec.commandLine(), why);
+        }
+
+        @Override
+        public Integer call() throws Exception {
+            if (agents < 1 || payments < agents || kills < 0 || processors < 1 || gateways < 1 || rate < 1 || duplicates < 0 || duplicates >= 1) {
+                refuse("--agents must be at least 1, --payments at least --agents, --processors, --gateways and --rate at least 1, --kills not negative, --duplicates in [0, 1)");
+            }
+            if (keyRotation != null && (keyRotation.isNegative() || keyRotation.isZero())) {
+                refuse("--psp-key-rotation must be a positive duration");
+            }
+            if (outage != null && outage.compareTo(Options.redriveBudget()) <= 0) {
+                refuse("--gateway-outage must be longer than the redrive budget of " + Options.redriveBudget());
+            }
+            for (var e : processorSettings.entrySet()) {
+                if (!e.getKey().startsWith("paystream.")) {
+                    refuse("--processor-setting takes paystream.KEY=VALUE, not " + e.getKey() + "=" + e.getValue());
+                }
+            }
+            for (var e : gatewaySettings.entrySet()) {
+                if (!e.getKey().startsWith("paystream.")) {
+                    refuse("--gateway-setting takes paystream.KEY=VALUE, not " + e.getKey() + "=" + e.getValue());
+                }
+            }
+            return play(new Options(payments, agents, kills, processors, gateways, rate, duplicates, seed, outage, keyRotation,
+                    Map.copyOf(processorSettings), Map.copyOf(gatewaySettings), staticMembers, killDuringWarmUp, json), out);
+        }
+    }
+
+    static String usage() {
+        return Cli.usage(new Args());
+    }
 
     /** Saga timing of the processors when the gateway is stopped past the redrive budget (--gateway-outage). */
     private static final Duration OUTAGE_INFLIGHT_TIMEOUT = Duration.ofSeconds(10);
@@ -162,68 +213,21 @@ public final class ChaosCommand {
         this.random = new Random(options.seed());
     }
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
 
-    public static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-        int payments = 50_000;
-        int agents = ChaosWorkload.DEFAULT_AGENTS;
-        int kills = 6;
-        int processors = 2;
-        int gateways = 2;
-        int rate = 200;
-        double duplicates = 0.10;
-        long seed = 7;
-        Duration outage = null;
-        Duration keyRotation = null;
-        Map<String, String> processorSettings = new LinkedHashMap<>();
-        Map<String, String> gatewaySettings = new LinkedHashMap<>();
-        boolean staticMembers = false;
-        boolean killDuringWarmUp = false;
-        Path json = Path.of("target/paystream-chaos.json");
-        try {
-            for (int i = 0; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--payments" -> payments = Integer.parseInt(args[++i]);
-                    case "--agents" -> agents = Integer.parseInt(args[++i]);
-                    case "--kills" -> kills = Integer.parseInt(args[++i]);
-                    case "--processors" -> processors = Integer.parseInt(args[++i]);
-                    case "--rate" -> rate = Integer.parseInt(args[++i]);
-                    case "--duplicates" -> duplicates = Double.parseDouble(args[++i]);
-                    case "--seed" -> seed = Long.parseLong(args[++i]);
-                    case "--gateway-outage" -> outage = Duration.parse(args[++i]);
-                    case "--psp-key-rotation" -> keyRotation = Duration.parse(args[++i]);
-                    case "--gateways" -> gateways = Integer.parseInt(args[++i]);
-                    case "--processor-setting" -> setting(args[++i], "--processor-setting", processorSettings);
-                    case "--gateway-setting" -> setting(args[++i], "--gateway-setting", gatewaySettings);
-                    case "--static-members" -> staticMembers = true;
-                    case "--kill-during-warm-up" -> killDuringWarmUp = true;
-                    case "--out" -> json = Path.of(args[++i]);
-                    case "--help", "-h" -> {
-                        out.println(USAGE);
-                        return 0;
-                    }
-                    default -> throw new IllegalArgumentException("unknown option " + args[i]);
-                }
-            }
-            if (agents < 1 || payments < agents || kills < 0 || processors < 1 || gateways < 1 || rate < 1 || duplicates < 0 || duplicates >= 1) {
-                throw new IllegalArgumentException("--agents must be at least 1, --payments at least --agents, --processors, --gateways and --rate at least 1, --kills not negative, --duplicates in [0, 1)");
-            }
-            if (keyRotation != null && (keyRotation.isNegative() || keyRotation.isZero())) {
-                throw new IllegalArgumentException("--psp-key-rotation must be a positive duration");
-            }
-            if (outage != null && outage.compareTo(Options.redriveBudget()) <= 0) {
-                throw new IllegalArgumentException("--gateway-outage must be longer than the redrive budget of " + Options.redriveBudget());
-            }
-        } catch (RuntimeException e) {
-            err.println(e.getMessage() + "\n" + USAGE);
-            return 2;
-        }
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        Args command = new Args();
+        command.out = out;
+        return Cli.execute(command, args, out, err);
+    }
+
+    private static int play(Options options, PrintStream out) throws Exception {
+        Path json = options.out();
         Path home = Path.of(System.getProperty("paystream.home", ".")).toAbsolutePath();
         Path data = Files.createTempDirectory("paystream-chaos-");
-        ChaosCommand chaos = new ChaosCommand(new Options(payments, agents, kills, processors, gateways, rate, duplicates, seed, outage,
-                keyRotation, Map.copyOf(processorSettings), Map.copyOf(gatewaySettings), staticMembers, killDuringWarmUp, json), out, data, home);
+        ChaosCommand chaos = new ChaosCommand(options, out, data, home);
         try {
             Map<String, Object> result = chaos.play();
             ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -240,14 +244,6 @@ public final class ChaosCommand {
         } finally {
             Stack.deleteRecursively(data);
         }
-    }
-
-    private static void setting(String kv, String option, Map<String, String> into) {
-        int eq = kv.indexOf('=');
-        if (eq < 1 || !kv.startsWith("paystream.")) {
-            throw new IllegalArgumentException(option + " takes paystream.KEY=VALUE, not " + kv);
-        }
-        into.put(kv.substring(0, eq), kv.substring(eq + 1));
     }
 
     /** Copies the processes' logs out of the run's temporary directory, which is deleted. */

@@ -2,6 +2,7 @@ package dev.paystream.stack;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.paystream.cli.Cli;
 import dev.paystream.devkit.TopicReader;
 import dev.paystream.devkit.psp.PspFaults;
 import dev.paystream.devkit.psp.PspLedger;
@@ -18,6 +19,9 @@ import dev.paystream.schemas.avro.PaymentEvent;
 import dev.paystream.schemas.avro.PaymentRequest;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import java.io.Writer;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -49,13 +53,23 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  */
 public final class DemoCommand {
 
-    static final String USAGE = """
-            usage: paystream demo [--data DIR]
-              Starts a temporary stack (as paystream up, on free ports) and plays: three agents' mandates, a retry storm,
-              an over-budget attempt, an approval, a prompt-injected agent, a PSP outage with failover, and the
-              settlement files through the reconciler. Prints an account, then checks the invariants.
-              --data DIR   keep the stack's data there (default: a temporary directory, deleted afterwards)
-            Exit codes: 0 every invariant held, 1 one broke, 2 bad usage.""";
+    /** The command line; {@link #play} runs the demo. */
+    @Command(name = "paystream demo", mixinStandardHelpOptions = true,
+            description = {"Starts a temporary stack (as paystream up, on free ports) and plays: three agents' mandates, a retry storm,",
+                    "an over-budget attempt, an approval, a prompt-injected agent, a PSP outage with failover, and the",
+                    "settlement files through the reconciler. Prints an account, then checks the invariants."},
+            exitCodeListHeading = "Exit codes:%n", exitCodeList = {"0:every invariant held", "1:one broke", "2:bad usage"})
+    static final class Args implements Callable<Integer> {
+        @Option(names = "--data", paramLabel = "DIR", description = "keep the stack's data there (default: a temporary directory, deleted afterwards)")
+        Path data;
+
+        PrintStream out = System.out;
+
+        @Override
+        public Integer call() throws Exception {
+            return play(data, out);
+        }
+    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Names of the states a payment rests in, from the transition table. */
@@ -76,25 +90,17 @@ public final class DemoCommand {
         this.out = out;
     }
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
 
-    public static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-        Path data = null;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--data" -> data = Path.of(args[++i]);
-                case "--help", "-h" -> {
-                    out.println(USAGE);
-                    return 0;
-                }
-                default -> {
-                    err.println("unknown option " + args[i] + "\n" + USAGE);
-                    return 2;
-                }
-            }
-        }
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        Args command = new Args();
+        command.out = out;
+        return Cli.execute(command, args, out, err);
+    }
+
+    private static int play(Path data, PrintStream out) throws Exception {
         boolean temporary = data == null;
         Path dir = temporary ? Files.createTempDirectory("paystream-demo-") : data;
         Map<String, String> quick = Map.of(

@@ -1,5 +1,6 @@
 package dev.paystream.stack;
 
+import dev.paystream.cli.Cli;
 import dev.paystream.devkit.psp.PspFaults;
 import dev.paystream.schemas.trace.Tracing;
 import java.nio.file.Files;
@@ -7,56 +8,67 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code paystream up}: the whole pipeline ({@link Stack}) on 127.0.0.1, data kept in a directory across
  * restarts, a ready-to-paste example printed, Ctrl-C (or SIGTERM) stops everything cleanly.
  */
-public final class PaystreamUp {
+@Command(name = "paystream up", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Runs Kafka (KRaft), Apicurio Registry, the payments processor, the PSP gateway, two PSP simulators",
+                "(primary, secondary), the ingest API and the reconciler on 127.0.0.1, and prints an example to paste.",
+                "-Dpaystream.KEY=VALUE (in JAVA_OPTS) passes any service setting through, e.g. -Dpaystream.commit.interval=PT0.05S."},
+        footer = {"Secrets come from the environment only: PAYSTREAM_MANDATE_SIGNING_KEY / PAYSTREAM_MANDATE_PUBLIC_KEY",
+                "(Ed25519, URL-safe base64; default: a key for this run only)."})
+public final class PaystreamUp implements Callable<Integer> {
 
-    static final String USAGE = """
-            usage: paystream up [--data DIR] [--fresh] [--bootstrap HOST:PORT --registry URL] [--free-ports] [--otlp-endpoint URL]
-              Runs Kafka (KRaft), Apicurio Registry, the payments processor, the PSP gateway, two PSP simulators
-              (primary, secondary), the ingest API and the reconciler on 127.0.0.1, and prints an example to paste.
-              --data DIR            broker log, registry database, RocksDB state, reconciler inbox and reports, service
-                                    logs (default .paystream/data in the checkout)
-              --fresh               delete DIR first and start clean
-              --bootstrap, --registry
-                                    use an existing Kafka cluster and Apicurio Registry (v3 API URL) instead of starting them
-              --free-ports          every service on a free port instead of 8088 (ingest), 8090 (reconciler),
-                                    9464 (processor), 9465 (gateway)
-              --otlp-endpoint URL   export every service's spans over OTLP/HTTP to a collector, e.g. http://127.0.0.1:4318
-                                    (OTEL_EXPORTER_OTLP_ENDPOINT in the environment does the same)
-              -Dpaystream.KEY=VALUE (in JAVA_OPTS) passes any service setting through, e.g. -Dpaystream.commit.interval=PT0.05S
-            Secrets come from the environment only: PAYSTREAM_MANDATE_SIGNING_KEY / PAYSTREAM_MANDATE_PUBLIC_KEY
-            (Ed25519, URL-safe base64; default: a key for this run only).""";
+    @Option(names = "--data", paramLabel = "DIR", defaultValue = ".paystream/data", description = {"broker log, registry database, RocksDB state,",
+            "reconciler inbox and reports, service logs (default: ${DEFAULT-VALUE} in the checkout)"})
+    Path data;
+
+    @Option(names = "--fresh", description = "delete DIR first and start clean")
+    boolean fresh;
+
+    @Option(names = "--bootstrap", paramLabel = "HOST:PORT", description = "use an existing Kafka cluster instead of starting one (with --registry)")
+    String bootstrap;
+
+    @Option(names = "--registry", paramLabel = "URL", description = "use an existing Apicurio Registry (v3 API URL) instead of starting one")
+    String registry;
+
+    @Option(names = "--free-ports", description = "every service on a free port instead of 8088 (ingest), 8090 (reconciler), 9464 (processor), 9465 (gateway)")
+    boolean freePorts;
+
+    @Option(names = "--otlp-endpoint", paramLabel = "URL", description = {"export every service's spans over OTLP/HTTP to a collector, e.g. http://127.0.0.1:4318",
+            "(OTEL_EXPORTER_OTLP_ENDPOINT in the environment does the same)"})
+    String otlpEndpoint;
+
+    static final String USAGE = Cli.usage(new PaystreamUp());
+
+    @Spec
+    CommandSpec spec;
 
     private PaystreamUp() {}
 
-    public static void main(String[] args) throws Exception {
-        Path data = Path.of(".paystream/data");
-        boolean fresh = false;
-        boolean freePorts = false;
-        String bootstrap = null;
-        String registry = null;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--data" -> data = Path.of(value(args, ++i, "--data"));
-                case "--fresh" -> fresh = true;
-                case "--free-ports" -> freePorts = true;
-                case "--bootstrap" -> bootstrap = value(args, ++i, "--bootstrap");
-                case "--registry" -> registry = value(args, ++i, "--registry");
-                case "--otlp-endpoint" -> System.setProperty(Tracing.ENDPOINT_PROPERTY, value(args, ++i, "--otlp-endpoint"));
-                case "--help", "-h" -> {
-                    System.out.println(USAGE);
-                    return;
-                }
-                default -> {
-                    System.err.println("unknown option " + args[i] + "\n" + USAGE);
-                    System.exit(2);
-                }
-            }
+    public static void main(String[] args) {
+        int exit = Cli.execute(new PaystreamUp(), args, System.out, System.err);
+        if (exit != 0) {
+            System.exit(exit);
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if ((bootstrap == null) != (registry == null)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--bootstrap and --registry go together");
+        }
+        if (otlpEndpoint != null) {
+            System.setProperty(Tracing.ENDPOINT_PROPERTY, otlpEndpoint);
         }
         if (fresh) {
             Stack.deleteRecursively(data);
@@ -84,14 +96,7 @@ public final class PaystreamUp {
         System.out.println(banner(stack));
         System.out.flush();
         stopped.await();
-    }
-
-    private static String value(String[] args, int i, String option) {
-        if (i >= args.length) {
-            System.err.println(option + " needs a value\n" + USAGE);
-            System.exit(2);
-        }
-        return args[i];
+        return 0;
     }
 
     /** What a newcomer needs: where everything is, and an example that works when pasted. */
