@@ -1,11 +1,15 @@
 package dev.paystream.gateway;
 
-import dev.paystream.support.ConfigValues;
+import dev.paystream.schemas.config.ConfigValues;
+import dev.paystream.schemas.config.SettingDefinition;
 import dev.paystream.schemas.config.SharedSetting;
+import dev.paystream.schemas.registry.RegistryClientSettings;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 
@@ -37,8 +41,18 @@ public record GatewayConfig(
         String instanceId,
         Duration sessionTimeout) {
 
+    /**
+     * What {@code --help} lists and the configuration page shows: this service's settings, then the registry
+     * client's, which every process reads.
+     */
+    public static List<SettingDefinition> definitions() {
+        List<SettingDefinition> all = new ArrayList<>(List.of(Setting.values()));
+        all.addAll(List.of(RegistryClientSettings.Setting.values()));
+        return all;
+    }
+
     /** One documented setting. */
-    public enum Setting {
+    public enum Setting implements SettingDefinition {
         BOOTSTRAP(SharedSetting.BOOTSTRAP),
         REGISTRY(SharedSetting.REGISTRY),
         TOPIC_PREFIX(SharedSetting.TOPIC_PREFIX),
@@ -65,6 +79,21 @@ public record GatewayConfig(
         public final String defaultValue;
         public final String description;
 
+        @Override
+        public String key() {
+            return key;
+        }
+
+        @Override
+        public String defaultValue() {
+            return defaultValue;
+        }
+
+        @Override
+        public String description() {
+            return description;
+        }
+
         Setting(SharedSetting shared) {
             this(shared.key, shared.defaultValue, shared.description);
         }
@@ -77,11 +106,7 @@ public record GatewayConfig(
     }
 
     public static GatewayConfig load(Path file, Map<String, String> env, Properties system) {
-        Map<String, String> defaults = new LinkedHashMap<>();
-        for (Setting s : Setting.values()) {
-            defaults.put(s.key, s.defaultValue);
-        }
-        Map<String, String> v = ConfigValues.resolve(defaults, file, env, system);
+        Map<String, String> v = ConfigValues.load(List.of(Setting.values()), file, env, system);
         Map<String, String> keys = new LinkedHashMap<>();
         parsePsps(v.get(Setting.PSPS.key)).keySet().forEach(name -> {
             String secret = env.get("PAYSTREAM_PSP_" + ConfigValues.envName(name).replace('-', '_') + "_API_KEY");

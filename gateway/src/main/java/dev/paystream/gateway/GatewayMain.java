@@ -6,14 +6,18 @@ import dev.paystream.support.TopicAdmin;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.WriterSchemas;
+import dev.paystream.schemas.config.CommandLines;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * Runs the PSP gateway: {@code GatewayMain [--config FILE]}. One Stripe-shaped adapter per configured PSP;
@@ -77,22 +81,33 @@ public final class GatewayMain implements AutoCloseable {
         }
     }
 
-    public static void main(String[] args) throws InterruptedException {
-        Path file = null;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--config" -> file = Path.of(args[++i]);
-                case "--help", "-h" -> {
-                    System.out.println("usage: psp-gateway [--config FILE]\nsettings (env PAYSTREAM_..., or -Dpaystream....);"
-                            + " PSP secrets only from env PAYSTREAM_PSP_<NAME>_API_KEY:");
-                    for (GatewayConfig.Setting s : GatewayConfig.Setting.values()) {
-                        System.out.printf("  %-40s %-24s %s%n", s.key, s.defaultValue.isEmpty() ? "\"\"" : s.defaultValue, s.description);
-                    }
-                    return;
-                }
-                default -> throw new IllegalArgumentException("unknown option " + args[i]);
-            }
+    /** The gateway's command line: {@code gateway [--config FILE]}; its {@code --help} lists every setting. */
+    @Command(name = "gateway", mixinStandardHelpOptions = true,
+            description = {"Runs the PSP gateway until SIGTERM; exit 2 on a fatal error.",
+                    "PSP secrets come only from the environment: PAYSTREAM_PSP_<NAME>_API_KEY."})
+    static final class Launch implements Callable<Integer> {
+        @Option(names = "--config", paramLabel = "FILE", description = "a properties file of settings (below)")
+        Path file;
+
+        @Override
+        public Integer call() throws InterruptedException {
+            return run(file);
         }
+    }
+
+    /** What {@code --help} prints: the options, then every setting from its definition. */
+    public static String usage() {
+        return CommandLines.usage(new Launch(), GatewayConfig.definitions());
+    }
+
+    public static void main(String[] args) {
+        int exit = CommandLines.execute(new Launch(), GatewayConfig.definitions(), args, System.out, System.err);
+        if (exit != 0) {
+            System.exit(exit);
+        }
+    }
+
+    private static int run(Path file) throws InterruptedException {
         var tracing = dev.paystream.schemas.trace.Tracing.fromEnvironment("paystream-psp-gateway", System.getenv());
         GatewayMain app = new GatewayMain(GatewayConfig.load(file, System.getenv(), System.getProperties()));
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -104,7 +119,8 @@ public final class GatewayMain implements AutoCloseable {
         Throwable fatal = app.gateway.await();
         if (fatal != null) {
             LOG.error("psp gateway stopped on a fatal error", fatal);
-            System.exit(2);
+            return 2;
         }
+        return 0;
     }
 }

@@ -1,9 +1,16 @@
 package dev.paystream.ingest;
 
+import dev.paystream.schemas.config.ConfigValues;
+import dev.paystream.schemas.config.SettingDefinition;
 import dev.paystream.schemas.config.SharedSetting;
+import dev.paystream.schemas.registry.RegistryClientSettings;
 import io.micronaut.core.value.PropertyResolver;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Properties;
 
 /**
  * Every setting of the ingest service, with its default and meaning. Micronaut resolves them from
@@ -32,8 +39,18 @@ public record IngestConfig(
         int idempotencyMaxEntries,
         Duration produceTimeout) {
 
+    /**
+     * What {@code --help} lists and the configuration page shows: this service's settings, then the registry
+     * client's, which every process reads.
+     */
+    public static List<SettingDefinition> definitions() {
+        List<SettingDefinition> all = new ArrayList<>(List.of(Setting.values()));
+        all.addAll(List.of(RegistryClientSettings.Setting.values()));
+        return all;
+    }
+
     /** One documented setting. */
-    public enum Setting {
+    public enum Setting implements SettingDefinition {
         BOOTSTRAP(SharedSetting.BOOTSTRAP),
         REGISTRY(SharedSetting.REGISTRY),
         TOPIC_PREFIX(SharedSetting.TOPIC_PREFIX),
@@ -59,6 +76,21 @@ public record IngestConfig(
         public final String defaultValue;
         public final String description;
 
+        @Override
+        public String key() {
+            return key;
+        }
+
+        @Override
+        public String defaultValue() {
+            return defaultValue;
+        }
+
+        @Override
+        public String description() {
+            return description;
+        }
+
         Setting(SharedSetting shared) {
             this(shared.key, shared.defaultValue, shared.description);
         }
@@ -72,6 +104,14 @@ public record IngestConfig(
         String from(PropertyResolver p) {
             return p.getProperty(key, String.class).orElse(defaultValue).trim();
         }
+    }
+
+    /**
+     * Every setting of ingest, resolved by the one loader ({@link ConfigValues}); keys the file names beyond them
+     * (e.g. {@code micronaut.server.port}) follow the same precedence.
+     */
+    public static Map<String, String> load(Path file, Map<String, String> env, Properties system) {
+        return ConfigValues.load(List.of(Setting.values()), file, env, system);
     }
 
     public static IngestConfig from(PropertyResolver p) {

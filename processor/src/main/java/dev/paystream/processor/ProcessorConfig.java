@@ -1,14 +1,18 @@
 package dev.paystream.processor;
 
+import dev.paystream.processor.mandate.RiskSettings;
+import dev.paystream.schemas.config.ConfigValues;
+import dev.paystream.schemas.config.SettingDefinition;
 import dev.paystream.schemas.config.SharedSetting;
-import dev.paystream.support.ConfigValues;
+import dev.paystream.schemas.registry.RegistryClientSettings;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.regex.Pattern;
-import dev.paystream.processor.mandate.RiskSettings;
 
 /**
  * Every setting of the payments processor, with its default and meaning. Values come from (later wins)
@@ -62,8 +66,18 @@ public record ProcessorConfig(
         return authorityKeys == null || authorityKeys.isBlank() ? mandateKeys : authorityKeys;
     }
 
+    /**
+     * What {@code --help} lists and the configuration page shows: this service's settings, then the registry
+     * client's, which every process reads.
+     */
+    public static List<SettingDefinition> definitions() {
+        List<SettingDefinition> all = new ArrayList<>(List.of(Setting.values()));
+        all.addAll(List.of(RegistryClientSettings.Setting.values()));
+        return all;
+    }
+
     /** One documented setting. */
-    public enum Setting {
+    public enum Setting implements SettingDefinition {
         BOOTSTRAP(SharedSetting.BOOTSTRAP),
         REGISTRY(SharedSetting.REGISTRY),
         APPLICATION_ID("paystream.application.id", "paystream-payments", "Kafka Streams application id (consumer group, internal topic prefix)."),
@@ -118,6 +132,21 @@ public record ProcessorConfig(
         public final String defaultValue;
         public final String description;
 
+        @Override
+        public String key() {
+            return key;
+        }
+
+        @Override
+        public String defaultValue() {
+            return defaultValue;
+        }
+
+        @Override
+        public String description() {
+            return description;
+        }
+
         Setting(SharedSetting shared) {
             this(shared.key, shared.defaultValue, shared.description);
         }
@@ -127,19 +156,11 @@ public record ProcessorConfig(
             this.defaultValue = defaultValue;
             this.description = description;
         }
-
-        String envName() {
-            return ConfigValues.envName(key);
-        }
     }
 
     /** Resolves the configuration from defaults, an optional file, the environment and system properties. */
     public static ProcessorConfig load(Path file, Map<String, String> env, Properties system) {
-        Map<String, String> defaults = new LinkedHashMap<>();
-        for (Setting s : Setting.values()) {
-            defaults.put(s.key, s.defaultValue);
-        }
-        return fromMap(ConfigValues.resolve(defaults, file, env, system));
+        return fromMap(ConfigValues.load(List.of(Setting.values()), file, env, system));
     }
 
     /** Builds the configuration from explicit values; missing settings take their defaults. */

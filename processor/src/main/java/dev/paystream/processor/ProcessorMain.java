@@ -12,6 +12,7 @@ import dev.paystream.processor.query.QueryHandler;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.TopicCatalog;
 import dev.paystream.schemas.WriterSchemas;
+import dev.paystream.schemas.config.CommandLines;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
@@ -24,6 +25,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import dev.paystream.schemas.registry.RegistryFailures;
 import org.apache.kafka.streams.CloseOptions;
@@ -34,6 +36,8 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * Runs the payments processor: {@code ProcessorMain [--config FILE]}. Creates missing topics, starts
@@ -197,21 +201,32 @@ public final class ProcessorMain implements AutoCloseable {
         }
     }
 
-    public static void main(String[] args) throws InterruptedException {
-        Path file = null;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--config" -> file = Path.of(args[++i]);
-                case "--help", "-h" -> {
-                    System.out.println("usage: processor [--config FILE]\nsettings (env PAYSTREAM_..., or -Dpaystream....):");
-                    for (ProcessorConfig.Setting s : ProcessorConfig.Setting.values()) {
-                        System.out.printf("  %-36s %-28s %s%n", s.key, s.defaultValue.isEmpty() ? "\"\"" : s.defaultValue, s.description);
-                    }
-                    return;
-                }
-                default -> throw new IllegalArgumentException("unknown option " + args[i]);
-            }
+    /** The processor's command line: {@code processor [--config FILE]}; its {@code --help} lists every setting. */
+    @Command(name = "processor", mixinStandardHelpOptions = true,
+            description = "Runs the payments Kafka Streams application until SIGTERM; exit 2 if its streams failed.")
+    static final class Launch implements Callable<Integer> {
+        @Option(names = "--config", paramLabel = "FILE", description = "a properties file of settings (below)")
+        Path file;
+
+        @Override
+        public Integer call() throws InterruptedException {
+            return run(file);
         }
+    }
+
+    /** What {@code --help} prints: the options, then every setting from its definition. */
+    public static String usage() {
+        return CommandLines.usage(new Launch(), ProcessorConfig.definitions());
+    }
+
+    public static void main(String[] args) {
+        int exit = CommandLines.execute(new Launch(), ProcessorConfig.definitions(), args, System.out, System.err);
+        if (exit != 0) {
+            System.exit(exit);
+        }
+    }
+
+    private static int run(Path file) throws InterruptedException {
         ProcessorConfig config = ProcessorConfig.load(file, System.getenv(), System.getProperties());
         var tracing = dev.paystream.schemas.trace.Tracing.fromEnvironment("paystream-processor", System.getenv());
         ProcessorMain app = new ProcessorMain(config);
@@ -223,8 +238,6 @@ public final class ProcessorMain implements AutoCloseable {
             app.stopped.countDown();
         }, "processor-stop"));
         app.stopped.await();
-        if (app.streams.state() == KafkaStreams.State.ERROR) {
-            System.exit(2);
-        }
+        return app.streams.state() == KafkaStreams.State.ERROR ? 2 : 0;
     }
 }

@@ -5,114 +5,173 @@ import dev.paystream.reconciler.intake.FileIntake;
 import dev.paystream.reconciler.matching.ReconcilerMetrics;
 import dev.paystream.reconciler.report.FileReport;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import dev.paystream.schemas.config.CommandLines;
 import io.micronaut.runtime.Micronaut;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
- * The reconciler's command line.
- * <pre>
- *   reconciler serve [--set key=value]…                      run the service (matching, inbox, /health, /prometheus)
- *   reconciler reconcile [options] FILE…                     deliver settlement files and print their reports
- *       --psp NAME         the PSP the files are from (default: the format's name)
- *       --format F         stripe | adyen | camt053 (default: detected from the header)
- *       --cutoff TIME      the files' settlement cut-off, ISO-8601 (default: their latest line)
- *       --wait DURATION    how long to wait for every line's outcome (default paystream.reconciler.report.wait)
- *       --no-wait          deliver only, no report
- *       --stats            print peak heap and resident memory at the end
- *       --set key=value    any setting (see --help)
- * </pre>
- * Exit status: 0 delivered (and, unless --no-wait, every line classified), 1 usage or file error, 2 some
- * lines still PENDING when the wait ended.
+ * The reconciler's command line: {@code serve} runs the service, {@code reconcile} delivers settlement files and
+ * prints their reports. Settings come from the one loader every service uses ({@code ConfigValues}: default,
+ * {@code --config FILE}, environment, system property), then {@code --set key=value} on the command line.
+ * Exit status of {@code reconcile}: 0 delivered (and, unless --no-wait, every line classified), 1 usage or file
+ * error, 2 some lines still PENDING when the wait ended.
  */
-public final class ReconcilerCli {
+@Command(name = "reconciler", mixinStandardHelpOptions = true, subcommands = {ReconcilerCli.Serve.class, ReconcilerCli.Reconcile.class},
+        description = "The reconciler: matches PSP settlement files against payment state.")
+public final class ReconcilerCli implements Runnable {
+
+    @Spec
+    CommandSpec spec;
 
     private ReconcilerCli() {}
 
-    public static void main(String[] args) {
-        if (args.length > 0 && args[0].equals("serve")) {
-            Map<String, Object> props = new HashMap<>();
-            List<String> rest = new ArrayList<>();
-            for (int i = 1; i < args.length; i++) {
-                if (args[i].equals("--set") && i + 1 < args.length) {
-                    String[] kv = args[++i].split("=", 2);
-                    props.put(kv[0], kv.length > 1 ? kv[1] : "");
-                } else {
-                    rest.add(args[i]);
-                }
-            }
-            Micronaut.build(rest.toArray(String[]::new)).mainClass(ReconcilerCli.class).properties(props).banner(false).start();
-            return;
-        }
-        int code = run(args, System.out, System.err);
-        System.exit(code);
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (serve or reconcile)");
     }
 
-    /** Runs a command other than {@code serve}; returns the exit status. */
-    public static int run(String[] args, PrintStream out, PrintStream err) {
-        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
-            help(out);
-            return args.length == 0 ? 1 : 0;
+    /** Settings from the loader, then the command line's {@code --set} values. */
+    static Map<String, String> settings(Path file, Map<String, String> env, Properties system, Map<String, String> set) {
+        Map<String, String> values = ReconcilerConfig.load(file, env, system);
+        values.putAll(set);
+        return values;
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true,
+            description = {"Runs the reconciler service: matches settlement lines against payment events, watches the inbox",
+                    "(paystream.reconciler.inbox), serves /health and /prometheus on 127.0.0.1:8090 (micronaut.server.port)."})
+    static final class Serve implements Callable<Integer> {
+        @Option(names = "--config", paramLabel = "FILE", description = "a properties file of settings (below; micronaut.* keys too)")
+        Path file;
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "a setting, over every other source; repeatable")
+        Map<String, String> set = new LinkedHashMap<>();
+
+        @Override
+        public Integer call() {
+            Map<String, Object> properties = new HashMap<>(settings(file, System.getenv(), System.getProperties(), set));
+            Micronaut.build(new String[0]).mainClass(ReconcilerCli.class).properties(properties).banner(false).start();
+            return 0;
         }
-        if (!args[0].equals("reconcile")) {
-            err.println("unknown command '" + args[0] + "' (serve, reconcile, --help)");
-            return 1;
-        }
-        Map<String, String> settings = new HashMap<>();
-        String psp = null;
-        SettlementFormat format = null;
-        Instant cutoff = null;
-        Duration wait = null;
-        boolean noWait = false;
-        boolean stats = false;
+    }
+
+    @Command(name = "reconcile", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Delivers settlement files, shows progress, waits for every line's outcome and prints the report",
+                    "(also written to paystream.reconciler.report.dir as <file>.<sha>.report.json/.txt)."},
+            exitCodeListHeading = "Exit codes:%n",
+            exitCodeList = {"0:delivered (and, unless --no-wait, every line classified)", "1:usage or file error", "2:lines still PENDING when the wait ended"})
+    static final class Reconcile implements Callable<Integer> {
+        @Option(names = "--psp", paramLabel = "NAME", description = "the PSP the files are from (default: the format's name)")
+        String psp;
+        @Option(names = "--format", paramLabel = "F", description = "stripe | adyen | camt053 (default: detected from the header)")
+        String format;
+        @Option(names = "--cutoff", paramLabel = "ISO-8601", description = "the files' settlement cut-off (default: their latest line)")
+        Instant cutoff;
+        @Option(names = "--wait", paramLabel = "DURATION", description = "how long to wait for every line's outcome, ISO-8601 (default: paystream.reconciler.report.wait)")
+        String wait;
+        @Option(names = "--no-wait", description = "deliver only, no report")
+        boolean noWait;
+        @Option(names = "--stats", description = "print peak heap and resident memory at the end")
+        boolean stats;
+        @Option(names = "--report-dir", paramLabel = "DIR", description = "where reports go (paystream.reconciler.report.dir)")
+        String reportDir;
+        @Option(names = "--config", paramLabel = "FILE", description = "a properties file of settings (below)")
+        Path file;
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "a setting, over every other source; repeatable")
+        Map<String, String> set = new LinkedHashMap<>();
+        @Parameters(paramLabel = "FILE", arity = "1..*", description = "settlement files")
         List<Path> files = new ArrayList<>();
-        try {
-            for (int i = 1; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--psp" -> psp = value(args, ++i, "--psp");
-                    case "--format" -> format = SettlementFormat.named(value(args, ++i, "--format"));
-                    case "--cutoff" -> cutoff = Instant.parse(value(args, ++i, "--cutoff"));
-                    case "--wait" -> wait = Duration.parse(value(args, ++i, "--wait"));
-                    case "--no-wait" -> noWait = true;
-                    case "--stats" -> stats = true;
-                    case "--report-dir" -> settings.put(ReconcilerConfig.Setting.REPORT_DIR.key, value(args, ++i, "--report-dir"));
-                    case "--set" -> {
-                        String[] kv = value(args, ++i, "--set").split("=", 2);
-                        settings.put(kv[0], kv.length > 1 ? kv[1] : "");
-                    }
-                    default -> {
-                        if (args[i].startsWith("--")) {
-                            throw new IllegalArgumentException("unknown option " + args[i]);
-                        }
-                        files.add(Path.of(args[i]));
+
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        Map<String, String> env = System.getenv();
+
+        @Override
+        public Integer call() {
+            Map<String, String> settings;
+            SettlementFormat format;
+            Duration wait;
+            try {
+                format = this.format == null ? null : SettlementFormat.named(this.format);
+                wait = this.wait == null ? null : Duration.parse(this.wait);
+                for (Path f : files) {
+                    if (!Files.isRegularFile(f)) {
+                        throw new IllegalArgumentException(f + " is not a readable file");
                     }
                 }
-            }
-            if (files.isEmpty()) {
-                throw new IllegalArgumentException("no settlement file given");
-            }
-            for (Path f : files) {
-                if (!Files.isRegularFile(f)) {
-                    throw new IllegalArgumentException(f + " is not a readable file");
+                Map<String, String> given = new LinkedHashMap<>(set);
+                if (reportDir != null) {
+                    given.put(ReconcilerConfig.Setting.REPORT_DIR.key, reportDir);
                 }
+                settings = settings(file, env, System.getProperties(), given);
+            } catch (RuntimeException e) {
+                err.println("reconcile: " + e.getMessage());
+                return 1;
             }
-        } catch (RuntimeException e) {
-            err.println("reconcile: " + e.getMessage());
-            err.println("usage: reconciler reconcile [--psp NAME] [--format stripe|adyen|camt053] [--cutoff ISO] [--wait PT2M] [--no-wait] [--stats] FILE…");
-            return 1;
+            return reconcile(settings, psp, format, cutoff, wait, noWait, stats, files, out, err);
         }
+    }
+
+    /** The usage of the command and its subcommands, each with the settings. */
+    public static String usage() {
+        ByteArrayOutputStream text = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(text, true, StandardCharsets.UTF_8);
+        for (String[] help : List.of(new String[] {"--help"}, new String[] {"serve", "--help"}, new String[] {"reconcile", "--help"})) {
+            run(help, out, out);
+        }
+        return text.toString(StandardCharsets.UTF_8);
+    }
+
+    public static void main(String[] args) {
+        int exit = run(args, System.out, System.err);
+        if (exit != 0) {
+            System.exit(exit);
+        }
+    }
+
+    /** Runs a command; returns the exit status ({@code serve} returns once the service runs). */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, System.getenv(), out, err);
+    }
+
+    /** As {@link #run(String[], PrintStream, PrintStream)}, with the environment the settings are read from. */
+    static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err) {
+        CommandLine cl = new CommandLine(new ReconcilerCli());
+        Reconcile reconcile = (Reconcile) cl.getSubcommands().get("reconcile").getCommand();
+        reconcile.out = out;
+        reconcile.err = err;
+        reconcile.env = env;
+        // Usage errors exit 1: 2 means "lines still PENDING" for reconcile.
+        cl.getCommandSpec().exitCodeOnInvalidInput(1);
+        cl.getSubcommands().values().forEach(sub -> sub.getCommandSpec().exitCodeOnInvalidInput(1));
+        return CommandLines.execute(cl, ReconcilerConfig.definitions(), args, out, err);
+    }
+
+    private static int reconcile(Map<String, String> settings, String psp, SettlementFormat format, Instant cutoff, Duration wait, boolean noWait,
+                                 boolean stats, List<Path> files, PrintStream out, PrintStream err) {
         ReconcilerConfig config = ReconcilerConfig.fromMap(settings);
         Duration reportWait = wait != null ? wait : config.reportWait();
         int status = 0;
@@ -168,28 +227,5 @@ public final class ReconcilerCli {
         }
         return String.format("memory: peak heap %.0f MiB (max %.0f MiB), peak RSS %s", heapPeak / 1048576.0,
                 Runtime.getRuntime().maxMemory() / 1048576.0, hwm);
-    }
-
-    private static String value(String[] args, int i, String option) {
-        if (i >= args.length) {
-            throw new IllegalArgumentException(option + " needs a value");
-        }
-        return args[i];
-    }
-
-    private static void help(PrintStream out) {
-        out.println("""
-                usage: reconciler serve [--set key=value]…
-                       reconciler reconcile [--psp NAME] [--format stripe|adyen|camt053] [--cutoff ISO-8601] [--wait PT2M] [--no-wait] [--stats] [--set key=value]… FILE…
-
-                serve      runs the reconciler service: matches settlement lines against payment events, watches the inbox
-                           (paystream.reconciler.inbox), serves /health and /prometheus on 127.0.0.1:8090 (micronaut.server.port)
-                reconcile  delivers settlement files, shows progress, waits for every line's outcome and prints the report
-                           (also written to paystream.reconciler.report.dir as <file>.<sha>.report.json/.txt); exit 2 if lines stayed PENDING
-
-                settings (--set key=value, -Dkey=value, or PAYSTREAM_… environment variables for serve):""");
-        for (ReconcilerConfig.Setting s : ReconcilerConfig.Setting.values()) {
-            out.printf("  %-42s %-26s %s%n", s.key, s.defaultValue.isEmpty() ? "\"\"" : s.defaultValue, s.description);
-        }
     }
 }

@@ -1,10 +1,16 @@
 package dev.paystream.reconciler;
 
+import dev.paystream.schemas.config.ConfigValues;
+import dev.paystream.schemas.config.SettingDefinition;
 import dev.paystream.schemas.config.SharedSetting;
+import dev.paystream.schemas.registry.RegistryClientSettings;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.function.Function;
 
 /**
@@ -33,8 +39,18 @@ public record ReconcilerConfig(
         String signingKeyId,
         String signingKey) {
 
+    /**
+     * What {@code --help} lists and the configuration page shows: this service's settings, then the registry
+     * client's, which every process reads.
+     */
+    public static List<SettingDefinition> definitions() {
+        List<SettingDefinition> all = new ArrayList<>(List.of(Setting.values()));
+        all.addAll(List.of(RegistryClientSettings.Setting.values()));
+        return all;
+    }
+
     /** One documented setting. */
-    public enum Setting {
+    public enum Setting implements SettingDefinition {
         BOOTSTRAP(SharedSetting.BOOTSTRAP),
         REGISTRY(SharedSetting.REGISTRY),
         TOPIC_PREFIX(SharedSetting.TOPIC_PREFIX),
@@ -58,6 +74,21 @@ public record ReconcilerConfig(
         public final String key;
         public final String defaultValue;
         public final String description;
+
+        @Override
+        public String key() {
+            return key;
+        }
+
+        @Override
+        public String defaultValue() {
+            return defaultValue;
+        }
+
+        @Override
+        public String description() {
+            return description;
+        }
 
         Setting(SharedSetting shared) {
             this(shared.key, shared.defaultValue, shared.description);
@@ -97,6 +128,14 @@ public record ReconcilerConfig(
                 Duration.parse(Setting.REPORT_WAIT.from(lookup)),
                 Setting.SIGNING_KEY_ID.from(lookup),
                 Setting.SIGNING_KEY.from(lookup));
+    }
+
+    /**
+     * Every setting of the reconciler, resolved by the one loader every service uses ({@link ConfigValues}); keys
+     * the file names beyond them (e.g. {@code micronaut.server.port}) follow the same precedence.
+     */
+    public static Map<String, String> load(Path file, Map<String, String> env, Properties system) {
+        return ConfigValues.load(List.of(Setting.values()), file, env, system);
     }
 
     public static ReconcilerConfig fromMap(Map<String, String> settings) {

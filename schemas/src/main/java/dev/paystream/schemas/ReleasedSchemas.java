@@ -44,17 +44,30 @@ public final class ReleasedSchemas {
         }
     }
 
-    /**
-     * Writes the current compiled schemas as the new baseline: {@code main(<dir>)} writes
-     * {@code <dir>/released/<RELEASE>/<Type>.avsc}. Run at release time only.
-     */
-    public static void main(String[] args) throws IOException {
-        java.nio.file.Path dir = java.nio.file.Path.of(args.length > 0 ? args[0] : "schemas/src/main/resources")
-                .resolve("released").resolve(RELEASE);
-        java.nio.file.Files.createDirectories(dir);
-        for (Class<?> type : TOPIC_VALUE_TYPES) {
-            Schema schema = org.apache.avro.specific.SpecificData.get().getSchema(type);
-            java.nio.file.Files.writeString(dir.resolve(type.getSimpleName() + ".avsc"), schema.toString(true) + "\n");
+    /** The release-time command: writes the current compiled schemas as the new baseline. */
+    @picocli.CommandLine.Command(name = "released-schemas", mixinStandardHelpOptions = true,
+            description = "Writes the current compiled schemas as the new baseline: <DIR>/released/<release>/<Type>.avsc. Run at release time only.")
+    static final class WriteBaseline implements java.util.concurrent.Callable<Integer> {
+        @picocli.CommandLine.Parameters(paramLabel = "DIR", arity = "0..1", defaultValue = "schemas/src/main/resources",
+                description = "the resources directory (default: ${DEFAULT-VALUE})")
+        java.nio.file.Path resources;
+
+        @Override
+        public Integer call() throws IOException {
+            java.nio.file.Path dir = resources.resolve("released").resolve(RELEASE);
+            java.nio.file.Files.createDirectories(dir);
+            for (Class<?> type : TOPIC_VALUE_TYPES) {
+                Schema schema = org.apache.avro.specific.SpecificData.get().getSchema(type);
+                java.nio.file.Files.writeString(dir.resolve(type.getSimpleName() + ".avsc"), schema.toString(true) + "\n");
+            }
+            return 0;
+        }
+    }
+
+    public static void main(String[] args) {
+        int exit = dev.paystream.schemas.config.CommandLines.execute(new WriteBaseline(), args, System.out, System.err);
+        if (exit != 0) {
+            System.exit(exit);
         }
     }
 }

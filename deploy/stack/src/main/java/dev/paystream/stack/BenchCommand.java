@@ -3,7 +3,7 @@ package dev.paystream.stack;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.paystream.cli.Cli;
+import dev.paystream.schemas.config.CommandLines;
 import dev.paystream.devkit.DevKit;
 import dev.paystream.processor.ProcessorConfig;
 import dev.paystream.processor.ProcessorMain;
@@ -137,7 +137,7 @@ public final class BenchCommand implements Callable<Integer> {
     private BenchCommand() {}
 
     static String usage() {
-        return Cli.usage(new BenchCommand());
+        return CommandLines.usage(new BenchCommand());
     }
 
     public static void main(String[] args) {
@@ -147,7 +147,7 @@ public final class BenchCommand implements Callable<Integer> {
     public static int run(String[] args, PrintStream out, PrintStream err) {
         BenchCommand command = new BenchCommand();
         command.out = out;
-        return Cli.execute(command, args, out, err);
+        return CommandLines.execute(command, args, out, err);
     }
 
     @Override

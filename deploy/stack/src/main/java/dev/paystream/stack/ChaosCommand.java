@@ -2,7 +2,7 @@ package dev.paystream.stack;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.paystream.cli.Cli;
+import dev.paystream.schemas.config.CommandLines;
 import dev.paystream.devkit.DevKit;
 import dev.paystream.devkit.psp.PspSimulator;
 import dev.paystream.processor.ProcessorConfig;
@@ -152,7 +152,7 @@ public final class ChaosCommand {
     }
 
     static String usage() {
-        return Cli.usage(new Args());
+        return CommandLines.usage(new Args());
     }
 
     /** Saga timing of the processors when the gateway is stopped past the redrive budget (--gateway-outage). */
@@ -220,7 +220,7 @@ public final class ChaosCommand {
     public static int run(String[] args, PrintStream out, PrintStream err) {
         Args command = new Args();
         command.out = out;
-        return Cli.execute(command, args, out, err);
+        return CommandLines.execute(command, args, out, err);
     }
 
     private static int play(Options options, PrintStream out) throws Exception {

@@ -2,7 +2,7 @@ package dev.paystream.stack;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.paystream.cli.Cli;
+import dev.paystream.schemas.config.CommandLines;
 import dev.paystream.devkit.TopicReader;
 import dev.paystream.devkit.psp.PspFaults;
 import dev.paystream.devkit.psp.PspLedger;
@@ -97,7 +97,7 @@ public final class DemoCommand {
     public static int run(String[] args, PrintStream out, PrintStream err) {
         Args command = new Args();
         command.out = out;
-        return Cli.execute(command, args, out, err);
+        return CommandLines.execute(command, args, out, err);
     }
 
     private static int play(Path data, PrintStream out) throws Exception {

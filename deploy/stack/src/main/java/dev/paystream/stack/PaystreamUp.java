@@ -1,6 +1,6 @@
 package dev.paystream.stack;
 
-import dev.paystream.cli.Cli;
+import dev.paystream.schemas.config.CommandLines;
 import dev.paystream.devkit.psp.PspFaults;
 import dev.paystream.schemas.trace.Tracing;
 import java.nio.file.Files;
@@ -48,7 +48,7 @@ public final class PaystreamUp implements Callable<Integer> {
             "(OTEL_EXPORTER_OTLP_ENDPOINT in the environment does the same)"})
     String otlpEndpoint;
 
-    static final String USAGE = Cli.usage(new PaystreamUp());
+    static final String USAGE = CommandLines.usage(new PaystreamUp());
 
     @Spec
     CommandSpec spec;
@@ -56,7 +56,7 @@ public final class PaystreamUp implements Callable<Integer> {
     private PaystreamUp() {}
 
     public static void main(String[] args) {
-        int exit = Cli.execute(new PaystreamUp(), args, System.out, System.err);
+        int exit = CommandLines.execute(new PaystreamUp(), args, System.out, System.err);
         if (exit != 0) {
             System.exit(exit);
         }

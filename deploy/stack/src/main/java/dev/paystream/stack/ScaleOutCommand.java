@@ -1,6 +1,6 @@
 package dev.paystream.stack;
 
-import dev.paystream.cli.Cli;
+import dev.paystream.schemas.config.CommandLines;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.paystream.devkit.DevKit;
@@ -117,13 +117,13 @@ public final class ScaleOutCommand implements Callable<Integer> {
     }
 
     static String usage() {
-        return Cli.usage(new ScaleOutCommand());
+        return CommandLines.usage(new ScaleOutCommand());
     }
 
     public static int run(String[] args, PrintStream out, PrintStream err) {
         ScaleOutCommand command = new ScaleOutCommand();
         command.stdout = out;
-        return Cli.execute(command, args, out, err);
+        return CommandLines.execute(command, args, out, err);
     }
 
     /** ISO-8601 durations ({@code PT30S}). */

@@ -3,11 +3,12 @@ package dev.paystream.stack;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.paystream.ingest.IngestConfig;
-import dev.paystream.support.ConfigValues;
+import dev.paystream.schemas.config.ConfigValues;
 import dev.paystream.processor.ProcessorConfig;
 import dev.paystream.gateway.GatewayConfig;
 import dev.paystream.reconciler.ReconcilerConfig;
 import dev.paystream.schemas.docs.GeneratedSection;
+import dev.paystream.schemas.registry.RegistryClientSettings;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
@@ -26,6 +27,7 @@ class ConfigurationPageTest {
         check("gateway", table(GatewayConfig.Setting.values()));
         check("ingest", table(IngestConfig.Setting.values()));
         check("reconciler", table(ReconcilerConfig.Setting.values()));
+        check("registry client", table(RegistryClientSettings.Setting.values()));
     }
 
     private static void check(String section, String rendered) {

@@ -68,7 +68,9 @@ class RunbooksTest {
             case "scale-out" -> ScaleOutCommand.usage();
             case "reconciler" -> {
                 ByteArrayOutputStream out = new ByteArrayOutputStream();
-                ReconcilerCli.run(new String[] {"--help"}, new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+                for (String[] help : List.of(new String[] {"--help"}, new String[] {"serve", "--help"}, new String[] {"reconcile", "--help"})) {
+                    ReconcilerCli.run(help, new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+                }
                 yield out.toString(StandardCharsets.UTF_8);
             }
             default -> throw new AssertionError("the runbooks name `paystream " + command + "`, which the launcher does not have");

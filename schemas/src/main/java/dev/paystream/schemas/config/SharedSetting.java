@@ -4,7 +4,7 @@ package dev.paystream.schemas.config;
  * The settings more than one service reads, declared once: each service's {@code Setting} enum takes its
  * entry from here (key, default, description), so that a shared key cannot drift between services.
  */
-public enum SharedSetting {
+public enum SharedSetting implements SettingDefinition {
     BOOTSTRAP("paystream.kafka.bootstrap.servers", "127.0.0.1:9092", "Kafka bootstrap servers."),
     REGISTRY("paystream.registry.url", "http://127.0.0.1:8080/apis/registry/v3", "Apicurio Registry v3 API URL."),
     TOPIC_PREFIX("paystream.topic.prefix", "", "Prefix of every Paystream topic (multi-tenant clusters)."),
@@ -22,6 +22,21 @@ public enum SharedSetting {
     public final String key;
     public final String defaultValue;
     public final String description;
+
+    @Override
+    public String key() {
+        return key;
+    }
+
+    @Override
+    public String defaultValue() {
+        return defaultValue;
+    }
+
+    @Override
+    public String description() {
+        return description;
+    }
 
     SharedSetting(String key, String defaultValue, String description) {
         this.key = key;

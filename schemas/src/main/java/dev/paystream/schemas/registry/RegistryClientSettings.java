@@ -1,8 +1,12 @@
 package dev.paystream.schemas.registry;
 
+import dev.paystream.schemas.config.ConfigValues;
+import dev.paystream.schemas.config.SettingDefinition;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Properties;
 
 /**
  * How long Paystream waits for the schema registry, and how often it asks again. Every registry call a
@@ -16,10 +20,11 @@ import java.util.Objects;
  * 0.25 s + 0.5 s) stay far below a stream thread's {@code max.poll.interval.ms} (5 min), so a registry
  * outage makes a thread fail and be replaced rather than be fenced out of its group.
  *
- * <p>Taken from the environment like the Kafka security settings, so every Paystream process (processor,
- * gateway, ingest, reconciler, the command-line tools) reads the same names:
- * {@code PAYSTREAM_REGISTRY_CALL_TIMEOUT_MS}, {@code PAYSTREAM_REGISTRY_CONNECT_TIMEOUT_MS},
- * {@code PAYSTREAM_REGISTRY_ATTEMPTS}, {@code PAYSTREAM_REGISTRY_BACKOFF_MS}.
+ * <p>Every Paystream process (processor, gateway, ingest, reconciler, the command-line tools) reads the same
+ * {@link Setting}s, with the one loader's precedence ({@link ConfigValues}): an environment variable
+ * ({@code PAYSTREAM_REGISTRY_CALL_TIMEOUT_MS}, …), over it a system property
+ * ({@code -Dpaystream.registry.call.timeout.ms=…}). A service's {@code --config} file does not reach them: they
+ * are read where a registry client is made, which the tools do too.
  *
  * @param callTimeout    the deadline of one attempt, from sending the request to having read the answer
  * @param connectTimeout the deadline to open a connection (part of an attempt)
@@ -33,10 +38,43 @@ public record RegistryClientSettings(Duration callTimeout, Duration connectTimeo
     public static final RegistryClientSettings DEFAULTS = new RegistryClientSettings(
             Duration.ofSeconds(5), Duration.ofSeconds(2), 3, Duration.ofMillis(250), Duration.ofSeconds(2));
 
-    public static final String ENV_CALL_TIMEOUT = "PAYSTREAM_REGISTRY_CALL_TIMEOUT_MS";
-    public static final String ENV_CONNECT_TIMEOUT = "PAYSTREAM_REGISTRY_CONNECT_TIMEOUT_MS";
-    public static final String ENV_ATTEMPTS = "PAYSTREAM_REGISTRY_ATTEMPTS";
-    public static final String ENV_BACKOFF = "PAYSTREAM_REGISTRY_BACKOFF_MS";
+    /** The definitions: key, default and meaning, listed by every service's {@code --help} and the configuration page. */
+    public enum Setting implements SettingDefinition {
+        CALL_TIMEOUT("paystream.registry.call.timeout.ms", "5000", "Deadline of one registry call attempt, request sent to answer read (ms)."),
+        CONNECT_TIMEOUT("paystream.registry.connect.timeout.ms", "2000", "Deadline to open a connection to the registry (ms), part of an attempt."),
+        ATTEMPTS("paystream.registry.attempts", "3", "Attempts per registry call (timeouts, refused or dropped connections, 5xx and 429 are retried)."),
+        BACKOFF("paystream.registry.backoff.ms", "250", "Pause after the first failed registry attempt (ms); it doubles after each further one, at most 2 s.");
+
+        public final String key;
+        public final String defaultValue;
+        public final String description;
+
+        Setting(String key, String defaultValue, String description) {
+            this.key = key;
+            this.defaultValue = defaultValue;
+            this.description = description;
+        }
+
+        @Override
+        public String key() {
+            return key;
+        }
+
+        @Override
+        public String defaultValue() {
+            return defaultValue;
+        }
+
+        @Override
+        public String description() {
+            return description;
+        }
+    }
+
+    public static final String ENV_CALL_TIMEOUT = Setting.CALL_TIMEOUT.envName();
+    public static final String ENV_CONNECT_TIMEOUT = Setting.CONNECT_TIMEOUT.envName();
+    public static final String ENV_ATTEMPTS = Setting.ATTEMPTS.envName();
+    public static final String ENV_BACKOFF = Setting.BACKOFF.envName();
 
     public RegistryClientSettings {
         Objects.requireNonNull(callTimeout, "callTimeout");
@@ -57,18 +95,23 @@ public record RegistryClientSettings(Duration callTimeout, Duration connectTimeo
         }
     }
 
-    /** The settings of this process's environment, the defaults where a variable is not set. */
+    /** The settings of this process: its environment, over it its system properties; the defaults where neither is set. */
     public static RegistryClientSettings fromEnvironment() {
-        return from(System.getenv());
+        return resolve(System.getenv(), System.getProperties());
     }
 
-    /** The settings found in {@code env}; a variable that is set but not a whole number is refused loudly. */
+    /** The settings found in {@code env}; a value that is set but not a whole number is refused loudly. */
     public static RegistryClientSettings from(Map<String, String> env) {
-        Duration backoff = millis(env, ENV_BACKOFF, DEFAULTS.backoff);
+        return resolve(env, new Properties());
+    }
+
+    private static RegistryClientSettings resolve(Map<String, String> env, Properties system) {
+        Map<String, String> v = ConfigValues.load(List.of(Setting.values()), null, env, system);
+        Duration backoff = Duration.ofMillis(number(v, Setting.BACKOFF));
         return new RegistryClientSettings(
-                millis(env, ENV_CALL_TIMEOUT, DEFAULTS.callTimeout),
-                millis(env, ENV_CONNECT_TIMEOUT, DEFAULTS.connectTimeout),
-                Math.toIntExact(number(env, ENV_ATTEMPTS, DEFAULTS.attempts)),
+                Duration.ofMillis(number(v, Setting.CALL_TIMEOUT)),
+                Duration.ofMillis(number(v, Setting.CONNECT_TIMEOUT)),
+                Math.toIntExact(number(v, Setting.ATTEMPTS)),
                 backoff,
                 backoff.compareTo(DEFAULTS.maxBackoff) > 0 ? backoff : DEFAULTS.maxBackoff);
     }
@@ -88,19 +131,15 @@ public record RegistryClientSettings(Duration callTimeout, Duration connectTimeo
         return total;
     }
 
-    private static Duration millis(Map<String, String> env, String name, Duration fallback) {
-        return Duration.ofMillis(number(env, name, fallback.toMillis()));
-    }
-
-    private static long number(Map<String, String> env, String name, long fallback) {
-        String v = env.get(name);
+    private static long number(Map<String, String> values, Setting setting) {
+        String v = values.get(setting.key);
         if (v == null || v.isBlank()) {
-            return fallback;
+            return Long.parseLong(setting.defaultValue);
         }
         try {
             return Long.parseLong(v.trim());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(name + " must be a whole number, got '" + v + "'");
+            throw new IllegalArgumentException(setting.envName() + " (" + setting.key + ") must be a whole number, got '" + v + "'");
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.paystream.cli;
 
+import dev.paystream.schemas.config.CommandLines;
 import dev.paystream.schemas.mandate.MandateTokens;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -45,7 +46,7 @@ public final class ComposeEnv implements Callable<Integer> {
     public static int run(String[] args, PrintStream out, PrintStream err) {
         ComposeEnv command = new ComposeEnv();
         command.stdout = out;
-        return Cli.execute(command, args, out, err);
+        return CommandLines.execute(command, args, out, err);
     }
 
     /** Every variable the compose file reads, with fresh values; {@code apiKeys} receives the plain API keys. */

@@ -1,5 +1,6 @@
 package dev.paystream.cli;
 
+import dev.paystream.schemas.config.CommandLines;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -42,7 +43,7 @@ public final class DlqCommand implements java.util.concurrent.Callable<Integer> 
     /** Set on a replayed record: the dead letter it came from ({@code partition:offset}). */
     public static final String REPLAYED_FROM = "paystream.dlq.replayed.from";
 
-    public static final String USAGE = Cli.usage(new DlqCommand());
+    public static final String USAGE = CommandLines.usage(new DlqCommand());
     /** How long reading the dead-letter topic to its end may take. */
     private static final java.time.Duration READ_DEADLINE = java.time.Duration.ofSeconds(60);
 
@@ -82,7 +83,7 @@ public final class DlqCommand implements java.util.concurrent.Callable<Integer> 
         DlqCommand command = new DlqCommand();
         command.out = out;
         command.err = err;
-        return Cli.execute(command, args, out, err);
+        return CommandLines.execute(command, args, out, err);
     }
 
     @Override

@@ -1,9 +1,13 @@
 package dev.paystream.cli;
 
+import dev.paystream.schemas.config.CommandLines;
 import java.io.PrintStream;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 import dev.paystream.schemas.PaymentIds;
 import dev.paystream.schemas.RegistrySerdes;
 import dev.paystream.schemas.RequestRedaction;
@@ -29,27 +33,41 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * {@code paystream submit} (produce a create request as an agent producing directly to Kafka would) and
  * {@code paystream events} (follow the ledger topic with read_committed).
  */
-public final class PaystreamClient {
+@Command(name = "paystream", subcommands = {PaystreamClient.Submit.class}, description = "submit or events")
+public final class PaystreamClient implements Runnable {
 
-    public static final String USAGE = Cli.usage(new Submit()) + "\n" + Cli.usage(new Events());
+    public static final String USAGE = usage("submit") + "\n" + usage("events");
+
+    @Spec
+    CommandSpec spec;
 
     private PaystreamClient() {}
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (submit or events)");
+    }
 
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
 
-    /** {@code args[0]} is the command (submit, events); returns the exit code. */
-    public static int run(String[] args, PrintStream out, PrintStream err) {
-        if (args.length == 0 || !(args[0].equals("submit") || args[0].equals("events"))) {
-            err.println((args.length == 0 ? "a command is required" : "unknown command " + args[0]) + " (submit or events)\n" + USAGE);
-            return 2;
-        }
-        String[] rest = java.util.Arrays.copyOfRange(args, 1, args.length);
-        return args[0].equals("submit") ? Cli.execute(new Submit(), rest, out, err) : Cli.execute(new Events(out, err), rest, out, err);
+    private static CommandLine commandLine(PrintStream out, PrintStream err) {
+        CommandLine cl = new CommandLine(new PaystreamClient());
+        cl.addSubcommand("events", new Events(out, err));
+        return cl;
     }
 
-    @Command(name = "paystream submit", mixinStandardHelpOptions = true, sortOptions = false,
+    private static String usage(String command) {
+        return commandLine(System.out, System.err).getSubcommands().get(command).getUsageMessage(CommandLine.Help.Ansi.OFF);
+    }
+
+    /** {@code args[0]} is the command (submit, events); returns the exit code. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        return CommandLines.execute(commandLine(out, err), args, out, err);
+    }
+
+    @Command(name = "submit", mixinStandardHelpOptions = true, sortOptions = false,
             description = "Produces a create request onto the request topic, as an agent producing directly to Kafka would.",
             footer = "Exit codes: 0 sent, 1 not sent, 2 bad usage.")
     static final class Submit implements java.util.concurrent.Callable<Integer> {
@@ -82,7 +100,7 @@ public final class PaystreamClient {
         }
     }
 
-    @Command(name = "paystream events", mixinStandardHelpOptions = true, sortOptions = false,
+    @Command(name = "events", mixinStandardHelpOptions = true, sortOptions = false,
             description = "Follows paystream.payment-events.v1 (read_committed), one line per state change with its trace id.",
             footer = "Exit codes: 0 fine (with --until: the state was reached), 1 --timeout passed first, 2 bad usage.")
     static final class Events implements java.util.concurrent.Callable<Integer> {
@@ -98,10 +116,6 @@ public final class PaystreamClient {
         Duration timeout;
         private final PrintStream out;
         private final PrintStream err;
-
-        Events() {
-            this(System.out, System.err);
-        }
 
         Events(PrintStream out, PrintStream err) {
             this.out = out;

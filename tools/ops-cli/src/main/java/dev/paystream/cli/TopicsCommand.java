@@ -1,5 +1,6 @@
 package dev.paystream.cli;
 
+import dev.paystream.schemas.config.CommandLines;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -70,7 +71,7 @@ public final class TopicsCommand implements java.util.concurrent.Callable<Intege
     private TopicsCommand() {}
 
     static String usage() {
-        return Cli.usage(new TopicsCommand());
+        return CommandLines.usage(new TopicsCommand());
     }
 
     public static void main(String[] args) {
@@ -82,7 +83,7 @@ public final class TopicsCommand implements java.util.concurrent.Callable<Intege
         TopicsCommand command = new TopicsCommand();
         command.out = out;
         command.err = err;
-        return Cli.execute(command, args, out, err);
+        return CommandLines.execute(command, args, out, err);
     }
 
     @Override
