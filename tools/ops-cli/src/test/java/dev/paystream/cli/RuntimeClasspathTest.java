@@ -28,7 +28,7 @@ class RuntimeClasspathTest {
     private static final Pattern FORBIDDEN_JAR = Pattern.compile(
             "(kafka_2\\.13|kafka-server|kafka-raft|kafka-metadata|kafka-storage|kafka-group-coordinator|kafka-transaction-coordinator"
                     + "|apicurio-registry-app|paystream-devkit|paystream-processor|paystream-gateway|paystream-ingest|paystream-reconciler"
-                    + "|paystream-stack|testcontainers|junit|assertj)[-.]");
+                    + "|paystream-lab|testcontainers|junit|assertj)[-.]");
 
     /** Classes that would mean a broker, a registry or a PSP simulator could start from this classpath. */
     private static final List<String> FORBIDDEN_CLASSES = List.of(
