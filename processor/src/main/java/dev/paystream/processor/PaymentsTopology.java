@@ -208,12 +208,12 @@ public final class PaymentsTopology {
         }
         p.put(StreamsConfig.TRANSACTIONAL_STATE_STORES_CONFIG, config.transactionalStores());
         // A stream thread starts tasks handed to it (after a crash elsewhere) only between processing loops, and a
-        // loop lasts until the records it has buffered are processed: with Kafka Streams' 1,000 per partition that
-        // was 8-9 s of a hand-over under load, with 100 it is about a second.
+        // loop lasts until the records it has buffered are processed: fewer buffered records, a shorter hand-over
+        // under load (the measurements are in docs/lab/).
         p.put(StreamsConfig.BUFFERED_RECORDS_PER_PARTITION_CONFIG, 100);
         // A payment task reads two topics (requests by agent, PSP results). By default Kafka Streams holds a task
         // while one of its partitions has no records buffered and their lag is not known yet, to merge both
-        // in timestamp order; a task taken over after a crash then waited 6-15 s for that. Nothing here needs the
+        // in timestamp order, which delays a task taken over after a crash (docs/lab/). Nothing here needs the
         // order: every decision uses the wall clock and the stored payment, and a PSP result can only follow the
         // command that the same task wrote. So a task processes whatever it has.
         p.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, StreamsConfig.MAX_TASK_IDLE_MS_DISABLED);
