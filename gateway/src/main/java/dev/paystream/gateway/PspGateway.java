@@ -1,8 +1,5 @@
 package dev.paystream.gateway;
 
-import static dev.paystream.schemas.PspResultCodes.NOT_SENT;
-import static dev.paystream.schemas.PspResultCodes.PSP_UNAVAILABLE;
-
 import dev.paystream.gateway.OutcomeConverter.Classified;
 import dev.paystream.gateway.PspAdapter.PspCall;
 import dev.paystream.gateway.PspAdapter.PspReply;
@@ -12,6 +9,7 @@ import dev.paystream.schemas.TraceHeaders;
 import dev.paystream.schemas.trace.Tracing;
 import io.opentelemetry.api.trace.SpanKind;
 import dev.paystream.schemas.registry.RegistryFailures;
+import dev.paystream.schemas.avro.GatewaySignal;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PspCommand;
 import dev.paystream.schemas.avro.PspOperation;
@@ -312,8 +310,8 @@ public final class PspGateway implements AutoCloseable {
     PspResult execute(PspCommand cmd, String traceparent) {
         if (pastDeadline(cmd)) {
             metrics.notSent(cmd.getOperation().name());
-            return result(cmd, cmd.getPsp() == null ? "none" : cmd.getPsp(), PspOutcome.FAILED, null, NOT_SENT,
-                    "not sent: its deadline " + cmd.getDeadline() + " had passed", 0, null);
+            return notExecuted(cmd, cmd.getPsp() == null ? "none" : cmd.getPsp(), GatewaySignal.NOT_SENT,
+                    "not sent: its deadline " + cmd.getDeadline() + " had passed");
         }
         PspAdapter target;
         // A new authorisation is announced (pinned) only when its first call is about to go out; until then it
@@ -331,13 +329,12 @@ public final class PspGateway implements AutoCloseable {
         } else {
             List<PspAdapter> candidates = adapters.stream().filter(a -> !cmd.getExcludedPsps().contains(a.name())).toList();
             if (candidates.isEmpty()) {
-                return result(cmd, "none", PspOutcome.FAILED, null, "no_psp_left", "every configured PSP is excluded", 0, null);
+                return notExecuted(cmd, "none", GatewaySignal.NO_PSP_LEFT, "every configured PSP is excluded");
             }
             target = candidates.getFirst();
             if (candidates.size() > 1 && !breakers.get(target.name()).isCallPermitted()) {
                 metrics.rerouted(target.name());
-                return result(cmd, target.name(), PspOutcome.FAILED, null, PSP_UNAVAILABLE,
-                        target.name() + " breaker is open; not sent", 0, null);
+                return notExecuted(cmd, target.name(), GatewaySignal.PSP_UNAVAILABLE, target.name() + " breaker is open; not sent");
             }
             announce = adapters.size() > 1 && cmd.getOperation() == PspOperation.AUTHORISE;
             mayFailOver = candidates.size() > 1;
@@ -362,8 +359,8 @@ public final class PspGateway implements AutoCloseable {
                 if (attempts == 0) {
                     // Waited for the breaker past the deadline: still nothing sent.
                     metrics.notSent(op);
-                    return result(cmd, target.name(), PspOutcome.FAILED, null, NOT_SENT,
-                            "not sent: its deadline " + cmd.getDeadline() + " passed while " + last, 0, null);
+                    return notExecuted(cmd, target.name(), GatewaySignal.NOT_SENT,
+                            "not sent: its deadline " + cmd.getDeadline() + " passed while " + last);
                 }
                 last = last + "; deadline " + cmd.getDeadline() + " passed, no further attempt";
                 break;
@@ -372,8 +369,7 @@ public final class PspGateway implements AutoCloseable {
                 if (announce && mayFailOver) {
                     // The breaker opened after the check above: nothing was sent or announced, so fail over.
                     metrics.rerouted(target.name());
-                    return result(cmd, target.name(), PspOutcome.FAILED, null, PSP_UNAVAILABLE,
-                            target.name() + " breaker opened; not sent", 0, null);
+                    return notExecuted(cmd, target.name(), GatewaySignal.PSP_UNAVAILABLE, target.name() + " breaker opened; not sent");
                 }
                 last = target.name() + " breaker open";
                 sleep(50 + ThreadLocalRandom.current().nextLong(100));
@@ -449,7 +445,7 @@ public final class PspGateway implements AutoCloseable {
     /** Write-ahead: before a new authorisation goes to {@code psp}, the topology learns that it may arrive there. */
     private void announce(PspCommand cmd, String psp, String traceparent) {
         PspResult notice = PspResult.newBuilder(result(cmd, psp, PspOutcome.UNKNOWN, null, null, "dispatching to " + psp, 0, null))
-                .setDispatched(true).build();
+                .setSignal(GatewaySignal.DISPATCHED).build();
         try {
             Headers headers = new RecordHeaders();
             if (traceparent != null) {
@@ -504,8 +500,13 @@ public final class PspGateway implements AutoCloseable {
                 .setMessage(message)
                 .setAttempts(attempts)
                 .setCompletedAt(Instant.now())
-                .setDispatched(false)
+                .setSignal(GatewaySignal.NONE)
                 .build();
+    }
+
+    /** A command the gateway did not execute: FAILED, with no PSP's decline code, and the gateway's reason as its signal. */
+    private static PspResult notExecuted(PspCommand cmd, String psp, GatewaySignal why, String message) {
+        return PspResult.newBuilder(result(cmd, psp, PspOutcome.FAILED, null, null, message, 0, null)).setSignal(why).build();
     }
 
     private void deadLetter(RecordDeserializationException e) {

@@ -236,7 +236,7 @@ class PartialStepTopologyTest {
                 .setCommandId(commandId).setPaymentId(c.getPaymentId()).setOperation(PspOperation.AUTHORISE).setOutcome(PspOutcome.SUCCEEDED)
                 .setPsp(c.getPsp() == null ? "primary" : c.getPsp()).setPspReference(reference).setAmount(c.getAmount())
                 .setDeclineCode(null).setMessage(null).setAttempts(1).setCompletedAt(Instant.parse("2026-12-02T10:00:01Z"))
-                .setDispatched(false)
+                .setSignal(dev.paystream.schemas.avro.GatewaySignal.NONE)
                 .build();
     }
 }

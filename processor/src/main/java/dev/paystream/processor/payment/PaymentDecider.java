@@ -611,7 +611,7 @@ public final class PaymentDecider {
                         ? new Money(p.getCurrentAmountMinor(), p.getCurrency()) : null)
                 .setDeclineCode(r.getOutcome() == dev.paystream.schemas.avro.ResolvedOutcome.SUCCEEDED ? null : "resolved_by_operator")
                 .setMessage("resolved by operator " + r.getOperatorId() + (r.getNote() == null ? "" : ": " + r.getNote()))
-                .setAttempts(0).setCompletedAt(Instant.ofEpochMilli(step.now)).setDispatched(false)
+                .setAttempts(0).setCompletedAt(Instant.ofEpochMilli(step.now)).setSignal(dev.paystream.schemas.avro.GatewaySignal.NONE)
                 .build();
         outcomes.result(step, paymentId, result, r.getOperatorId());
         metrics.request("resolve", "applied");

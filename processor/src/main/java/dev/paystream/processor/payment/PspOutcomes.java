@@ -4,8 +4,8 @@ import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.avro.StrayVoid;
 import dev.paystream.processor.ops.PipelineMetrics;
-import dev.paystream.schemas.PspResultCodes;
 import dev.paystream.schemas.avro.AuditKind;
+import dev.paystream.schemas.avro.GatewaySignal;
 import dev.paystream.schemas.avro.PaymentState;
 import dev.paystream.schemas.avro.PspOperation;
 import dev.paystream.schemas.avro.PspOutcome;
@@ -53,7 +53,7 @@ final class PspOutcomes {
             step.auditOf(null, paymentId, AuditKind.UNKNOWN_PAYMENT, "REFUSED", "PSP result " + r.getCommandId() + " for a payment Paystream does not know");
             return;
         }
-        if (r.getDispatched()) {
+        if (r.getSignal() == GatewaySignal.DISPATCHED) {
             String mark = r.getPsp() + "|" + r.getCommandId();
             if (!p.getDispatched().contains(mark)) {
                 List<String> marks = new ArrayList<>(p.getDispatched());
@@ -90,7 +90,7 @@ final class PspOutcomes {
         }
         // The gateway answered the awaited command: the next read-back may go out.
         p.setReadBackSentAt(0);
-        if (notSent(r) && !PspResultCodes.PSP_UNAVAILABLE.equals(r.getDeclineCode())) {
+        if (r.getSignal() == GatewaySignal.NOT_SENT) {
             // The gateway did not execute this copy (its deadline had passed): no outcome, nothing to settle.
             metrics.pspResult(op, "not_sent");
             unknownOutcome(step, p, r);
@@ -107,10 +107,9 @@ final class PspOutcomes {
         step.store(p);
     }
 
-    /** A result that says the command was not executed at all: the gateway's "not sent" answers. */
+    /** A result that says the command was not executed at all: the gateway's own answers, never a PSP's. */
     private static boolean notSent(PspResult r) {
-        return r.getOutcome() == PspOutcome.FAILED
-                && (PspResultCodes.NOT_SENT.equals(r.getDeclineCode()) || PspResultCodes.PSP_UNAVAILABLE.equals(r.getDeclineCode()));
+        return r.getSignal() == GatewaySignal.NOT_SENT || r.getSignal() == GatewaySignal.PSP_UNAVAILABLE;
     }
 
     /**
@@ -157,7 +156,7 @@ final class PspOutcomes {
                     }
                 } else if (outcome == PspOutcome.DECLINED) {
                     step.apply(p, Trigger.PSP_DECLINED, "declined by " + r.getPsp() + ": " + r.getDeclineCode(), null);
-                } else if (PspResultCodes.PSP_UNAVAILABLE.equals(r.getDeclineCode())) {
+                } else if (r.getSignal() == GatewaySignal.PSP_UNAVAILABLE) {
                     failover(step, p, r, amount);
                 } else {
                     failed(step, p, Trigger.PSP_FAILED, "authorisation failed at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage());

@@ -199,7 +199,7 @@ class MandateFlowTest {
                 .setPsp("primary").setPspReference(outcome == PspOutcome.SUCCEEDED ? "pi_" + c.getPaymentId() : null)
                 .setAmount(outcome == PspOutcome.SUCCEEDED ? c.getAmount() : null)
                 .setDeclineCode(outcome == PspOutcome.DECLINED ? "card_declined" : null)
-                .setAttempts(1).setCompletedAt(START).setDispatched(false).build());
+                .setAttempts(1).setCompletedAt(START).setSignal(dev.paystream.schemas.avro.GatewaySignal.NONE).build());
     }
 
     private void answer(PspOperation op, PspOutcome outcome) {
@@ -207,7 +207,7 @@ class MandateFlowTest {
         results.pipeInput(c.getPaymentId(), PspResult.newBuilder()
                 .setCommandId(c.getCommandId()).setPaymentId(c.getPaymentId()).setOperation(c.getOperation()).setOutcome(outcome)
                 .setPsp("primary").setPspReference("pi_" + c.getPaymentId()).setAmount(c.getAmount())
-                .setAttempts(1).setCompletedAt(START).setDispatched(false).build());
+                .setAttempts(1).setCompletedAt(START).setSignal(dev.paystream.schemas.avro.GatewaySignal.NONE).build());
     }
 
     // ---- tokens -------------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ class PaymentDeciderTest {
                 .setPspReference(c.getPspReference() == null ? "pi_" + c.getPaymentId() : c.getPspReference())
                 .setAmount(outcome == PspOutcome.SUCCEEDED ? c.getAmount() : null)
                 .setDeclineCode(null).setMessage(null).setAttempts(1).setCompletedAt(Instant.ofEpochMilli(T0))
-                .setDispatched(false)
+                .setSignal(dev.paystream.schemas.avro.GatewaySignal.NONE)
                 .build();
     }
 

@@ -25,6 +25,7 @@ import dev.paystream.schemas.avro.PaymentRequest;
 import dev.paystream.schemas.avro.PaymentState;
 import dev.paystream.schemas.avro.PspCommand;
 import dev.paystream.schemas.avro.PspOperation;
+import dev.paystream.schemas.avro.GatewaySignal;
 import dev.paystream.schemas.avro.PspOutcome;
 import dev.paystream.schemas.avro.PspResult;
 import dev.paystream.schemas.avro.ReconcilePayment;
@@ -155,8 +156,13 @@ class PaymentSagaTest {
                 .setPsp(psp).setPspReference(reference)
                 .setAmount(outcome == PspOutcome.SUCCEEDED ? c.getAmount() : null)
                 .setDeclineCode(declineCode).setMessage(null).setAttempts(1).setCompletedAt(Instant.parse("2026-11-21T10:00:01Z"))
-                .setDispatched(false)
+                .setSignal(GatewaySignal.NONE)
                 .build();
+    }
+
+    /** The gateway's own answer for a command it did not execute: FAILED, no PSP decline code, its signal. */
+    private static PspResult notExecuted(PspCommand c, String psp, GatewaySignal signal) {
+        return PspResult.newBuilder(result(c, PspOutcome.FAILED, psp, null, null)).setSignal(signal).build();
     }
 
     private void answer(PspCommand c, PspOutcome outcome) {
@@ -934,7 +940,7 @@ class PaymentSagaTest {
         assertThat(counter("paystream.payments.readbacks.withheld", "operation", "AUTHORISE")).isEqualTo(5.0);
 
         // And once the gateway answers that copy (it had expired: not sent), the next interval reads back again
-        results.pipeInput(readBack.getPaymentId(), result(readBack, PspOutcome.FAILED, "primary", null, "not_sent"));
+        results.pipeInput(readBack.getPaymentId(), notExecuted(readBack, "primary", GatewaySignal.NOT_SENT));
         assertThat(states()).isEmpty();
         driver.advanceWallClockTime(ATTENTION.plusSeconds(1));
         PspCommand next = command(PspOperation.AUTHORISE);
@@ -986,7 +992,7 @@ class PaymentSagaTest {
         create("o-notsent", 1000, CaptureMethod.AUTOMATIC);
         states();
         PspCommand authorise = command(PspOperation.AUTHORISE);
-        results.pipeInput(authorise.getPaymentId(), result(authorise, PspOutcome.FAILED, "primary", null, "not_sent"));
+        results.pipeInput(authorise.getPaymentId(), notExecuted(authorise, "primary", GatewaySignal.NOT_SENT));
 
         assertThat(states()).as("not sent is no outcome").isEmpty();
         driver.advanceWallClockTime(Duration.ofSeconds(3));
@@ -1035,11 +1041,31 @@ class PaymentSagaTest {
     }
 
     @Test
+    void shouldTakeTheGatewaysSignalFromItsOwnFieldNeverFromAPspsDeclineCode() {
+        // A PSP that refuses an authorisation with a decline code that happens to read like a gateway signal: a
+        // refusal by that PSP, so the payment fails there and is not sent to another PSP.
+        String refused = create("o-psp-code", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        results.pipeInput(refused, result(command(PspOperation.AUTHORISE), PspOutcome.FAILED, "primary", null, "psp_unavailable"));
+        assertThat(states()).containsExactly(PaymentState.FAILED);
+        assertThat(commands.readValuesToList()).as("no failover on a PSP's answer").isEmpty();
+        assertThat(counter("paystream.psp.failovers", "from", "primary")).isZero();
+
+        // The gateway's own signal: nothing was sent to the primary, so the authorisation fails over.
+        String unavailable = create("o-gateway-signal", 1000, CaptureMethod.AUTOMATIC);
+        states();
+        results.pipeInput(unavailable, notExecuted(command(PspOperation.AUTHORISE), "primary", GatewaySignal.PSP_UNAVAILABLE));
+        PspCommand next = command(PspOperation.AUTHORISE);
+        assertThat(next.getExcludedPsps()).containsExactly("primary");
+        assertThat(counter("paystream.psp.failovers", "from", "primary")).isEqualTo(1.0);
+    }
+
+    @Test
     void shouldRetryTheVoidOfAStrayAuthorisationUntilItIsDefinitive() {
         String id = create("o-stray", 1000, CaptureMethod.AUTOMATIC);
         states();
         PspCommand first = command(PspOperation.AUTHORISE);
-        results.pipeInput(id, result(first, PspOutcome.FAILED, "primary", null, "psp_unavailable"));
+        results.pipeInput(id, notExecuted(first, "primary", GatewaySignal.PSP_UNAVAILABLE));
         PspCommand second = command(PspOperation.AUTHORISE);
         audit.readValuesToList();
         results.pipeInput(id, result(second, PspOutcome.SUCCEEDED, "secondary", "pi_s", null));
@@ -1098,7 +1124,7 @@ class PaymentSagaTest {
         String id = create("o-12", 1000, CaptureMethod.AUTOMATIC);
         states();
         PspCommand first = command(PspOperation.AUTHORISE);
-        results.pipeInput(id, result(first, PspOutcome.FAILED, "primary", null, "psp_unavailable"));
+        results.pipeInput(id, notExecuted(first, "primary", GatewaySignal.PSP_UNAVAILABLE));
 
         PspCommand second = command(PspOperation.AUTHORISE);
         assertThat(second.getExcludedPsps()).containsExactly("primary");
@@ -1127,9 +1153,9 @@ class PaymentSagaTest {
         String id = create("o-13", 1000, CaptureMethod.AUTOMATIC);
         states();
         PspCommand first = command(PspOperation.AUTHORISE);
-        PspResult notice = PspResult.newBuilder(result(first, PspOutcome.UNKNOWN, "primary", null, null)).setDispatched(true).build();
+        PspResult notice = PspResult.newBuilder(result(first, PspOutcome.UNKNOWN, "primary", null, null)).setSignal(GatewaySignal.DISPATCHED).build();
         results.pipeInput(id, notice);
-        results.pipeInput(id, result(first, PspOutcome.FAILED, "primary", null, "psp_unavailable"));
+        results.pipeInput(id, notExecuted(first, "primary", GatewaySignal.PSP_UNAVAILABLE));
 
         assertThat(commands.isEmpty()).as("no new attempt group").isTrue();
         driver.advanceWallClockTime(Duration.ofSeconds(3));
