@@ -112,13 +112,15 @@ class PartialStepTopologyTest {
         }
     }
 
+    private final FailingRegistry registry = new FailingRegistry();
+
     @BeforeEach
     void setUp() {
         ProcessorConfig config = ProcessorConfig.fromMap(Map.of(
                 ProcessorConfig.Setting.STATE_DIR.key, stateDir.toString(),
                 ProcessorConfig.Setting.MANDATE_KEYS.key, TestMandates.keySpec()));
         var topology = PaymentsTopology.build(config, topics, serdes, PlainAvroSerdes.serde(PaymentRequest.class).deserializer(),
-                new PipelineMetrics(new FailingRegistry()));
+                new PipelineMetrics(registry));
         driver = new TopologyTestDriver(topology, PaymentsTopology.streamsProperties(config), Instant.parse("2026-12-02T10:00:00Z"));
         requests = driver.createInputTopic(topics.paymentRequests().name(), Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer());
         events = driver.createOutputTopic(topics.paymentEvents().name(), Serdes.String().deserializer(), topics.paymentEvents().valueSerde().deserializer());
@@ -143,31 +145,47 @@ class PartialStepTopologyTest {
     }
 
     @Test
-    void shouldWriteNothingForARecordWhoseStepFailsHalfWayAndLetItsRetryCreateThePayment() {
+    void shouldWriteAStepWholeAndOnceWhenRecordingItsMetricsFails() {
         String id = PaymentIds.derive(AGENT, "order-half");
         String mandateId = TestMandates.mandateIdFor(AGENT, "EUR");
 
-        // Given a defect that fails the create step after it has decided (dedup, INITIATED, policy, reservation)
+        // Given a meter registry that throws when the applied create is counted
         failAppliedCreate.set(true);
         send(PaymentsTopologyTest.create(AGENT, "order-half", 2500, "EUR"));
 
-        // Then the record left nothing behind
-        assertNothingWritten(id, mandateId);
+        // Then the payment is made, once, with its reservation: the step's counts are recorded after it is written,
+        // and a count that fails is logged, never a reason to undo the step or hold up the pipeline
         KeyValueStore<String, PaymentSnapshot> payments = driver.getKeyValueStore(PaymentProcessor.PAYMENTS_STORE);
         KeyValueStore<String, MandateBook> books = driver.getKeyValueStore(MandateDesk.BOOKS);
-
-        // When the defect is gone and the agent retries the same create
-        failAppliedCreate.set(false);
-        send(PaymentsTopologyTest.create(AGENT, "order-half", 2500, "EUR"));
-
-        // Then the payment is made, once, with its reservation
         assertThat(events.readValuesToList()).extracting(PaymentEvent::getToState)
                 .containsExactly(PaymentState.INITIATED, PaymentState.VALIDATED, PaymentState.AUTHORISING);
         assertThat(commands.readValuesToList()).hasSize(1);
         assertThat(audit.readValuesToList()).extracting(AuditRecord::getKind).containsExactly(AuditKind.POLICY_DECISION);
+        assertThat(deadLetters.readRecordsToList()).isEmpty();
         assertThat(payments.get(id).getState()).isEqualTo(PaymentState.AUTHORISING.name());
-        assertThat(payments.get(id).getReservedMinor()).isEqualTo(2500L);
         assertThat(books.get(mandateId).getReservedMinor()).isEqualTo(2500L);
+        assertThat(registry.find("paystream.transitions").tag("to", "AUTHORISING").counter().count())
+                .as("the step's other counts are recorded").isEqualTo(1.0);
+
+        // And the agent's retry is a replay, not a second payment
+        failAppliedCreate.set(false);
+        send(PaymentsTopologyTest.create(AGENT, "order-half", 2500, "EUR"));
+        assertThat(events.readValuesToList()).isEmpty();
+        assertThat(commands.readValuesToList()).isEmpty();
+        assertThat(books.get(mandateId).getReservedMinor()).isEqualTo(2500L);
+    }
+
+    @Test
+    void shouldCountNothingOfAStepThatIsNotWritten() {
+        // Given a sink that rejects the second event of the next step: the step is not written
+        eventsUntilRejected.set(2);
+        send(PaymentsTopologyTest.create(AGENT, "order-uncounted", 2500, "EUR"));
+        assertThat(deadLetters.readRecordsToList()).hasSize(1);
+
+        // Then none of what the decision saw is counted: no transition, no policy decision, no applied request
+        assertThat(registry.find("paystream.transitions").counters()).as("transitions").isEmpty();
+        assertThat(registry.find("paystream.policy.decisions").counters()).as("policy decisions").isEmpty();
+        assertThat(registry.find("paystream.requests").tag("outcome", "applied").counters()).as("applied requests").isEmpty();
     }
 
     @Test

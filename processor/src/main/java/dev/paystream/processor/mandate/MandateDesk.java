@@ -3,7 +3,7 @@ package dev.paystream.processor.mandate;
 import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PolicyCheck;
 import dev.paystream.processor.avro.PolicyOutcome;
-import dev.paystream.processor.ops.PipelineMetrics;
+import dev.paystream.processor.payment.Observations;
 import dev.paystream.schemas.avro.AuditKind;
 import dev.paystream.schemas.avro.AuditRecord;
 import dev.paystream.schemas.avro.DecisionContext;
@@ -11,9 +11,6 @@ import dev.paystream.schemas.avro.Mandate;
 import dev.paystream.schemas.avro.PaymentState;
 import dev.paystream.schemas.avro.RuleResult;
 import java.time.Instant;
-import java.util.UUID;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Enforces mandates inside the payments task: a plain call of the {@code PaymentDecider}, not a processor of
@@ -34,10 +31,9 @@ public final class MandateDesk {
 
     public static final String BOOKS = "mandate-books";
     public static final String MANDATES = "mandates-global";
-    private static final Logger LOG = LoggerFactory.getLogger(MandateDesk.class);
 
     private final RiskSettings risk;
-    private final PipelineMetrics metrics;
+    private final Observations observed;
 
     /**
      * The mandate's answer to one payment's check.
@@ -47,9 +43,9 @@ public final class MandateDesk {
     public record Decision(PolicyOutcome outcome, long reservedMinor, Long mandateVersion, String principalId, String detail,
                            AuditRecord audit) {}
 
-    public MandateDesk(RiskSettings risk, PipelineMetrics metrics) {
+    public MandateDesk(RiskSettings risk, Observations observed) {
         this.risk = risk;
-        this.metrics = metrics;
+        this.observed = observed;
     }
 
     /**
@@ -57,7 +53,7 @@ public final class MandateDesk {
      * amount. Called once per payment, in the step that creates it (a retried create is answered from the
      * payment's snapshot before it gets here): the caller keeps the reserved amount in the snapshot.
      */
-    public Decision check(AgentBooks books, String mandateId, String paymentId, String agentId, String requestId,
+    public Decision check(AgentBooks books, String mandateId, String paymentId, String agentId, String requestId, String auditId,
                           PolicyCheck check, long now) {
         Mandate mandate = books.mandate(mandateId);
         MandateBook book = books.book(mandateId);
@@ -69,13 +65,13 @@ public final class MandateDesk {
             MandateBooks.reserve(book, reserved, check.getPayeeId(), now, risk.burstWindow().toMillis(), risk.burstCount(), velocityPeriod);
             books.put(mandateId, book);
         }
-        metrics.policyDecision(verdict.outcome().name());
+        observed.policyDecision(verdict.outcome().name());
         verdict.rules().stream().filter(r -> r.getResult() != RuleResult.PASS)
-                .forEach(r -> metrics.policyRule(r.getRule(), r.getResult().name()));
-        LOG.info("policy decision payment={} mandate={} outcome={} score={} reserved={}", paymentId, mandateId,
+                .forEach(r -> observed.policyRule(r.getRule(), r.getResult().name()));
+        observed.note(MandateDesk.class, Observations.Level.INFO, "policy decision payment={} mandate={} outcome={} score={} reserved={}", paymentId, mandateId,
                 verdict.outcome(), verdict.riskScore(), reserved);
         AuditRecord audit = AuditRecord.newBuilder()
-                .setAuditId(UUID.randomUUID().toString())
+                .setAuditId(auditId)
                 .setPaymentId(paymentId)
                 .setKind(AuditKind.POLICY_DECISION)
                 .setOutcome(switch (verdict.outcome()) {
@@ -110,8 +106,8 @@ public final class MandateDesk {
         long period = mandate == null ? 86_400_000L : mandate.getBudgetPeriodMs();
         MandateBooks.settle(book, reservedMinor, reservedAt, consumedMinor, period, now);
         books.put(mandateId, book);
-        metrics.reservationSettled(consumedMinor > 0 ? "consumed" : "released");
-        LOG.debug("reservation settled payment={} mandate={} reserved={} consumed={} reason={}", paymentId, mandateId,
+        observed.reservationSettled(consumedMinor > 0 ? "consumed" : "released");
+        observed.note(MandateDesk.class, Observations.Level.DEBUG, "reservation settled payment={} mandate={} reserved={} consumed={} reason={}", paymentId, mandateId,
                 reservedMinor, consumedMinor, reason);
     }
 

@@ -2,7 +2,6 @@ package dev.paystream.processor.payment;
 
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.avro.StrayVoid;
-import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.avro.Money;
 import dev.paystream.schemas.avro.PspCommand;
 import dev.paystream.schemas.avro.PspOperation;
@@ -20,11 +19,11 @@ import java.util.List;
 final class Commands {
 
     private final SagaSettings saga;
-    private final PipelineMetrics metrics;
+    private final Observations observed;
 
-    Commands(SagaSettings saga, PipelineMetrics metrics) {
+    Commands(SagaSettings saga, Observations observed) {
         this.saga = saga;
-        this.metrics = metrics;
+        this.observed = observed;
     }
 
 

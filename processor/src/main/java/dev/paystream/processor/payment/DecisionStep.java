@@ -4,7 +4,6 @@ import dev.paystream.processor.avro.HistoryEntry;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.mandate.AgentBooks;
 import dev.paystream.processor.mandate.MandateDesk;
-import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.avro.AuditKind;
 import dev.paystream.schemas.avro.AuditRecord;
 import dev.paystream.schemas.avro.CreatePayment;
@@ -17,6 +16,7 @@ import dev.paystream.schemas.avro.RuleEvaluation;
 import dev.paystream.schemas.statemachine.PaymentTransitions;
 import dev.paystream.schemas.statemachine.Transition;
 import dev.paystream.schemas.statemachine.Trigger;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,14 +39,26 @@ final class DecisionStep {
     private final List<PaymentDecider.Output> outputs = new ArrayList<>();
 
     private final MandateDesk desk;
-    private final PipelineMetrics metrics;
+    private final Observations observed;
+    /** What this step's input is (its record's topic, partition and offset, or the timer): the source of its ids. */
+    private final String inputId;
+    private int ids;
 
-    DecisionStep(PaymentSnapshot loaded, AgentBooks books, long now, MandateDesk desk, PipelineMetrics metrics) {
+    DecisionStep(PaymentSnapshot loaded, AgentBooks books, long now, String inputId, MandateDesk desk, Observations observed) {
         this.payment = loaded == null ? null : PaymentSnapshot.newBuilder(loaded).build();
         this.books = books;
         this.now = now;
+        this.inputId = inputId;
         this.desk = desk;
-        this.metrics = metrics;
+        this.observed = observed;
+    }
+
+    /**
+     * The next id of a record this step writes, derived from its input: the same input decided again (a
+     * transaction that aborted) writes the same ids, and two inputs never share one.
+     */
+    String nextId() {
+        return UUID.nameUUIDFromBytes((inputId + "#" + ids++).getBytes(StandardCharsets.UTF_8)).toString();
     }
 
     /** The payment's new state is part of the decision. */
@@ -56,7 +68,7 @@ final class DecisionStep {
     }
 
     PaymentDecider.Decision decision() {
-        return new PaymentDecider.Decision(stored ? payment : null, books.changed(), List.copyOf(outputs));
+        return new PaymentDecider.Decision(stored ? payment : null, books.changed(), List.copyOf(outputs), false, observed.drain());
     }
 
     void apply(PaymentSnapshot p, Trigger trigger, String detail, PaymentRequest request) {
@@ -124,9 +136,9 @@ final class DecisionStep {
             history.removeFirst();
         }
         p.setHistory(history);
-        metrics.transition(from == null ? "NONE" : from.name(), to.name());
+        observed.transition(from == null ? "NONE" : from.name(), to.name());
         if (to == PaymentState.AUTHORISED || to == PaymentState.CAPTURED || to == PaymentState.PENDING_APPROVAL) {
-            metrics.sinceCreated(to.name(), now - p.getCreatedAt());
+            observed.sinceCreated(to.name(), now - p.getCreatedAt());
         }
         forward(p.getPaymentId(), new Outbound.Event(e));
     }
@@ -138,7 +150,7 @@ final class DecisionStep {
     void audit(PaymentSnapshot p, PaymentRequest request, AuditKind kind, String outcome, String detail, List<RuleEvaluation> rules) {
         CreatePayment create = request.getBody() instanceof CreatePayment c ? c : null;
         AuditRecord a = AuditRecord.newBuilder()
-                .setAuditId(UUID.randomUUID().toString())
+                .setAuditId(nextId())
                 .setPaymentId(p != null ? p.getPaymentId() : request.getPaymentId())
                 .setKind(kind)
                 .setOutcome(outcome)
@@ -163,7 +175,7 @@ final class DecisionStep {
     /** An audit record about a payment that no request caused (PSP results, timers). */
     void auditOf(PaymentSnapshot p, String paymentId, AuditKind kind, String outcome, String detail) {
         AuditRecord a = AuditRecord.newBuilder()
-                .setAuditId(UUID.randomUUID().toString())
+                .setAuditId(nextId())
                 .setPaymentId(paymentId)
                 .setKind(kind)
                 .setOutcome(outcome)

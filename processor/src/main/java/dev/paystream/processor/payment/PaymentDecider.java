@@ -10,7 +10,6 @@ import dev.paystream.processor.mandate.MandateDesk;
 import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.mandate.RiskSettings;
 import dev.paystream.processor.mandate.Rules;
-import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.Fingerprints;
 import dev.paystream.schemas.avro.ApprovePayment;
 import dev.paystream.schemas.avro.AuditKind;
@@ -39,8 +38,6 @@ import java.util.Currency;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Every decision of the payments core, as a function with no Kafka in it: (the payment's snapshot, the
@@ -63,7 +60,6 @@ public final class PaymentDecider {
     public static final long MAX_AMOUNT_MINOR = 10_000_000_000_000L;
     /** A read-back unanswered for this many attention intervals is sent again anyway (e.g. the gateway's offsets were reset past it). */
     private static final int READ_BACK_WITHHOLD_MAX = 10;
-    private static final Logger LOG = LoggerFactory.getLogger(PaymentDecider.class);
 
     /** One record to publish, keyed by payment id. */
     public record Output(String key, Outbound value) {}
@@ -76,36 +72,37 @@ public final class PaymentDecider {
      * @param outputs the records to publish, in order
      * @param purge   the payment's retention has passed: delete it from the store
      */
-    public record Decision(PaymentSnapshot payment, Map<String, MandateBook> books, List<Output> outputs, boolean purge) {
-        Decision(PaymentSnapshot payment, Map<String, MandateBook> books, List<Output> outputs) {
-            this(payment, books, outputs, false);
-        }
-    }
+    public record Decision(PaymentSnapshot payment, Map<String, MandateBook> books, List<Output> outputs, boolean purge,
+                           Observations.Recorded observed) {}
 
     private final Retention retention;
     private final SagaSettings saga;
     private final MandateGuard guard;
     private final AuthorityGuard authority;
-    private final PipelineMetrics metrics;
+    /** What the step being decided saw happen; the shell records it with the written step. */
+    private final Observations observed = new Observations();
     private final MandateDesk desk;
     private final Commands commands;
     private final PspOutcomes outcomes;
 
-    public PaymentDecider(Retention retention, SagaSettings saga, MandateGuard guard, AuthorityGuard authority, RiskSettings risk,
-                          PipelineMetrics metrics) {
+    public PaymentDecider(Retention retention, SagaSettings saga, MandateGuard guard, AuthorityGuard authority, RiskSettings risk) {
         this.retention = retention;
         this.authority = authority;
         this.saga = saga;
         this.guard = guard;
-        this.metrics = metrics;
-        this.desk = new MandateDesk(risk, metrics);
-        this.commands = new Commands(saga, metrics);
-        this.outcomes = new PspOutcomes(saga, metrics, commands);
+        this.desk = new MandateDesk(risk, observed);
+        this.commands = new Commands(saga, observed);
+        this.outcomes = new PspOutcomes(saga, observed, commands);
     }
 
-    /** A request for {@code request.getPaymentId()}, whose stored snapshot is {@code payment} (null: none). */
-    public Decision onRequest(PaymentSnapshot payment, AgentBooks books, PaymentRequest request, long now) {
-        DecisionStep step = new DecisionStep(payment, books, now, desk, metrics);
+    /**
+     * A request for {@code request.getPaymentId()}, whose stored snapshot is {@code payment} (null: none).
+     *
+     * @param inputId what the request is (its record's topic, partition and offset): the ids the step writes derive from it
+     */
+    public Decision onRequest(PaymentSnapshot payment, AgentBooks books, PaymentRequest request, long now, String inputId) {
+        observed.clear();
+        DecisionStep step = new DecisionStep(payment, books, now, inputId, desk, observed);
         request(step, request.getPaymentId(), request);
         return step.decision();
     }
@@ -125,8 +122,9 @@ public final class PaymentDecider {
     }
 
     /** A PSP result (or the gateway's dispatched notice) for {@code result.getPaymentId()}. */
-    public Decision onResult(PaymentSnapshot payment, AgentBooks books, PspResult result, long now) {
-        DecisionStep step = new DecisionStep(payment, books, now, desk, metrics);
+    public Decision onResult(PaymentSnapshot payment, AgentBooks books, PspResult result, long now, String inputId) {
+        observed.clear();
+        DecisionStep step = new DecisionStep(payment, books, now, inputId, desk, observed);
         outcomes.result(step, result.getPaymentId(), result);
         return step.decision();
     }
@@ -136,12 +134,13 @@ public final class PaymentDecider {
      * void an authorisation before it expires, expire an approval, resend a stray void.
      */
     public Decision onTimer(PaymentSnapshot payment, AgentBooks books, long now) {
+        observed.clear();
         long purgeAt = retention.purgeAt(payment);
         if (purgeAt > 0 && purgeAt <= now) {
-            metrics.purged(payment.getState());
-            return new Decision(null, Map.of(), List.of(), true);
+            observed.purged(payment.getState());
+            return new Decision(null, Map.of(), List.of(), true, observed.drain());
         }
-        DecisionStep step = new DecisionStep(payment, books, now, desk, metrics);
+        DecisionStep step = new DecisionStep(payment, books, now, "timer/" + payment.getPaymentId() + "/" + now, desk, observed);
         PaymentSnapshot p = step.payment;
         if (p.getDeadlineAt() > 0 && p.getDeadlineAt() <= now) {
             timerFired(step, p);
@@ -185,7 +184,7 @@ public final class PaymentDecider {
         AppliedRequests.Match match = AppliedRequests.match(p.getAppliedRequests(), request);
         if (match == AppliedRequests.Match.NONE) {
             if (p.getAppliedRequests().size() >= AppliedRequests.MAX) {
-                metrics.request(type, "refused");
+                observed.request(type, "refused");
                 step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", "payment already has " + AppliedRequests.MAX
                         + " follow-up requests applied, the most one payment takes; nothing changed", List.of());
                 return true;
@@ -193,7 +192,7 @@ public final class PaymentDecider {
             return false;
         }
         boolean same = match == AppliedRequests.Match.SAME;
-        metrics.request(type, same ? "replayed" : "conflict");
+        observed.request(type, same ? "replayed" : "conflict");
         step.audit(p, request, same ? AuditKind.DUPLICATE_REPLAYED : AuditKind.IDEMPOTENCY_CONFLICT,
                 same ? "REPLAYED" : "REFUSED",
                 same ? "retry of a " + type + " already applied; nothing changed"
@@ -218,7 +217,7 @@ public final class PaymentDecider {
         PaymentSnapshot existing = step.payment;
         if (existing != null) {
             boolean same = existing.getFingerprint().equals(fingerprint);
-            metrics.request("create", same ? "replayed" : "conflict");
+            observed.request("create", same ? "replayed" : "conflict");
             step.audit(existing, request, same ? AuditKind.DUPLICATE_REPLAYED : AuditKind.IDEMPOTENCY_CONFLICT,
                     same ? "REPLAYED" : "REFUSED",
                     same ? "retry of the create first seen at " + Instant.ofEpochMilli(existing.getCreatedAt())
@@ -236,8 +235,8 @@ public final class PaymentDecider {
             step.audit(null, request, AuditKind.NOT_PERMITTED, "REFUSED",
                     "create refused, nothing stored: the sender is not shown to be " + request.getAgentId() + " (" + token.why() + ")",
                     token.rules());
-            metrics.tokenRefused(token.failedRule());
-            metrics.request("create", "not_permitted");
+            observed.tokenRefused(token.failedRule());
+            observed.request("create", "not_permitted");
             return;
         }
         PaymentSnapshot p = PaymentSnapshot.newBuilder()
@@ -263,22 +262,22 @@ public final class PaymentDecider {
             String why = failed.stream().map(r -> r.getRule() + ": " + r.getDetail()).reduce((a, b) -> a + "; " + b).orElseThrow();
             step.apply(p, Trigger.VALIDATION_FAILED, why, request);
             step.audit(p, request, AuditKind.VALIDATION_REJECTED, "REJECTED", why, rules);
-            metrics.request("create", "rejected");
+            observed.request("create", "rejected");
         } else {
             step.apply(p, Trigger.VALIDATION_PASSED, null, request);
             if (!token.passed()) {
                 String why = "rejected: " + token.why();
                 step.apply(p, Trigger.POLICY_REJECTED, why, request);
                 step.audit(p, request, AuditKind.POLICY_DECISION, "REJECTED", why, token.rules());
-                metrics.tokenRefused(token.failedRule());
-                metrics.request("create", "rejected");
+                observed.tokenRefused(token.failedRule());
+                observed.request("create", "rejected");
             } else {
                 p.setMandateId(token.claims().mandateId());
-                MandateDesk.Decision d = desk.check(step.books, p.getMandateId(), paymentId, p.getAgentId(), request.getRequestId(),
+                MandateDesk.Decision d = desk.check(step.books, p.getMandateId(), paymentId, p.getAgentId(), request.getRequestId(), step.nextId(),
                         policyCheck(create, token.claims()), now);
                 step.forwardAudit(d.audit());
                 decided(step, p, d);
-                metrics.request("create", "applied");
+                observed.request("create", "applied");
             }
         }
         step.store(p);
@@ -331,7 +330,7 @@ public final class PaymentDecider {
             }
             case REJECT -> step.apply(p, Trigger.POLICY_REJECTED, d.detail(), null);
         }
-        metrics.request("policy_decision", d.outcome().name().toLowerCase());
+        observed.request("policy_decision", d.outcome().name().toLowerCase());
     }
 
     /** Business validation of a create: each rule evaluated and recorded, so the audit shows all of them. */
@@ -422,20 +421,20 @@ public final class PaymentDecider {
             return;
         }
         if (p.getAgentId().equals(request.getAgentId())) {
-            metrics.request(type, "not_permitted");
+            observed.request(type, "not_permitted");
             step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", "an agent cannot " + type + " its own payment", List.of());
             return;
         }
         AuthorityGuard.Result auth = authority.check(request, step.now);
         if (!auth.passed() || !auth.grant().actor().equals(principalId)) {
-            metrics.request(type, "not_permitted");
+            observed.request(type, "not_permitted");
             step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", type + " refused: "
                     + (auth.passed() ? "signed for " + auth.grant().actor() + ", not " + principalId : auth.why())
                     + "; only a principal authenticated by the ingest service may " + type, auth.rules());
             return;
         }
         if (p.getPrincipalId() != null && !p.getPrincipalId().equals(principalId)) {
-            metrics.request(type, "not_permitted");
+            observed.request(type, "not_permitted");
             step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", principalId + " is not the principal of mandate "
                     + p.getMandateId() + "; only its principal may " + type, List.of());
             return;
@@ -444,7 +443,7 @@ public final class PaymentDecider {
             Optional<String> withdrawn = MandateGuard.withdrawn(p.getMandateId(),
                     p.getMandateId() == null ? null : step.books.mandate(p.getMandateId()), step.now);
             if (withdrawn.isPresent()) {
-                metrics.request(type, "not_permitted");
+                observed.request(type, "not_permitted");
                 step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", withdrawn.get()
                         + "; a payment under it can no longer be approved", List.of());
                 return;
@@ -518,15 +517,15 @@ public final class PaymentDecider {
             return null;
         }
         if (!p.getAgentId().equals(request.getAgentId())) {
-            metrics.request(type, "not_permitted");
+            observed.request(type, "not_permitted");
             step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", "payment belongs to another agent", List.of());
             return null;
         }
         MandateGuard.Result token = guard.followUp(request.getMandateToken(), request.getAgentId(), p.getMandateId(),
                 p.getMandateId() == null ? null : step.books.mandate(p.getMandateId()), commitsMoney, step.now);
         if (!token.passed()) {
-            metrics.request(type, "token_refused");
-            metrics.tokenRefused(token.failedRule());
+            observed.request(type, "token_refused");
+            observed.tokenRefused(token.failedRule());
             step.audit(p, request, AuditKind.POLICY_DECISION, "REFUSED", type + " refused: " + token.why(), token.rules());
             return null;
         }
@@ -546,13 +545,13 @@ public final class PaymentDecider {
         }
         AuthorityGuard.Result auth = authority.check(request, step.now);
         if (!auth.passed()) {
-            metrics.request(type, "not_permitted");
+            observed.request(type, "not_permitted");
             step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", type + " refused: " + auth.why(), auth.rules());
             return null;
         }
         AuthorityTokens.Role role = auth.grant().role();
         if (role == AuthorityTokens.Role.PRINCIPAL && !auth.grant().actor().equals(p.getPrincipalId())) {
-            metrics.request(type, "not_permitted");
+            observed.request(type, "not_permitted");
             step.audit(p, request, AuditKind.NOT_PERMITTED, "REFUSED", auth.grant().actor() + " is not the principal of mandate "
                     + p.getMandateId() + "; only its principal or an operator may " + type, auth.rules());
             return null;
@@ -595,7 +594,7 @@ public final class PaymentDecider {
                     + Instant.ofEpochMilli(p.getCommandDeadline()) + "; resolve after that";
         }
         if (problem != null) {
-            metrics.request("resolve", "refused");
+            observed.request("resolve", "refused");
             step.audit(p, request, AuditKind.TRANSITION_REFUSED, "REFUSED", "resolve refused: " + problem, List.of());
             return;
         }
@@ -614,11 +613,11 @@ public final class PaymentDecider {
                 .setAttempts(0).setCompletedAt(Instant.ofEpochMilli(step.now)).setSignal(dev.paystream.schemas.avro.GatewaySignal.NONE)
                 .build();
         outcomes.result(step, paymentId, result, r.getOperatorId());
-        metrics.request("resolve", "applied");
+        observed.request("resolve", "applied");
     }
 
     private void unknownPayment(DecisionStep step, String paymentId, PaymentRequest request, String type) {
-        metrics.request(type, "unknown_payment");
+        observed.request(type, "unknown_payment");
         step.auditUnknown(paymentId, request, type);
     }
 
@@ -644,7 +643,7 @@ public final class PaymentDecider {
             case Transition.Allowed allowed -> {
                 rememberFollowUp(p, request);
                 step.applyAllowed(p, allowed, detail, request);
-                metrics.request(type, "applied");
+                observed.request(type, "applied");
                 yield true;
             }
             case Transition.Refused refused -> {
@@ -664,8 +663,8 @@ public final class PaymentDecider {
     }
 
     private void refuse(DecisionStep step, PaymentSnapshot p, PaymentRequest request, String type, Trigger trigger, String reason) {
-        metrics.request(type, "refused");
-        metrics.transitionRefused(p.getState(), trigger.name());
+        observed.request(type, "refused");
+        observed.transitionRefused(p.getState(), trigger.name());
         step.audit(p, request, AuditKind.TRANSITION_REFUSED, "REFUSED", trigger + " refused: " + reason, List.of());
     }
 
@@ -677,7 +676,7 @@ public final class PaymentDecider {
                 long wait = Math.min(saga.attentionInterval().toMillis(),
                         saga.inflightTimeout().toMillis() << Math.min(v.getAttempts() - 1, 20));
                 v.setNextAt(step.now + wait);
-                metrics.redrive("VOID_STRAY");
+                observed.redrive("VOID_STRAY");
                 step.send(commands.strayVoid(p, v, step.now));
             }
         }
@@ -691,11 +690,11 @@ public final class PaymentDecider {
             if (outstanding > 0 && step.now - outstanding < saga.attentionInterval().toMillis() * READ_BACK_WITHHOLD_MAX) {
                 // The last read-back is still unanswered (the gateway is down or behind): one copy per payment
                 // waits in the commands topic, not one per interval, so a long outage builds no backlog.
-                metrics.readBackWithheld(p.getCurrentOperation());
+                observed.readBackWithheld(p.getCurrentOperation());
                 return;
             }
             // Read the PSP back: the same command, same key, worth executing for one more in-flight period.
-            metrics.redrive(p.getCurrentOperation());
+            observed.redrive(p.getCurrentOperation());
             p.setCommandDeadline(step.now + saga.inflightTimeout().toMillis());
             p.setReadBackSentAt(step.now);
             step.send(commands.currentCommand(p, step.now));
@@ -708,7 +707,7 @@ public final class PaymentDecider {
                 return;
             }
             p.setRedrives(p.getRedrives() + 1);
-            metrics.redrive(p.getCurrentOperation());
+            observed.redrive(p.getCurrentOperation());
             Commands.setDeadline(p, step.now + saga.inflightTimeout().toMillis());
             step.send(commands.currentCommand(p, step.now));
             return;
@@ -720,7 +719,7 @@ public final class PaymentDecider {
             return;
         }
         if (state == PaymentState.AUTHORISED) {
-            metrics.authorisationExpiring();
+            observed.authorisationExpiring();
             step.apply(p, Trigger.AUTHORISATION_EXPIRING, "not captured within " + saga.captureWindow() + "; voiding before the authorisation expires", null);
             commands.issue(step, p, PspOperation.VOID, p.getAmountMinor(), p.getPsp());
             return;

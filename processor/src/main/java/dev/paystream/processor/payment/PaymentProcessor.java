@@ -90,7 +90,7 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
 
     public PaymentProcessor(Retention retention, SagaSettings saga, MandateGuard guard, AuthorityGuard authority, RiskSettings risk,
                             PipelineMetrics metrics, StepEncoder encoder) {
-        this.decider = new PaymentDecider(retention, saga, guard, authority, risk, metrics);
+        this.decider = new PaymentDecider(retention, saga, guard, authority, risk);
         this.encoder = encoder;
         this.timerInterval = saga.timerInterval();
         this.metrics = metrics;
@@ -197,14 +197,20 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         switch (record.value()) {
             case PaymentRequest request -> {
                 PaymentSnapshot before = payments.get(request.getPaymentId());
-                write(request.getPaymentId(), before, decider.onRequest(before, agentBooks(), request, now), record);
+                write(request.getPaymentId(), before, decider.onRequest(before, agentBooks(), request, now, inputId()), record);
             }
             case PspResult result -> {
                 PaymentSnapshot before = payments.get(result.getPaymentId());
-                write(result.getPaymentId(), before, decider.onResult(before, agentBooks(), result, now), record);
+                write(result.getPaymentId(), before, decider.onResult(before, agentBooks(), result, now, inputId()), record);
             }
             default -> throw new IllegalStateException("unexpected input " + record.value().getSchema().getFullName());
         }
+    }
+
+    /** The record being processed, as the decider names its input: the ids of what the step writes derive from it. */
+    private String inputId() {
+        return context.recordMetadata().map(m -> m.topic() + "/" + m.partition() + "/" + m.offset())
+                .orElseThrow(() -> new IllegalStateException("a record step without record metadata"));
     }
 
     private AgentBooks agentBooks() {
@@ -275,6 +281,8 @@ public final class PaymentProcessor implements Processor<String, SpecificRecord,
         } finally {
             InternalAvroSerde.forgetAhead(); // nothing encoded ahead outlives its step
         }
+        // What the core saw happen is recorded once its step is written: a step that is not counts and logs nothing.
+        d.observed().replay(metrics);
     }
 
     /** A decision that cannot be encoded: nothing of it was written. */

@@ -3,7 +3,6 @@ package dev.paystream.processor.payment;
 import dev.paystream.processor.mandate.MandateGuard;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.avro.StrayVoid;
-import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.avro.AuditKind;
 import dev.paystream.schemas.avro.GatewaySignal;
 import dev.paystream.schemas.avro.PaymentState;
@@ -13,8 +12,6 @@ import dev.paystream.schemas.avro.PspResult;
 import dev.paystream.schemas.statemachine.Trigger;
 import java.util.ArrayList;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The decisions the PSP's answers cause: a definitive result moves the payment on (authorised, captured,
@@ -25,15 +22,13 @@ import org.slf4j.LoggerFactory;
  */
 final class PspOutcomes {
 
-    private static final Logger LOG = LoggerFactory.getLogger(PspOutcomes.class);
-
     private final SagaSettings saga;
-    private final PipelineMetrics metrics;
+    private final Observations observed;
     private final Commands commands;
 
-    PspOutcomes(SagaSettings saga, PipelineMetrics metrics, Commands commands) {
+    PspOutcomes(SagaSettings saga, Observations observed, Commands commands) {
         this.saga = saga;
-        this.metrics = metrics;
+        this.observed = observed;
         this.commands = commands;
     }
 
@@ -49,7 +44,7 @@ final class PspOutcomes {
         String op = r.getOperation().name();
         PaymentSnapshot p = step.payment;
         if (p == null) {
-            metrics.pspResult(op, "unknown_payment");
+            observed.pspResult(op, "unknown_payment");
             step.auditOf(null, paymentId, AuditKind.UNKNOWN_PAYMENT, "REFUSED", "PSP result " + r.getCommandId() + " for a payment Paystream does not know");
             return;
         }
@@ -64,7 +59,7 @@ final class PspOutcomes {
                 p.setCurrentPsp(r.getPsp());
             }
             step.store(p);
-            metrics.pspResult(op, "dispatched");
+            observed.pspResult(op, "dispatched");
             return;
         }
         if (strayVoidResult(step, p, r)) {
@@ -78,7 +73,7 @@ final class PspOutcomes {
             return;
         }
         if (settled != null) {
-            metrics.pspResult(op, "duplicate");
+            observed.pspResult(op, "duplicate");
             step.auditOf(p, paymentId, AuditKind.DUPLICATE_REPLAYED, "IGNORED",
                     "second copy of the " + r.getOutcome() + " result of " + r.getCommandId() + "; already applied");
             return;
@@ -92,12 +87,12 @@ final class PspOutcomes {
         p.setReadBackSentAt(0);
         if (r.getSignal() == GatewaySignal.NOT_SENT) {
             // The gateway did not execute this copy (its deadline had passed): no outcome, nothing to settle.
-            metrics.pspResult(op, "not_sent");
+            observed.pspResult(op, "not_sent");
             unknownOutcome(step, p, r);
             step.store(p);
             return;
         }
-        metrics.pspResult(op, r.getOutcome().name().toLowerCase());
+        observed.pspResult(op, r.getOutcome().name().toLowerCase());
         if (r.getOutcome() == PspOutcome.UNKNOWN) {
             unknownOutcome(step, p, r);
         } else {
@@ -190,7 +185,7 @@ final class PspOutcomes {
                     String why = "refund of " + amount + " " + outcome + " at " + r.getPsp() + ": " + r.getDeclineCode() + " " + r.getMessage();
                     step.apply(p, Trigger.PSP_REFUND_FAILED, why, null);
                     step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "REFUND_REFUSED", why);
-                    metrics.refundRefused(r.getPsp());
+                    observed.refundRefused(r.getPsp());
                 }
             }
             case RETRIEVE -> throw new IllegalStateException("RETRIEVE is never issued as a command");
@@ -217,7 +212,7 @@ final class PspOutcomes {
         List<String> excluded = new ArrayList<>(p.getExcludedPsps());
         excluded.add(r.getPsp());
         p.setExcludedPsps(excluded);
-        metrics.failover(r.getPsp());
+        observed.failover(r.getPsp());
         step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "FAILOVER",
                 r.getPsp() + " unavailable (" + r.getMessage() + "); authorisation never sent there, retried on the next PSP");
         commands.issue(step, p, PspOperation.AUTHORISE, amount, null);
@@ -227,20 +222,20 @@ final class PspOutcomes {
     private void superseded(DecisionStep step, PaymentSnapshot p, PspResult r) {
         if (r.getOutcome() == PspOutcome.UNKNOWN || notSent(r)) {
             // Says nothing about whether another copy of that command was executed: never marks it settled.
-            metrics.pspResult(r.getOperation().name(), "superseded");
+            observed.pspResult(r.getOperation().name(), "superseded");
             return;
         }
         Commands.settle(p, r.getCommandId(), r.getOutcome(), false);
         boolean ours = r.getPsp().equals(p.getPsp()) && java.util.Objects.equals(r.getPspReference(), p.getPspReference());
         if (r.getOperation() == PspOperation.AUTHORISE && r.getOutcome() == PspOutcome.SUCCEEDED && !ours) {
             // A second authorisation for one payment (a race between failover and a late delivery): void it.
-            metrics.strayAuthorisation(r.getPsp());
+            observed.strayAuthorisation(r.getPsp());
             step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOIDING", "authorisation " + r.getPspReference() + " at "
                     + r.getPsp() + " is not the payment's (" + p.getPsp() + " " + p.getPspReference() + "); voiding it");
             voidStray(step, p, r.getPsp(), r.getPspReference());
             return;
         }
-        metrics.pspResult(r.getOperation().name(), "superseded");
+        observed.pspResult(r.getOperation().name(), "superseded");
         step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "IGNORED",
                 r.getOutcome() + " result of " + r.getCommandId() + " arrived after it was superseded (now " + p.getState() + ")");
     }
@@ -280,13 +275,13 @@ final class PspOutcomes {
     private void contradicted(DecisionStep step, PaymentSnapshot p, PspResult r, String settledEntry) {
         String op = r.getOperation().name();
         String applied = Commands.settledOutcome(settledEntry) + (Commands.settledByOperator(settledEntry) ? " (resolved by an operator)" : "");
-        metrics.pspResult(op, "contradicted");
-        metrics.contradictedOutcome(op);
+        observed.pspResult(op, "contradicted");
+        observed.contradictedOutcome(op);
         boolean voidIt = r.getOperation() == PspOperation.AUTHORISE && r.getOutcome() == PspOutcome.SUCCEEDED && r.getPspReference() != null;
         String detail = r.getPsp() + " answered " + r.getOutcome() + " for " + op + " " + r.getCommandId()
                 + (r.getPspReference() == null ? "" : " (" + r.getPspReference() + ")") + ", which was applied as " + applied
                 + (voidIt ? "; voiding that authorisation" : "; the ledger says otherwise: reconcile it at the PSP");
-        LOG.error("payment {}: {}", p.getPaymentId(), detail);
+        observed.note(PspOutcomes.class, Observations.Level.ERROR, "payment {}: {}", p.getPaymentId(), detail);
         step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "CONTRADICTED", detail);
         if (voidIt) {
             voidStray(step, p, r.getPsp(), r.getPspReference());
@@ -304,7 +299,7 @@ final class PspOutcomes {
         }
         String op = r.getOperation().name();
         if (r.getOutcome() == PspOutcome.UNKNOWN || notSent(r)) {
-            metrics.pspResult(op, "stray_void_unknown");
+            observed.pspResult(op, "stray_void_unknown");
             v.setNextAt(Math.min(v.getNextAt(), step.now + saga.redriveBackoff().toMillis()));
             Commands.rearm(p);
             return true;
@@ -315,13 +310,13 @@ final class PspOutcomes {
         Commands.settle(p, v.getKey(), r.getOutcome(), false);
         Commands.rearm(p);
         if (r.getOutcome() == PspOutcome.SUCCEEDED) {
-            metrics.pspResult(op, "stray_voided");
+            observed.pspResult(op, "stray_voided");
             step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOIDED",
                     "stray authorisation " + v.getPspReference() + " at " + v.getPsp() + " voided after " + v.getAttempts() + " attempt(s)");
         } else {
-            metrics.pspResult(op, "stray_void_refused");
-            metrics.strayVoidRefused(v.getPsp());
-            LOG.error("payment {}: {} refused to void stray authorisation {} ({} {}): funds stay held, an operator must act",
+            observed.pspResult(op, "stray_void_refused");
+            observed.strayVoidRefused(v.getPsp());
+            observed.note(PspOutcomes.class, Observations.Level.ERROR, "payment {}: {} refused to void stray authorisation {} ({} {}): funds stay held, an operator must act",
                     p.getPaymentId(), v.getPsp(), v.getPspReference(), r.getDeclineCode(), r.getMessage());
             step.auditOf(p, p.getPaymentId(), AuditKind.PSP_OUTCOME, "STRAY_VOID_REFUSED", "void of stray authorisation "
                     + v.getPspReference() + " at " + v.getPsp() + " refused: " + r.getDeclineCode() + " " + r.getMessage());
@@ -330,8 +325,8 @@ final class PspOutcomes {
     }
 
     private void failed(DecisionStep step, PaymentSnapshot p, Trigger trigger, String why) {
-        metrics.paymentFailed(trigger.name());
-        LOG.warn("payment {} FAILED ({}): {}", p.getPaymentId(), trigger, why);
+        observed.paymentFailed(trigger.name());
+        observed.note(PspOutcomes.class, Observations.Level.WARN, "payment {} FAILED ({}): {}", p.getPaymentId(), trigger, why);
         step.apply(p, trigger, why, null);
         Commands.setDeadline(p, 0);
     }
@@ -342,8 +337,8 @@ final class PspOutcomes {
      * the PSP back every attention interval, and takes the definitive result whenever it comes.
      */
     void exhausted(DecisionStep step, PaymentSnapshot p, String why) {
-        metrics.paymentNeedsAttention(p.getCurrentOperation());
-        LOG.warn("payment {} NEEDS_ATTENTION: {}", p.getPaymentId(), why);
+        observed.paymentNeedsAttention(p.getCurrentOperation());
+        observed.note(PspOutcomes.class, Observations.Level.WARN, "payment {} NEEDS_ATTENTION: {}", p.getPaymentId(), why);
         step.apply(p, Trigger.RETRY_BUDGET_EXHAUSTED, why, null);
         Commands.setDeadline(p, step.now + saga.attentionInterval().toMillis());
     }

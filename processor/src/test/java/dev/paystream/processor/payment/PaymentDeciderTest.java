@@ -8,7 +8,6 @@ import dev.paystream.processor.avro.MandateBook;
 import dev.paystream.processor.avro.PaymentSnapshot;
 import dev.paystream.processor.mandate.AgentBooks;
 import dev.paystream.processor.mandate.MandateGuard;
-import dev.paystream.processor.ops.PipelineMetrics;
 import dev.paystream.schemas.PaymentIds;
 import dev.paystream.schemas.avro.AuditKind;
 import dev.paystream.schemas.avro.CaptureMethod;
@@ -22,7 +21,6 @@ import dev.paystream.schemas.avro.PspOperation;
 import dev.paystream.schemas.avro.PspOutcome;
 import dev.paystream.schemas.avro.PspResult;
 import dev.paystream.schemas.mandate.MandateTokens;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
@@ -54,7 +52,14 @@ class PaymentDeciderTest {
         MandateGuard guard = new MandateGuard(new MandateTokens.Verifier(MandateTokens.parseKeys(config.mandateKeys()),
                 config.tokenLeeway().toSeconds()));
         decider = new PaymentDecider(new Retention(Duration.ofHours(24), Duration.ofDays(400)), saga, guard,
-                new dev.paystream.processor.mandate.AuthorityGuard(java.util.Map.of(), java.util.Map.of(), 30), config.risk(), new PipelineMetrics(new SimpleMeterRegistry()));
+                new dev.paystream.processor.mandate.AuthorityGuard(java.util.Map.of(), java.util.Map.of(), 30), config.risk());
+    }
+
+    private int inputs;
+
+    /** A new input's name, as the processor gives its record's topic, partition and offset. */
+    private String nextInput() {
+        return "test/0/" + inputs++;
     }
 
     private AgentBooks books() {
@@ -105,10 +110,32 @@ class PaymentDeciderTest {
     }
 
     @Test
+    void shouldDecideTheSameInputTheSameWayWithIdsDerivedFromIt() {
+        PaymentRequest request = create("order-same", 2_500);
+
+        PaymentDecider.Decision once = decider.onRequest(null, books(), request, T0, "requests/3/17");
+        PaymentDecider.Decision again = decider.onRequest(null, books(), request, T0, "requests/3/17");
+        PaymentDecider.Decision elsewhere = decider.onRequest(null, books(), request, T0, "requests/3/18");
+
+        // The same input decided twice (a transaction that aborted) writes the same records, ids included
+        assertThat(again.outputs()).isEqualTo(once.outputs());
+        assertThat(again.payment()).isEqualTo(once.payment());
+        // Another input (a second delivery) never shares an id with the first
+        List<String> ids = auditIds(once);
+        assertThat(ids).isNotEmpty().doesNotHaveDuplicates();
+        assertThat(auditIds(elsewhere)).doesNotContainAnyElementsOf(ids);
+    }
+
+    private static List<String> auditIds(PaymentDecider.Decision d) {
+        return d.outputs().stream().map(PaymentDecider.Output::value).filter(v -> v instanceof Outbound.Audit)
+                .map(v -> ((Outbound.Audit) v).value().getAuditId()).toList();
+    }
+
+    @Test
     void shouldDecideACreateWholeInOneDecision() {
         PaymentRequest request = create("order-1", 2_500);
 
-        PaymentDecider.Decision d = decider.onRequest(null, books(), request, T0);
+        PaymentDecider.Decision d = decider.onRequest(null, books(), request, T0, nextInput());
 
         assertThat(states(d)).containsExactly(PaymentState.INITIATED, PaymentState.VALIDATED, PaymentState.AUTHORISING);
         assertThat(d.outputs()).extracting(PaymentDecider.Output::key).containsOnly(request.getPaymentId());
@@ -128,10 +155,10 @@ class PaymentDeciderTest {
 
     @Test
     void shouldAnswerARetryFromTheSnapshotAndChangeNothing() {
-        PaymentSnapshot p = kept(decider.onRequest(null, books(), create("order-2", 700), T0)).payment();
+        PaymentSnapshot p = kept(decider.onRequest(null, books(), create("order-2", 700), T0, nextInput())).payment();
 
-        PaymentDecider.Decision retry = decider.onRequest(p, books(), create("order-2", 700), T0 + 60_000);
-        PaymentDecider.Decision conflict = decider.onRequest(p, books(), create("order-2", 900), T0 + 60_000);
+        PaymentDecider.Decision retry = decider.onRequest(p, books(), create("order-2", 700), T0 + 60_000, nextInput());
+        PaymentDecider.Decision conflict = decider.onRequest(p, books(), create("order-2", 900), T0 + 60_000, nextInput());
 
         assertThat(retry.payment()).as("nothing to store").isNull();
         assertThat(retry.books()).isEmpty();
@@ -144,12 +171,12 @@ class PaymentDeciderTest {
 
     @Test
     void shouldNeverChangeTheSnapshotItIsGiven() {
-        PaymentDecider.Decision created = kept(decider.onRequest(null, books(), create("order-3", 1_000), T0));
+        PaymentDecider.Decision created = kept(decider.onRequest(null, books(), create("order-3", 1_000), T0, nextInput()));
         PaymentSnapshot p = created.payment();
         PaymentSnapshot copy = PaymentSnapshot.newBuilder(p).build();
         PspCommand authorise = commands(created).getFirst();
 
-        PaymentDecider.Decision d = decider.onResult(p, books(), result(authorise, PspOutcome.SUCCEEDED), T0 + 1_000);
+        PaymentDecider.Decision d = decider.onResult(p, books(), result(authorise, PspOutcome.SUCCEEDED), T0 + 1_000, nextInput());
 
         assertThat(p).as("the input snapshot").isEqualTo(copy);
         assertThat(d.payment()).isNotSameAs(p);
@@ -158,16 +185,16 @@ class PaymentDeciderTest {
 
     @Test
     void shouldTakeTheCaptureAndTheBudgetTogether() {
-        PaymentDecider.Decision created = kept(decider.onRequest(null, books(), create("order-4", 1_200), T0));
+        PaymentDecider.Decision created = kept(decider.onRequest(null, books(), create("order-4", 1_200), T0, nextInput()));
         PspCommand authorise = commands(created).getFirst();
 
-        PaymentDecider.Decision authorised = kept(decider.onResult(created.payment(), books(), result(authorise, PspOutcome.SUCCEEDED), T0 + 100));
+        PaymentDecider.Decision authorised = kept(decider.onResult(created.payment(), books(), result(authorise, PspOutcome.SUCCEEDED), T0 + 100, nextInput()));
         assertThat(states(authorised)).containsExactly(PaymentState.AUTHORISED, PaymentState.CAPTURING);
         PspCommand capture = commands(authorised).getFirst();
         assertThat(capture.getOperation()).isEqualTo(PspOperation.CAPTURE);
         assertThat(authorised.books()).as("the reservation is kept while capturing").isEmpty();
 
-        PaymentDecider.Decision captured = kept(decider.onResult(authorised.payment(), books(), result(capture, PspOutcome.SUCCEEDED), T0 + 200));
+        PaymentDecider.Decision captured = kept(decider.onResult(authorised.payment(), books(), result(capture, PspOutcome.SUCCEEDED), T0 + 200, nextInput()));
         assertThat(states(captured)).containsExactly(PaymentState.CAPTURED);
         assertThat(captured.payment().getReservedMinor()).isZero();
         assertThat(captured.payment().getTimerAt()).as("no timer at rest").isZero();
@@ -178,7 +205,7 @@ class PaymentDeciderTest {
 
     @Test
     void shouldRedriveASilentCommandWithTheSameKeyWhenItsTimerIsDue() {
-        PaymentDecider.Decision created = kept(decider.onRequest(null, books(), create("order-5", 300), T0));
+        PaymentDecider.Decision created = kept(decider.onRequest(null, books(), create("order-5", 300), T0, nextInput()));
         PspCommand first = commands(created).getFirst();
         long due = created.payment().getTimerAt();
 
