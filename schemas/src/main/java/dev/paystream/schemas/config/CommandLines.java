@@ -34,7 +34,7 @@ public final class CommandLines {
 
     /** A service's usage, with its settings. */
     public static String usage(Object command, List<? extends SettingDefinition> settings) {
-        return withSettings(new CommandLine(command), settings).getUsageMessage(CommandLine.Help.Ansi.OFF);
+        return withSettings(new CommandLine(command).setUsageHelpWidth(WIDTH), settings).getUsageMessage(CommandLine.Help.Ansi.OFF);
     }
 
     private static CommandLine withSettings(CommandLine cl, List<? extends SettingDefinition> settings) {
@@ -68,7 +68,11 @@ public final class CommandLines {
         return configure(cl, out, err).execute(args);
     }
 
+    /** Columns of a usage message: the descriptions are written for it (picocli's default of 80 re-wraps them). */
+    public static final int WIDTH = 120;
+
     private static CommandLine configure(CommandLine cl, PrintStream out, PrintStream err) {
+        cl.setUsageHelpWidth(WIDTH);
         cl.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
         cl.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
         cl.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));
@@ -92,6 +96,6 @@ public final class CommandLines {
     }
 
     public static String usage(Object command) {
-        return new CommandLine(command).getUsageMessage(CommandLine.Help.Ansi.OFF);
+        return new CommandLine(command).setUsageHelpWidth(WIDTH).getUsageMessage(CommandLine.Help.Ansi.OFF);
     }
 }

@@ -92,10 +92,10 @@ class LauncherIT {
     void shouldAnswerHelpAndRefuseAnUnknownOption() throws Exception {
         Shell help = Shell.run("deploy/bin/paystream up --help", Duration.ofMinutes(1));
         assertThat(help.exit()).isZero();
-        assertThat(help.output()).contains("usage: paystream up").contains("--bootstrap").contains("--fresh");
+        assertThat(help.output()).contains("Usage: paystream up").contains("--bootstrap").contains("--fresh");
         Shell bad = Shell.run("deploy/bin/paystream up --frsh", Duration.ofMinutes(1));
         assertThat(bad.exit()).isEqualTo(2);
-        assertThat(bad.output()).contains("unknown option --frsh");
+        assertThat(bad.output()).contains("Unknown option: '--frsh'").contains("Possible solutions: --fresh");
     }
 
     static String between(String text, String from, String to) {

@@ -53,7 +53,7 @@ public final class PaystreamClient implements Runnable {
     }
 
     private static CommandLine commandLine(PrintStream out, PrintStream err) {
-        CommandLine cl = new CommandLine(new PaystreamClient());
+        CommandLine cl = new CommandLine(new PaystreamClient()).setUsageHelpWidth(CommandLines.WIDTH);
         cl.addSubcommand("events", new Events(out, err));
         return cl;
     }
