@@ -85,14 +85,14 @@ public class PaymentsController {
                     .setPaymentId(paymentId).setMandateToken(create.mandateToken()).setSubmittedAt(Instant.now())
                     .setBody(create.body()).build();
             String traceparent = IngestCore.traceparent(http);
-            StatusWaiter.Subscription signals = Settlement.watch(core.waiter(), paymentId, request.getRequestId(), 0);
+            StatusWaiter.Subscription signals = RequestOutcomeWaiter.watch(core.waiter(), paymentId, request.getRequestId(), 0);
             try {
                 core.produce(producer, requestTopic, paymentId, RequestRedaction.redact(request), traceparent, IngestCore.tracestate(http));
             } catch (RuntimeException e) {
                 signals.close();
                 throw e;
             }
-            Settlement.Outcome outcome = Settlement.await(core.processor(), paymentId, request.getRequestId(), signals,
+            RequestOutcomeWaiter.Outcome outcome = RequestOutcomeWaiter.await(core.processor(), paymentId, request.getRequestId(), signals,
                     System.nanoTime() + core.responseWait(http).toNanos());
             return answer(outcome, paymentId, key, fingerprint, 201, traceparent);
         });
@@ -208,7 +208,7 @@ public class PaymentsController {
                     .setRequestId(UUID.randomUUID().toString()).setAgentId(caller.id()).setIdempotencyKey(key)
                     .setPaymentId(paymentId).setPaymentAgentId(before.path("agentId").asText()).setMandateToken(token).setSubmittedAt(Instant.now()).setBody(avroBody).build();
             String traceparent = IngestCore.traceparent(http);
-            StatusWaiter.Subscription signals = Settlement.watch(core.waiter(), paymentId, request.getRequestId(),
+            StatusWaiter.Subscription signals = RequestOutcomeWaiter.watch(core.waiter(), paymentId, request.getRequestId(),
                     before.path("sequence").asLong());
             PaymentRequest out = RequestRedaction.redact(request);
             try {
@@ -218,7 +218,7 @@ public class PaymentsController {
                 signals.close();
                 throw e;
             }
-            Settlement.Outcome outcome = Settlement.await(core.processor(), paymentId, request.getRequestId(), signals,
+            RequestOutcomeWaiter.Outcome outcome = RequestOutcomeWaiter.await(core.processor(), paymentId, request.getRequestId(), signals,
                     System.nanoTime() + core.responseWait(http).toNanos());
             return answer(outcome, paymentId, key, null, 200, traceparent);
         });
@@ -325,20 +325,20 @@ public class PaymentsController {
                 .exception();
     }
 
-    private static IdempotencyCache.Stored answer(Settlement.Outcome outcome, String paymentId, String key, String fingerprint,
+    private static IdempotencyCache.Stored answer(RequestOutcomeWaiter.Outcome outcome, String paymentId, String key, String fingerprint,
                                                   int restingStatus, String traceparent) {
         Map<String, String> headers = new LinkedHashMap<>();
         headers.put("Location", "/v1/payments/" + paymentId);
         headers.put(IngestCore.TRACE_ID, IngestCore.traceId(traceparent));
         String instance = "/v1/payments/" + paymentId;
         return switch (outcome) {
-            case Settlement.Outcome.Resting r -> {
+            case RequestOutcomeWaiter.Outcome.Resting r -> {
                 if (fingerprint != null && !fingerprint.equals(r.view().path("fingerprint").asText())) {
                     yield IngestCore.problem(IngestCore.conflict(key).problem(), instance);
                 }
                 yield IngestCore.json(restingStatus, PaymentJson.representation(r.view()), headers);
             }
-            case Settlement.Outcome.Answered a -> switch (a.audit().kind()) {
+            case RequestOutcomeWaiter.Outcome.Answered a -> switch (a.audit().kind()) {
                 case "DUPLICATE_REPLAYED" -> {
                     headers.put(IngestCore.REPLAYED, "true");
                     yield a.view().map(v -> IngestCore.json(restingStatus, PaymentJson.representation(v), headers))
@@ -350,7 +350,7 @@ public class PaymentsController {
                         a.audit().detail()).with("audit_kind", a.audit().kind())
                         .with("state", a.view().map(v -> v.path("state").asText()).orElse(null)), instance);
             };
-            case Settlement.Outcome.Moving m -> {
+            case RequestOutcomeWaiter.Outcome.Moving m -> {
                 if (fingerprint != null && m.view().isPresent() && !fingerprint.equals(m.view().get().path("fingerprint").asText())) {
                     yield IngestCore.problem(IngestCore.conflict(key).problem(), instance);
                 }

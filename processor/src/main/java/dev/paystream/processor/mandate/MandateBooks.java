@@ -131,7 +131,7 @@ public final class MandateBooks {
      * Closes a reservation of {@code reserved} taken at {@code reservedAt}: {@code consumed} of it is spent
      * (counted in the bucket of {@code reservedAt}), the rest is released.
      */
-    public static void settle(MandateBook book, long reserved, long reservedAt, long consumed, long budgetPeriodMs, long now) {
+    public static void close(MandateBook book, long reserved, long reservedAt, long consumed, long budgetPeriodMs, long now) {
         book.setReservedMinor(book.getReservedMinor() - reserved);
         book.setOpenReservations(book.getOpenReservations() - 1);
         List<SpendBucket> buckets = new ArrayList<>();

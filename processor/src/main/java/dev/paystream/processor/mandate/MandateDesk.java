@@ -23,7 +23,7 @@ import java.time.Instant;
  * per period bucket, recent decisions, amounts and payees) and the global {@value #MANDATES} table
  * materialised from the compacted {@code paystream.mandates.v1}. A reservation has no record of its own:
  * the payment's snapshot holds it ({@code reservedMinor}, reserved in the step that created the payment),
- * and the payment's own step hands it back to {@link #settle} in the same transaction. A check of a
+ * and the payment's own step hands it back to {@link #close} in the same transaction. A check of a
  * mandate granted to another agent is rejected by {@link MandatePolicy} before anything is reserved, so
  * a mandate's books are only ever written by its own agent's task.
  */
@@ -97,17 +97,17 @@ public final class MandateDesk {
     /**
      * The payment no longer needs its reservation of {@code reservedMinor}, made at {@code reservedAt}:
      * {@code consumedMinor} is spent (captured), the rest is released. The caller clears the reservation in
-     * the payment's snapshot in the same step, so a reservation is settled once.
+     * the payment's snapshot in the same step, so a reservation is closed once.
      */
-    public void settle(AgentBooks books, String mandateId, String paymentId, long reservedMinor, long reservedAt,
+    public void close(AgentBooks books, String mandateId, String paymentId, long reservedMinor, long reservedAt,
                        long consumedMinor, String reason, long now) {
         MandateBook book = books.book(mandateId);
         Mandate mandate = books.mandate(mandateId);
         long period = mandate == null ? 86_400_000L : mandate.getBudgetPeriodMs();
-        MandateBooks.settle(book, reservedMinor, reservedAt, consumedMinor, period, now);
+        MandateBooks.close(book, reservedMinor, reservedAt, consumedMinor, period, now);
         books.put(mandateId, book);
-        observed.reservationSettled(consumedMinor > 0 ? "consumed" : "released");
-        observed.note(MandateDesk.class, Observations.Level.DEBUG, "reservation settled payment={} mandate={} reserved={} consumed={} reason={}", paymentId, mandateId,
+        observed.reservationClosed(consumedMinor > 0 ? "consumed" : "released");
+        observed.note(MandateDesk.class, Observations.Level.DEBUG, "reservation closed payment={} mandate={} reserved={} consumed={} reason={}", paymentId, mandateId,
                 reservedMinor, consumedMinor, reason);
     }
 

@@ -167,15 +167,15 @@ public final class PipelineMetrics {
         counter("paystream.mandate.tokens.refused", "Requests refused for their mandate token, by the failing check", "rule", rule).increment();
     }
 
-    /** A reservation closed: consumed (captured), released, or none (already settled). */
+    /** A reservation closed: consumed (captured) or released. */
     /** A payment in NEEDS_ATTENTION did not send a read-back because its previous one is unanswered. */
     public void readBackWithheld(String operation) {
         counter("paystream.payments.readbacks.withheld", "Read-backs not sent because the previous one is unanswered, by operation",
                 "operation", operation).increment();
     }
 
-    public void reservationSettled(String kind) {
-        counter("paystream.mandate.reservations.settled", "Mandate budget reservations settled, by kind", "kind", kind).increment();
+    public void reservationClosed(String kind) {
+        counter("paystream.mandate.reservations.closed", "Mandate budget reservations closed, by kind (consumed by a capture, or released)", "kind", kind).increment();
     }
 
     private Counter counter(String name, String description, String... tags) {

@@ -86,14 +86,14 @@ final class Commands {
      * when an operator resolved it: a later result that contradicts it is recognised (entries written before
      * outcomes were kept are the bare command id).
      */
-    static void settle(PaymentSnapshot p, String commandId, PspOutcome outcome, boolean byOperator) {
-        List<String> settled = new ArrayList<>(p.getSettledCommands());
-        settled.add(commandId + "|" + outcome.name() + (byOperator ? "|operator" : ""));
-        p.setSettledCommands(settled);
+    static void markAnswered(PaymentSnapshot p, String commandId, PspOutcome outcome, boolean byOperator) {
+        List<String> answered = new ArrayList<>(p.getSettledCommands());
+        answered.add(commandId + "|" + outcome.name() + (byOperator ? "|operator" : ""));
+        p.setSettledCommands(answered);
     }
 
-    /** The settled entry of {@code commandId}, or null when its outcome has not been applied. */
-    static String settled(PaymentSnapshot p, String commandId) {
+    /** The answered entry of {@code commandId} (the snapshot keeps them in {@code settledCommands}), or null when its outcome has not been applied. */
+    static String answered(PaymentSnapshot p, String commandId) {
         for (String e : p.getSettledCommands()) {
             if (e.equals(commandId) || (e.startsWith(commandId) && e.length() > commandId.length() && e.charAt(commandId.length()) == '|')) {
                 return e;
@@ -102,19 +102,19 @@ final class Commands {
         return null;
     }
 
-    /** The outcome a settled entry recorded, null for an entry from before outcomes were kept. */
-    static PspOutcome settledOutcome(String entry) {
+    /** The outcome an answered entry recorded, null for an entry from before outcomes were kept. */
+    static PspOutcome answeredOutcome(String entry) {
         String[] parts = entry.split("\\|");
         return parts.length < 2 ? null : PspOutcome.valueOf(parts[1]);
     }
 
-    static boolean settledByOperator(String entry) {
+    static boolean answeredByOperator(String entry) {
         return entry.endsWith("|operator");
     }
 
-    /** {@code p}'s settled entries without {@code commandId}'s. */
-    static List<String> unsettled(PaymentSnapshot p, String commandId) {
-        String entry = settled(p, commandId);
+    /** {@code p}'s answered entries without {@code commandId}'s. */
+    static List<String> withoutAnswer(PaymentSnapshot p, String commandId) {
+        String entry = answered(p, commandId);
         return entry == null ? p.getSettledCommands() : without(p.getSettledCommands(), entry);
     }
 

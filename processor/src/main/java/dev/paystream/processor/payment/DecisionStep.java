@@ -87,7 +87,7 @@ final class DecisionStep {
         long consumed = consumedOnEntering(p, t);
         if (consumed >= 0 && p.getReservedMinor() > 0 && p.getMandateId() != null) {
             // Reserved in the step that created the payment, so at its creation time.
-            desk.settle(books, p.getMandateId(), p.getPaymentId(), p.getReservedMinor(), p.getCreatedAt(), consumed,
+            desk.close(books, p.getMandateId(), p.getPaymentId(), p.getReservedMinor(), p.getCreatedAt(), consumed,
                     t.from() + " -> " + t.to(), now);
             p.setReservedMinor(0);
         }

@@ -89,5 +89,5 @@ public final class Observations {
     public void strayAuthorisation(String psp) { counts.add(m -> m.strayAuthorisation(psp)); }
     public void policyDecision(String outcome) { counts.add(m -> m.policyDecision(outcome)); }
     public void policyRule(String rule, String result) { counts.add(m -> m.policyRule(rule, result)); }
-    public void reservationSettled(String kind) { counts.add(m -> m.reservationSettled(kind)); }
+    public void reservationClosed(String kind) { counts.add(m -> m.reservationClosed(kind)); }
 }

@@ -66,13 +66,13 @@ final class PspOutcomes {
             step.store(p);
             return;
         }
-        String settled = Commands.settled(p, r.getCommandId());
-        if (settled != null && contradicts(settled, r)) {
-            contradicted(step, p, r, settled);
+        String answered = Commands.answered(p, r.getCommandId());
+        if (answered != null && contradicts(answered, r)) {
+            contradicted(step, p, r, answered);
             step.store(p);
             return;
         }
-        if (settled != null) {
+        if (answered != null) {
             observed.pspResult(op, "duplicate");
             step.auditOf(p, paymentId, AuditKind.DUPLICATE_REPLAYED, "IGNORED",
                     "second copy of the " + r.getOutcome() + " result of " + r.getCommandId() + "; already applied");
@@ -96,7 +96,7 @@ final class PspOutcomes {
         if (r.getOutcome() == PspOutcome.UNKNOWN) {
             unknownOutcome(step, p, r);
         } else {
-            Commands.settle(p, r.getCommandId(), r.getOutcome(), operatorId != null);
+            Commands.markAnswered(p, r.getCommandId(), r.getOutcome(), operatorId != null);
             definitive(step, p, r);
         }
         step.store(p);
@@ -200,7 +200,7 @@ final class PspOutcomes {
      */
     private void failover(DecisionStep step, PaymentSnapshot p, PspResult r, long amount) {
         // "Not sent" is not the command's outcome: another gateway instance may still report a real one.
-        p.setSettledCommands(Commands.unsettled(p, r.getCommandId()));
+        p.setSettledCommands(Commands.withoutAnswer(p, r.getCommandId()));
         if (p.getDispatched().contains(r.getPsp() + "|" + r.getCommandId())) {
             p.setCurrentOperation(PspOperation.AUTHORISE.name());
             p.setCurrentKey(r.getCommandId());
@@ -221,11 +221,11 @@ final class PspOutcomes {
     /** A result of a command that is no longer awaited: a late copy, or an authorisation that must be undone. */
     private void superseded(DecisionStep step, PaymentSnapshot p, PspResult r) {
         if (r.getOutcome() == PspOutcome.UNKNOWN || notSent(r)) {
-            // Says nothing about whether another copy of that command was executed: never marks it settled.
+            // Says nothing about whether another copy of that command was executed: never marks it answered.
             observed.pspResult(r.getOperation().name(), "superseded");
             return;
         }
-        Commands.settle(p, r.getCommandId(), r.getOutcome(), false);
+        Commands.markAnswered(p, r.getCommandId(), r.getOutcome(), false);
         boolean ours = r.getPsp().equals(p.getPsp()) && java.util.Objects.equals(r.getPspReference(), p.getPspReference());
         if (r.getOperation() == PspOperation.AUTHORISE && r.getOutcome() == PspOutcome.SUCCEEDED && !ours) {
             // A second authorisation for one payment (a race between failover and a late delivery): void it.
@@ -258,8 +258,8 @@ final class PspOutcomes {
      * (succeeded against declined or failed): an operator resolved it from what the PSP showed then, and the
      * PSP executed a last copy afterwards, or read it differently. Unknown and not-sent answers say nothing.
      */
-    private static boolean contradicts(String settledEntry, PspResult r) {
-        PspOutcome applied = Commands.settledOutcome(settledEntry);
+    private static boolean contradicts(String answeredEntry, PspResult r) {
+        PspOutcome applied = Commands.answeredOutcome(answeredEntry);
         if (applied == null || r.getOutcome() == PspOutcome.UNKNOWN || notSent(r)) {
             return false;
         }
@@ -272,9 +272,9 @@ final class PspOutcomes {
      * authorisation that succeeded after it was applied as declined or failed holds the customer's funds for a
      * payment that will not use them: it is voided, as a stray authorisation is.
      */
-    private void contradicted(DecisionStep step, PaymentSnapshot p, PspResult r, String settledEntry) {
+    private void contradicted(DecisionStep step, PaymentSnapshot p, PspResult r, String answeredEntry) {
         String op = r.getOperation().name();
-        String applied = Commands.settledOutcome(settledEntry) + (Commands.settledByOperator(settledEntry) ? " (resolved by an operator)" : "");
+        String applied = Commands.answeredOutcome(answeredEntry) + (Commands.answeredByOperator(answeredEntry) ? " (resolved by an operator)" : "");
         observed.pspResult(op, "contradicted");
         observed.contradictedOutcome(op);
         boolean voidIt = r.getOperation() == PspOperation.AUTHORISE && r.getOutcome() == PspOutcome.SUCCEEDED && r.getPspReference() != null;
@@ -307,7 +307,7 @@ final class PspOutcomes {
         List<StrayVoid> strays = new ArrayList<>(p.getStrayVoids());
         strays.removeIf(s -> s.getKey().equals(v.getKey()));
         p.setStrayVoids(strays);
-        Commands.settle(p, v.getKey(), r.getOutcome(), false);
+        Commands.markAnswered(p, v.getKey(), r.getOutcome(), false);
         Commands.rearm(p);
         if (r.getOutcome() == PspOutcome.SUCCEEDED) {
             observed.pspResult(op, "stray_voided");

@@ -11,7 +11,7 @@ import java.util.function.Predicate;
  * Waits for a request's effect: the payment comes to rest (no PSP call or pipeline step outstanding), the
  * processor refuses or replays the request (an audit record naming its request id), or the time is up.
  */
-final class Settlement {
+final class RequestOutcomeWaiter {
 
     /** Audit kinds that answer a request on their own (no state change follows them). */
     private static final Set<String> ANSWERING = Set.of("DUPLICATE_REPLAYED", "IDEMPOTENCY_CONFLICT", "IDEMPOTENCY_KEY_REUSED",
@@ -26,7 +26,7 @@ final class Settlement {
         record Moving(Optional<JsonNode> view) implements Outcome {}
     }
 
-    private Settlement() {}
+    private RequestOutcomeWaiter() {}
 
     /**
      * Subscribes to the payment's signals before the request is produced, so that no signal can slip past:
