@@ -28,7 +28,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -74,6 +73,8 @@ public final class PspGateway implements AutoCloseable {
     static final Duration RESULT_WRITE_PATIENCE = Duration.ofMinutes(2);
 
     private final GatewayConfig config;
+    /** The clock, pauses and jitter of the command policy ({@link #execute}). */
+    private final GatewayTime time;
     private final TopicCatalog topics;
     private final List<PspAdapter> adapters;
     private final Map<String, CircuitBreaker> breakers = new LinkedHashMap<>();
@@ -90,6 +91,12 @@ public final class PspGateway implements AutoCloseable {
     private volatile Throwable fatal;
 
     public PspGateway(GatewayConfig config, TopicCatalog topics, List<PspAdapter> adapters, GatewayMetrics metrics) {
+        this(config, topics, adapters, metrics, GatewayTime.SYSTEM);
+    }
+
+    /** As above, with the time and chance its command policy runs on (a test's or a simulation's). */
+    PspGateway(GatewayConfig config, TopicCatalog topics, List<PspAdapter> adapters, GatewayMetrics metrics, GatewayTime time) {
+        this.time = time;
         this.config = config;
         this.topics = topics;
         this.adapters = List.copyOf(adapters);
@@ -97,7 +104,7 @@ public final class PspGateway implements AutoCloseable {
         this.permits = new Semaphore(config.concurrency());
         for (PspAdapter a : adapters) {
             CircuitBreaker b = new CircuitBreaker(config.breakerWindow(), config.breakerMinCalls(), config.breakerFailureRate(),
-                    config.breakerOpen(), System::currentTimeMillis, (from, to) -> {
+                    config.breakerOpen(), time::millis, (from, to) -> {
                         LOG.warn("psp {} breaker {} -> {}", a.name(), from, to);
                         metrics.breakerChanged(a.name(), to);
                     });
@@ -346,15 +353,15 @@ public final class PspGateway implements AutoCloseable {
         String last = "not attempted";
         int attempts = 0;
         // Waiting for an open breaker is not an attempt; the whole command still has a time budget.
-        long budgetEnd = System.nanoTime() + config.maxAttempts() * (config.callTimeout().toNanos() + config.backoffMax().toNanos())
-                + config.breakerOpen().toNanos();
+        long budgetEnd = time.millis() + config.maxAttempts() * (config.callTimeout().toMillis() + config.backoffMax().toMillis())
+                + config.breakerOpen().toMillis();
         if (cmd.getReadOnly()) {
             // The key may have expired at the PSP: sent again, the operation could be executed a second time.
             announce = false;
             last = "read-only copy: its idempotency key may have expired at " + target.name() + ", so it is not sent again";
             metrics.readOnly(op);
         }
-        while (!cmd.getReadOnly() && attempts < config.maxAttempts() && System.nanoTime() < budgetEnd) {
+        while (!cmd.getReadOnly() && attempts < config.maxAttempts() && time.millis() < budgetEnd) {
             if (pastDeadline(cmd)) {
                 if (attempts == 0) {
                     // Waited for the breaker past the deadline: still nothing sent.
@@ -372,7 +379,7 @@ public final class PspGateway implements AutoCloseable {
                     return notExecuted(cmd, target.name(), GatewaySignal.PSP_UNAVAILABLE, target.name() + " breaker opened; not sent");
                 }
                 last = target.name() + " breaker open";
-                sleep(50 + ThreadLocalRandom.current().nextLong(100));
+                time.sleep(50 + time.jitter(100));
                 continue;
             }
             long t0;
@@ -387,7 +394,7 @@ public final class PspGateway implements AutoCloseable {
                     metrics.retry(target.name(), op);
                 }
                 attempts++;
-                t0 = System.nanoTime();
+                t0 = time.millis();
                 reply = target.execute(call);
                 c = OutcomeConverter.convert(cmd.getOperation(), reply);
             } catch (RuntimeException e) {
@@ -395,7 +402,7 @@ public final class PspGateway implements AutoCloseable {
                 throw e;
             }
             breaker.record(c.pspFault());
-            metrics.call(target.name(), op, c.outcome().name(), Duration.ofNanos(System.nanoTime() - t0));
+            metrics.call(target.name(), op, c.outcome().name(), Duration.ofMillis(time.millis() - t0));
             if (c.configurationFault()) {
                 configurationFault(target.name(), op, c);
             }
@@ -406,7 +413,7 @@ public final class PspGateway implements AutoCloseable {
             pause(attempts);
         }
         if (!announce && breaker.tryAcquire()) { // a new authorisation never sent has nothing to read back
-            long t0 = System.nanoTime();
+            long t0 = time.millis();
             PspReply reply;
             Classified c;
             try {
@@ -417,7 +424,7 @@ public final class PspGateway implements AutoCloseable {
                 throw e;
             }
             breaker.record(c.pspFault());
-            metrics.call(target.name(), "RETRIEVE", c.outcome().name(), Duration.ofNanos(System.nanoTime() - t0));
+            metrics.call(target.name(), "RETRIEVE", c.outcome().name(), Duration.ofMillis(time.millis() - t0));
             if (c.configurationFault()) {
                 configurationFault(target.name(), "RETRIEVE", c);
             }
@@ -438,8 +445,8 @@ public final class PspGateway implements AutoCloseable {
         return cmd.getRoutingKey() != null ? cmd.getRoutingKey() : cmd.getPaymentId();
     }
 
-    private static boolean pastDeadline(PspCommand cmd) {
-        return cmd.getDeadline() != null && !Instant.now().isBefore(cmd.getDeadline());
+    private boolean pastDeadline(PspCommand cmd) {
+        return cmd.getDeadline() != null && !time.now().isBefore(cmd.getDeadline());
     }
 
     /** Write-ahead: before a new authorisation goes to {@code psp}, the topology learns that it may arrive there. */
@@ -470,18 +477,10 @@ public final class PspGateway implements AutoCloseable {
     /** Exponential backoff with full jitter before retry number {@code retry}. */
     private void pause(int retry) {
         long cap = Math.min(config.backoffMax().toMillis(), config.backoffInitial().toMillis() << Math.min(retry - 1, 20));
-        sleep(ThreadLocalRandom.current().nextLong(cap + 1));
+        time.sleep(time.jitter(cap + 1));
     }
 
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private static PspResult result(PspCommand cmd, String psp, PspOutcome outcome, PspReply reply, String declineCode, String message,
+    private PspResult result(PspCommand cmd, String psp, PspOutcome outcome, PspReply reply, String declineCode, String message,
                                     int attempts, Long amountMinor) {
         String reference = reply != null && reply.reference() != null ? reply.reference() : cmd.getPspReference();
         Money amount = outcome == PspOutcome.SUCCEEDED
@@ -499,13 +498,13 @@ public final class PspGateway implements AutoCloseable {
                 .setDeclineCode(declineCode)
                 .setMessage(message)
                 .setAttempts(attempts)
-                .setCompletedAt(Instant.now())
+                .setCompletedAt(time.now())
                 .setSignal(GatewaySignal.NONE)
                 .build();
     }
 
     /** A command the gateway did not execute: FAILED, with no PSP's decline code, and the gateway's reason as its signal. */
-    private static PspResult notExecuted(PspCommand cmd, String psp, GatewaySignal why, String message) {
+    private PspResult notExecuted(PspCommand cmd, String psp, GatewaySignal why, String message) {
         return PspResult.newBuilder(result(cmd, psp, PspOutcome.FAILED, null, null, message, 0, null)).setSignal(why).build();
     }
 

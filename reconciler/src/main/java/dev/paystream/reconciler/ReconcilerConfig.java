@@ -6,7 +6,6 @@ import dev.paystream.schemas.config.SharedSetting;
 import dev.paystream.schemas.registry.RegistryClientSettings;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -44,9 +43,7 @@ public record ReconcilerConfig(
      * client's, which every process reads.
      */
     public static List<SettingDefinition> definitions() {
-        List<SettingDefinition> all = new ArrayList<>(List.of(Setting.values()));
-        all.addAll(List.of(RegistryClientSettings.Setting.values()));
-        return all;
+        return SettingDefinition.of(Setting.values(), RegistryClientSettings.Setting.values());
     }
 
     /** One documented setting. */

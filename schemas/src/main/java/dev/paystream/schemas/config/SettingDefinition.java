@@ -16,6 +16,16 @@ public interface SettingDefinition {
     /** What it means, for {@code --help} and the configuration page. */
     String description();
 
+    /** The definitions of several groups, in order: a service's own settings, then those every process reads. */
+    @SafeVarargs
+    static <T extends SettingDefinition> java.util.List<SettingDefinition> of(T[]... groups) {
+        java.util.List<SettingDefinition> all = new java.util.ArrayList<>();
+        for (T[] group : groups) {
+            all.addAll(java.util.List.of(group));
+        }
+        return java.util.List.copyOf(all);
+    }
+
     /** The environment variable that sets it: the key upper-cased, dots as underscores. */
     default String envName() {
         return ConfigValues.envName(key());

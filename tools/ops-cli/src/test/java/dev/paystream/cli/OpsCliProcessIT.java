@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * registry, with nothing of the dev kit or the tests beside it.
  */
 @ExtendWith(DevKitExtension.class)
+@Timeout(value = 5, unit = TimeUnit.MINUTES) // each command also has its own deadline (run)
 class OpsCliProcessIT {
 
     @TempDir
