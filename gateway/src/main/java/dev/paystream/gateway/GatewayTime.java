@@ -14,6 +14,9 @@ public interface GatewayTime {
     /** Milliseconds since the epoch. */
     long millis();
 
+    /** A monotonic reading in nanoseconds, for durations (a PSP call's latency). */
+    long nanos();
+
     /** Pauses for {@code millis}; returns early (and keeps the interrupt) if the thread is interrupted. */
     void sleep(long millis);
 
@@ -29,6 +32,11 @@ public interface GatewayTime {
         @Override
         public long millis() {
             return System.currentTimeMillis();
+        }
+
+        @Override
+        public long nanos() {
+            return System.nanoTime();
         }
 
         @Override

@@ -394,7 +394,7 @@ public final class PspGateway implements AutoCloseable {
                     metrics.retry(target.name(), op);
                 }
                 attempts++;
-                t0 = time.millis();
+                t0 = time.nanos();
                 reply = target.execute(call);
                 c = OutcomeConverter.convert(cmd.getOperation(), reply);
             } catch (RuntimeException e) {
@@ -402,7 +402,7 @@ public final class PspGateway implements AutoCloseable {
                 throw e;
             }
             breaker.record(c.pspFault());
-            metrics.call(target.name(), op, c.outcome().name(), Duration.ofMillis(time.millis() - t0));
+            metrics.call(target.name(), op, c.outcome().name(), Duration.ofNanos(time.nanos() - t0));
             if (c.configurationFault()) {
                 configurationFault(target.name(), op, c);
             }
@@ -413,7 +413,7 @@ public final class PspGateway implements AutoCloseable {
             pause(attempts);
         }
         if (!announce && breaker.tryAcquire()) { // a new authorisation never sent has nothing to read back
-            long t0 = time.millis();
+            long t0 = time.nanos();
             PspReply reply;
             Classified c;
             try {
@@ -424,7 +424,7 @@ public final class PspGateway implements AutoCloseable {
                 throw e;
             }
             breaker.record(c.pspFault());
-            metrics.call(target.name(), "RETRIEVE", c.outcome().name(), Duration.ofMillis(time.millis() - t0));
+            metrics.call(target.name(), "RETRIEVE", c.outcome().name(), Duration.ofNanos(time.nanos() - t0));
             if (c.configurationFault()) {
                 configurationFault(target.name(), "RETRIEVE", c);
             }

@@ -46,6 +46,11 @@ class PspGatewayTimeTest {
         }
 
         @Override
+        public long nanos() {
+            return now * 1_000_000;
+        }
+
+        @Override
         public void sleep(long millis) {
             pauses.add(millis);
             now += millis;
